@@ -1,0 +1,152 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import type { CallRecord } from "../ledger/call-record.js";
+import { priceCall } from "../ledger/pricing.js";
+import type { TokenTracker } from "../ledger/token-tracker.js";
+import { normalizeUsage } from "../ledger/usage.js";
+import { LlmCallError } from "../llm/errors.js";
+import type { LlmClient } from "../llm/gemini-client.js";
+import { nextRetryDelayMs, type RetryPolicy } from "../llm/retry-policy.js";
+import type { Logger } from "../logger.js";
+import { callRowFromRecord, insertCall } from "../store/calls-repo.js";
+import type { Sql } from "../store/database.js";
+import { withDbRetry } from "../store/transient.js";
+import { OutputValidationError } from "./output-schemas.js";
+import { SYSTEM_INSTRUCTION } from "./prompts.js";
+import type { StageDefinition } from "./stages.js";
+
+export interface CallRunnerDeps {
+  sql: Sql;
+  llm: LlmClient;
+  retryPolicy: RetryPolicy;
+  logger: Logger;
+}
+
+export interface StageCall<Output> {
+  tracker: TokenTracker;
+  stage: StageDefinition<Output>;
+  prompt: string;
+  /** Attempts already stored for this stage by earlier runs; numbering continues after them. */
+  previousAttempts: number;
+  signal?: AbortSignal | undefined;
+}
+
+export type StageOutcome<Output> =
+  | { ok: true; output: Output; text: string; attempts: number }
+  | { ok: false; error: LlmCallError; attempts: number };
+
+/** A thrown `LlmCallError`, or the stage's parse failure turned into a billed `malformed_output`. */
+function asCallError(
+  error: unknown,
+  billed?: { usageMetadata: Record<string, unknown> | undefined; outputChars: number },
+) {
+  if (error instanceof OutputValidationError) {
+    return new LlmCallError("malformed_output", error.message, {
+      usageMetadata: billed?.usageMetadata,
+      responseReceived: true,
+      outputChars: billed?.outputChars ?? 0,
+    });
+  }
+  if (error instanceof LlmCallError) return error;
+  return new LlmCallError("network", error instanceof Error ? error.message : String(error));
+}
+
+/**
+ * Runs one stage with retries. Every attempt, failed or not, is recorded in the tracker and
+ * written to `llm_calls` as it ends, with whatever tokens the provider billed for it.
+ */
+export async function runStageCall<Output>(
+  call: StageCall<Output>,
+  deps: CallRunnerDeps,
+): Promise<StageOutcome<Output>> {
+  const { tracker, stage, prompt } = call;
+  const log = deps.logger.child({ analysisId: tracker.analysisId, callType: stage.callType });
+  const inputChars = SYSTEM_INSTRUCTION.length + prompt.length;
+  for (let tries = 1; ; tries++) {
+    const attempt = call.previousAttempts + tries;
+    const startedAt = new Date();
+    const t0 = performance.now();
+    const closeRecord = (fields: {
+      failure: LlmCallError | undefined;
+      usageMetadata: Record<string, unknown> | undefined;
+      received: boolean;
+      outputChars: number;
+    }): CallRecord => {
+      const usage = normalizeUsage(fields.usageMetadata, {
+        received: fields.received,
+        inputChars,
+        outputChars: fields.outputChars,
+      });
+      const { failure } = fields;
+      return {
+        callType: stage.callType,
+        attempt,
+        model: tracker.model,
+        status: !failure ? "success" : failure.type === "interrupted" ? "interrupted" : "failure",
+        usage,
+        cost: priceCall(tracker.model, usage),
+        errorType: failure?.type ?? null,
+        errorMessage: failure?.message ?? null,
+        startedAt,
+        durationMs: Math.round(performance.now() - t0),
+        inputChars,
+        outputChars: fields.outputChars,
+        rawUsage: fields.usageMetadata ?? null,
+      };
+    };
+    let outcome: StageOutcome<Output>;
+    let record: CallRecord;
+    let text: string | null = null;
+    try {
+      const result = await deps.llm.generate({
+        model: tracker.model,
+        systemInstruction: SYSTEM_INSTRUCTION,
+        prompt,
+        json: stage.json,
+        analysisId: tracker.analysisId,
+        callType: stage.callType,
+        attempt,
+        signal: call.signal,
+      });
+      text = result.text;
+      const billed = { usageMetadata: result.usageMetadata, outputChars: text.length };
+      try {
+        const output = stage.parse(text);
+        outcome = { ok: true, output, text, attempts: tries };
+        record = closeRecord({ ...billed, failure: undefined, received: true });
+      } catch (error) {
+        const failure = asCallError(error, billed);
+        outcome = { ok: false, error: failure, attempts: tries };
+        record = closeRecord({ ...billed, failure, received: true });
+      }
+    } catch (thrown) {
+      const error = asCallError(thrown);
+      outcome = { ok: false, error, attempts: tries };
+      record = closeRecord({
+        failure: error,
+        usageMetadata: error.usageMetadata,
+        received: error.responseReceived,
+        outputChars: error.outputChars,
+      });
+    }
+    if (record.usage.totalMismatch) {
+      log.warn(
+        { attempt, rawUsage: record.rawUsage },
+        "provider totalTokenCount differs from input + output",
+      );
+    }
+    if (record.cost.costPico === null)
+      log.warn({ model: tracker.model }, "no price known for model; cost left null");
+    tracker.recordCall(record);
+    const row = callRowFromRecord(tracker.analysisId, record, outcome.ok ? text : null);
+    await withDbRetry("writing llm_calls row", () => insertCall(deps.sql, row), { logger: log });
+    if (outcome.ok) return outcome;
+    const delay = nextRetryDelayMs(outcome.error, tries, deps.retryPolicy);
+    log.warn(
+      { attempt, errorType: outcome.error.type, retryInMs: delay, err: outcome.error.message },
+      delay === null ? "stage call failed; giving up" : "stage call failed; retrying",
+    );
+    if (delay === null || call.signal?.aborted) return outcome;
+    await sleep(delay, undefined, { signal: call.signal }).catch(() => undefined);
+    if (call.signal?.aborted) return outcome;
+  }
+}

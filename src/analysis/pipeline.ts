@@ -1,0 +1,130 @@
+import type { TokenTracker } from "../ledger/token-tracker.js";
+import { computeIndicators } from "../market/indicators.js";
+import { formatMarketBrief } from "../market/market-brief.js";
+import type { PriceProvider } from "../market/types.js";
+import type { AnalysisStatus } from "../store/analyses-repo.js";
+import { type LlmCallRow, listCalls, recordFromRow } from "../store/calls-repo.js";
+import { type CallRunnerDeps, runStageCall, type StageOutcome } from "./call-runner.js";
+import type { FinalDecision } from "./output-schemas.js";
+import { finalDecisionPrompt, stagePrompt } from "./prompts.js";
+import { ANALYSIS_STAGES, FINAL_DECISION_STAGE, type StageDefinition } from "./stages.js";
+
+export interface PipelineDeps extends CallRunnerDeps {
+  prices: PriceProvider;
+}
+
+export type StageState = "running" | "done" | "failed" | "reused";
+
+export interface PipelineHooks {
+  onStage?: (callType: string, state: StageState) => void | Promise<void>;
+  signal?: AbortSignal | undefined;
+}
+
+export interface PipelineResult {
+  status: AnalysisStatus;
+  decision: FinalDecision | null;
+  error: string | null;
+  marketDataSource: string | null;
+}
+
+/** Thrown when shutdown cancels the analysis mid-way: the job is left to be resumed, not finalized. */
+export class AnalysisInterruptedError extends Error {
+  override name = "AnalysisInterruptedError";
+}
+
+/** What earlier runs of this analysis already stored, per call type. */
+interface StoredStage {
+  attempts: number;
+  successText: string | null;
+}
+
+/**
+ * Loads the calls a crashed or stopped run already wrote, puts them in the tracker (so they
+ * are counted once, from the stored figures) and remembers which stages already succeeded.
+ */
+async function resumeFromStore(tracker: TokenTracker, deps: PipelineDeps): Promise<Map<string, StoredStage>> {
+  const rows: LlmCallRow[] = await listCalls(deps.sql, tracker.analysisId);
+  const stored = new Map<string, StoredStage>();
+  for (const row of rows) {
+    tracker.recordCall(recordFromRow(row));
+    const entry = stored.get(row.call_type) ?? { attempts: 0, successText: null };
+    entry.attempts = Math.max(entry.attempts, row.attempt);
+    if (row.status === "success" && row.output !== null) entry.successText = row.output;
+    stored.set(row.call_type, entry);
+  }
+  return stored;
+}
+
+async function runOrReuse<Output>(
+  stage: StageDefinition<Output>,
+  prompt: string,
+  tracker: TokenTracker,
+  stored: Map<string, StoredStage>,
+  deps: PipelineDeps,
+  hooks: PipelineHooks,
+): Promise<StageOutcome<Output>> {
+  const previous = stored.get(stage.callType);
+  if (previous?.successText != null) {
+    await hooks.onStage?.(stage.callType, "reused");
+    return { ok: true, output: stage.parse(previous.successText), text: previous.successText, attempts: 0 };
+  }
+  await hooks.onStage?.(stage.callType, "running");
+  const outcome = await runStageCall(
+    { tracker, stage, prompt, previousAttempts: previous?.attempts ?? 0, signal: hooks.signal },
+    deps,
+  );
+  if (hooks.signal?.aborted) throw new AnalysisInterruptedError("analysis interrupted by shutdown");
+  await hooks.onStage?.(stage.callType, outcome.ok ? "done" : "failed");
+  return outcome;
+}
+
+/**
+ * The six-stage analysis: market data and indicators, five stages in parallel, then
+ * final_decision over their results. Critical path: two LLM round trips.
+ */
+export async function runAnalysis(
+  tracker: TokenTracker,
+  deps: PipelineDeps,
+  hooks: PipelineHooks = {},
+): Promise<PipelineResult> {
+  const series = await deps.prices.load(tracker.ticker);
+  if (!series || series.bars.length === 0) {
+    return {
+      status: "failed",
+      decision: null,
+      error: `no market data for ${tracker.ticker}`,
+      marketDataSource: null,
+    };
+  }
+  const marketDataSource = series.source.label;
+  const brief = formatMarketBrief(series, computeIndicators(series.bars));
+  const stored = await resumeFromStore(tracker, deps);
+
+  const stageOutcomes = await Promise.all(
+    ANALYSIS_STAGES.map((stage) =>
+      runOrReuse(stage, stagePrompt(brief, stage), tracker, stored, deps, hooks),
+    ),
+  );
+  const results = ANALYSIS_STAGES.map((stage, i) => {
+    const outcome = stageOutcomes[i];
+    return { callType: stage.callType, text: outcome?.ok ? outcome.text : null };
+  });
+  const finalPrompt = finalDecisionPrompt(brief, FINAL_DECISION_STAGE, results);
+  const final = await runOrReuse(FINAL_DECISION_STAGE, finalPrompt, tracker, stored, deps, hooks);
+
+  if (!final.ok) {
+    return {
+      status: "failed",
+      decision: null,
+      error: `final_decision failed: ${final.error.type}: ${final.error.message}`,
+      marketDataSource,
+    };
+  }
+  const failedStages = results.filter((r) => r.text === null).map((r) => r.callType);
+  return {
+    status: failedStages.length > 0 ? "partial" : "completed",
+    decision: final.output,
+    error: failedStages.length > 0 ? `stages failed: ${failedStages.join(", ")}` : null,
+    marketDataSource,
+  };
+}

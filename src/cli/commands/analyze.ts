@@ -1,0 +1,89 @@
+import type { AnalysisProgress } from "../../queue/analysis-worker.js";
+import { type EnqueuedAnalysis, enqueueAnalyses } from "../../queue/enqueue.js";
+import type { CliContext } from "../cli-context.js";
+import { CliFailure, UsageError } from "../cli-errors.js";
+import { parseAnalysisId, parseModel, parseTicker } from "../input.js";
+import { printJson, renderSummary } from "../render.js";
+import { type WaitOutcome, waitForAnalyses } from "../wait-for-analyses.js";
+
+export interface AnalyzeOptions {
+  wait?: boolean;
+  model?: string;
+  id?: string;
+  json?: boolean;
+}
+
+/** Prints a line whenever a stage changes state, on a TTY only (stderr, so stdout stays clean). */
+function progressPrinter(analyses: EnqueuedAnalysis[]) {
+  const tickers = new Map(analyses.map((a) => [a.id, a.ticker]));
+  const seen = new Map<string, string>();
+  return (id: string, progress: AnalysisProgress) => {
+    for (const [stage, state] of Object.entries(progress.stages)) {
+      const key = `${id}/${stage}`;
+      if (state === "pending" || seen.get(key) === state) continue;
+      seen.set(key, state);
+      process.stderr.write(
+        `${tickers.get(id)} ${id}: ${stage} ${state} [${progress.done}/${progress.total}]\n`,
+      );
+    }
+  };
+}
+
+/** Validates everything first, so a bad ticker or id writes no row and queues no job. */
+function parseRequest(rawTickers: string[], options: AnalyzeOptions, defaultModel: () => string) {
+  if (rawTickers.length === 0) throw new UsageError("analyze needs at least one TICKER");
+  const tickers = rawTickers.map(parseTicker);
+  const id = options.id === undefined ? undefined : parseAnalysisId(options.id);
+  if (id !== undefined && tickers.length !== 1) throw new UsageError("--id takes exactly one ticker");
+  if (new Set(tickers).size !== tickers.length) throw new UsageError("a ticker is listed twice");
+  const model = options.model === undefined ? defaultModel() : parseModel(options.model);
+  return { tickers, id, model };
+}
+
+export function reportOutcomes(outcomes: WaitOutcome[], json: boolean): boolean {
+  if (json) {
+    printJson({
+      analyses: outcomes.map((o) => ({
+        id: o.id,
+        ticker: o.row?.ticker ?? null,
+        status: o.row?.status ?? "unknown",
+        ...(o.jobFailure ? { error: o.jobFailure } : {}),
+      })),
+    });
+  } else {
+    const texts = outcomes.map((o) =>
+      o.row && !o.jobFailure ? renderSummary(o.row) : `analysis ${o.id} did not finish: ${o.jobFailure}`,
+    );
+    process.stdout.write(`${texts.join("\n\n")}\n`);
+  }
+  return outcomes.every((o) => o.row?.status === "completed" && !o.jobFailure);
+}
+
+export async function analyzeCommand(ctx: CliContext, rawTickers: string[], options: AnalyzeOptions) {
+  const request = parseRequest(rawTickers, options, () => ctx.config.gemini.model);
+  const queue = ctx.queue();
+  // Subscribe before enqueueing so no progress event is missed.
+  const queueEvents = options.wait ? await ctx.queueEvents() : null;
+  const analyses = await enqueueAnalyses({ sql: ctx.sql, queue }, request);
+  if (!options.wait || !queueEvents) {
+    if (options.json) printJson({ analyses: analyses.map(({ id, ticker }) => ({ id, ticker })) });
+    else {
+      for (const a of analyses) {
+        const what = a.created ? "queued" : `already exists (status ${a.status})`;
+        process.stdout.write(`${a.ticker} ${a.id} ${what}\n`);
+      }
+    }
+    return;
+  }
+  const onProgress = process.stderr.isTTY && !options.json ? progressPrinter(analyses) : undefined;
+  const outcomes = await waitForAnalyses({
+    sql: ctx.sql,
+    queue,
+    queueEvents,
+    ids: analyses.map((a) => a.id),
+    ...(onProgress ? { onProgress } : {}),
+  });
+  if (!reportOutcomes(outcomes, options.json ?? false)) {
+    throw new CliFailure("not every analysis completed");
+  }
+}

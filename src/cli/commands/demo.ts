@@ -1,0 +1,54 @@
+import { startEmulator } from "../../llm/emulator/index.js";
+import { GeminiClient } from "../../llm/gemini-client.js";
+import { enqueueAnalyses } from "../../queue/enqueue.js";
+import { startWorkerRuntime } from "../../queue/worker-runtime.js";
+import type { CliContext } from "../cli-context.js";
+import { CliFailure } from "../cli-errors.js";
+import { waitForAnalyses } from "../wait-for-analyses.js";
+import { reportOutcomes } from "./analyze.js";
+
+export const DEMO_TICKERS = ["RELIANCE", "TCS", "INFY"];
+
+/**
+ * The whole product in one process: migrate, the built-in emulator, a worker, three
+ * analyses, their summaries. Runs on its own queue prefix so it never feeds a real worker.
+ */
+export async function demoCommand(ctx: CliContext): Promise<void> {
+  const base = ctx.config;
+  const config = { ...base, queuePrefix: `${base.queuePrefix}-demo` };
+  ctx.useConfig(config);
+  const emulator = await startEmulator({
+    latencyMs: Math.max(base.emulator.latencyMs, 150),
+    latencyJitterMs: 100,
+  });
+  ctx.onClose(() => emulator.close());
+  const client = new GeminiClient({
+    apiKey: "emulator",
+    baseUrl: emulator.url,
+    timeoutMs: base.gemini.timeoutMs,
+  });
+  const runtime = await startWorkerRuntime(config, ctx.logger, {
+    llmConnection: {
+      client,
+      endpoint: `built-in emulator (${emulator.url})`,
+      emulator,
+      close: async () => {},
+    },
+  });
+  ctx.onClose(() => runtime.close(5_000));
+
+  const queue = ctx.queue();
+  const queueEvents = await ctx.queueEvents();
+  const analyses = await enqueueAnalyses(
+    { sql: ctx.sql, queue },
+    { tickers: DEMO_TICKERS, model: base.gemini.model },
+  );
+  process.stderr.write(`demo: analysing ${DEMO_TICKERS.join(", ")} against the built-in Gemini emulator…\n`);
+  const outcomes = await waitForAnalyses({
+    sql: ctx.sql,
+    queue,
+    queueEvents,
+    ids: analyses.map((a) => a.id),
+  });
+  if (!reportOutcomes(outcomes, false)) throw new CliFailure("demo: not every analysis completed");
+}

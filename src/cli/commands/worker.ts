@@ -1,0 +1,18 @@
+import { startWorkerRuntime } from "../../queue/worker-runtime.js";
+import type { CliContext } from "../cli-context.js";
+import { parseConcurrency } from "../input.js";
+
+/** Runs until SIGTERM/SIGINT, then drains in-flight analyses and exits. */
+export async function workerCommand(ctx: CliContext, options: { concurrency?: string }): Promise<void> {
+  const concurrency = options.concurrency === undefined ? undefined : parseConcurrency(options.concurrency);
+  const runtime = await startWorkerRuntime(ctx.config, ctx.logger, concurrency ? { concurrency } : {});
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      ctx.logger.info({ signal }, "shutting down: draining in-flight analyses");
+      resolve();
+    };
+    process.once("SIGTERM", () => stop("SIGTERM"));
+    process.once("SIGINT", () => stop("SIGINT"));
+  });
+  await runtime.close();
+}

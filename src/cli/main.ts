@@ -1,0 +1,103 @@
+import { Command, CommanderError } from "commander";
+import { UsageError } from "../config/config.js";
+import { logger } from "../logger.js";
+import { CliContext } from "./cli-context.js";
+import { CliFailure, explainDbError } from "./cli-errors.js";
+import { analyzeCommand } from "./commands/analyze.js";
+import { demoCommand } from "./commands/demo.js";
+import { emulatorCommand } from "./commands/emulator.js";
+import { migrateCommand } from "./commands/migrate.js";
+import { listCommand, showCommand, summaryCommand } from "./commands/read-commands.js";
+import { workerCommand } from "./commands/worker.js";
+
+/** Commander parses; each command is a plain async function of (context, args, options). */
+function buildProgram(ctx: CliContext): Command {
+  const program = new Command("stock-ledger")
+    .description("LLM token and cost ledger for six-stage Gemini stock analyses")
+    .exitOverride()
+    .configureOutput({
+      outputError: (text, write) => write(text.split("\n")[0] ? `${text.split("\n")[0]}\n` : text),
+    })
+    .showSuggestionAfterError(true);
+
+  program
+    .command("migrate")
+    .description("create the database if missing and apply sql/ migrations")
+    .action(() => migrateCommand(ctx));
+  program
+    .command("worker")
+    .description("run analysis jobs until SIGTERM/SIGINT")
+    .option("--concurrency <n>", "analyses in flight (default WORKER_CONCURRENCY)")
+    .action((options) => workerCommand(ctx, options));
+  program
+    .command("analyze")
+    .description("enqueue analyses for one or more tickers")
+    .argument("<tickers...>", "tickers such as RELIANCE TCS.NS BRK.B")
+    .option("--wait", "wait until they end; exit 0 only if all completed")
+    .option("--model <model>", "Gemini model (default GEMINI_MODEL)")
+    .option("--id <id>", "analysis id (makes enqueueing idempotent; one ticker)")
+    .option("--json", "print JSON")
+    .action((tickers: string[], options) => analyzeCommand(ctx, tickers, options));
+  program
+    .command("summary")
+    .description("print the token usage summary of an analysis")
+    .argument("<analysis-id>")
+    .action((id: string) => summaryCommand(ctx, id));
+  program
+    .command("show")
+    .description("print an analysis with all its LLM calls")
+    .argument("<analysis-id>")
+    .option("--json", "print JSON")
+    .action((id: string, options) => showCommand(ctx, id, options));
+  program
+    .command("list")
+    .description("list analyses, newest first")
+    .option("--ticker <ticker>")
+    .option("--status <status>")
+    .option("--since <date>", "YYYY-MM-DD or ISO timestamp")
+    .option("--limit <n>", "at most n rows (default 20)")
+    .option("--json", "print JSON")
+    .action((options) => listCommand(ctx, options));
+  program
+    .command("emulator")
+    .description("serve the built-in Gemini REST emulator")
+    .option("--port <port>", "port (default 8787)")
+    .action((options) => emulatorCommand(ctx, options));
+  program
+    .command("demo")
+    .description("migrate, run the emulator and a worker, analyse RELIANCE, TCS, INFY")
+    .action(() => demoCommand(ctx));
+  return program;
+}
+
+function exitCodeFor(error: unknown): { code: number; message: string | null } {
+  if (error instanceof CommanderError) {
+    // Help and version are not errors; commander has already printed its one line.
+    const benign =
+      error.exitCode === 0 || error.code === "commander.helpDisplayed" || error.code === "commander.version";
+    return { code: benign ? 0 : 2, message: null };
+  }
+  if (error instanceof UsageError) return { code: 2, message: error.message };
+  if (error instanceof CliFailure) return { code: 1, message: error.message };
+  const explained = explainDbError(error);
+  return { code: 1, message: explained ?? (error instanceof Error ? error.message : String(error)) };
+}
+
+export async function main(argv: string[] = process.argv): Promise<number> {
+  const ctx = new CliContext();
+  let code = 0;
+  try {
+    await buildProgram(ctx).parseAsync(argv);
+  } catch (error) {
+    const outcome = exitCodeFor(error);
+    code = outcome.code;
+    if (outcome.message) process.stderr.write(`stock-ledger: ${outcome.message.split("\n")[0]}\n`);
+    if (code === 1) logger.debug({ err: error }, "command failed");
+  } finally {
+    await ctx.close().catch(() => undefined);
+  }
+  return code;
+}
+
+const code = await main();
+logger.flush(() => process.exit(code));

@@ -1,0 +1,94 @@
+import { z } from "zod";
+
+/** Thrown for invalid configuration or input; the CLI maps it to exit code 2. */
+export class UsageError extends Error {
+  readonly exitCode = 2;
+  override name = "UsageError";
+}
+
+const positiveInt = (max: number) => z.coerce.number().int().min(1).max(max);
+
+const url = (protocols: string[]) =>
+  z
+    .string()
+    .trim()
+    .refine(
+      (value) => {
+        try {
+          return protocols.includes(new URL(value).protocol);
+        } catch {
+          return false;
+        }
+      },
+      `must be a URL starting with ${protocols.map((p) => `${p}//`).join(" or ")}`,
+    );
+
+/** The whole environment of DESIGN §2, parsed once at start. */
+const envSchema = z.object({
+  DATABASE_URL: url(["postgres:", "postgresql:"]).default("postgres://postgres@127.0.0.1:5432/stock_ledger"),
+  REDIS_URL: url(["redis:", "rediss:"]).default("redis://127.0.0.1:6379"),
+  QUEUE_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_{}.-]{1,64}$/, "must be 1-64 letters, digits, _ - . { } (no ':')")
+    .default("stock-ledger"),
+  GEMINI_API_KEY: z.string().trim().min(1, "must not be empty when set").optional(),
+  // The SDK builds `${baseUrl}/${version}/...`, so a trailing slash would double up.
+  GEMINI_BASE_URL: url(["http:", "https:"])
+    .transform((value) => value.replace(/\/+$/, ""))
+    .optional(),
+  GEMINI_MODEL: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9.-]{1,63}$/, "must be a model name such as gemini-2.5-flash")
+    .default("gemini-2.5-flash"),
+  WORKER_CONCURRENCY: positiveInt(1024).default(8),
+  LLM_TIMEOUT_MS: positiveInt(600_000).default(60_000),
+  LLM_MAX_ATTEMPTS: positiveInt(10).default(4),
+  EMULATOR_LATENCY_MS: z.coerce.number().int().min(0).max(60_000).default(0),
+  EMULATOR_FAULTS: z.string().optional(),
+});
+
+export type Config = {
+  databaseUrl: string;
+  redisUrl: string;
+  queuePrefix: string;
+  gemini: {
+    apiKey: string | undefined;
+    baseUrl: string | undefined;
+    model: string;
+    timeoutMs: number;
+    maxAttempts: number;
+    /** True when no key and no base URL are set: the built-in emulator serves. */
+    useEmulator: boolean;
+  };
+  workerConcurrency: number;
+  emulator: { latencyMs: number; faults: string | undefined };
+};
+
+/** Parses the environment; the first problem becomes one line naming the variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const present = Object.fromEntries(
+    Object.entries(env).filter(([key, value]) => key in envSchema.shape && value !== ""),
+  );
+  const parsed = envSchema.safeParse(present);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const name = String(issue?.path[0] ?? "environment");
+    throw new UsageError(`invalid ${name}: ${issue?.message ?? "invalid value"}`);
+  }
+  const e = parsed.data;
+  return {
+    databaseUrl: e.DATABASE_URL,
+    redisUrl: e.REDIS_URL,
+    queuePrefix: e.QUEUE_PREFIX,
+    gemini: {
+      apiKey: e.GEMINI_API_KEY,
+      baseUrl: e.GEMINI_BASE_URL,
+      model: e.GEMINI_MODEL,
+      timeoutMs: e.LLM_TIMEOUT_MS,
+      maxAttempts: e.LLM_MAX_ATTEMPTS,
+      useEmulator: e.GEMINI_API_KEY === undefined && e.GEMINI_BASE_URL === undefined,
+    },
+    workerConcurrency: e.WORKER_CONCURRENCY,
+    emulator: { latencyMs: e.EMULATOR_LATENCY_MS, faults: e.EMULATOR_FAULTS },
+  };
+}

@@ -1,0 +1,35 @@
+import type { CallCost } from "./pricing.js";
+import type { TokenUsage } from "./usage.js";
+
+export const CALL_TYPES = [
+  "indicator_summary",
+  "comprehensive_overview",
+  "volume_analysis",
+  "reversal_patterns",
+  "continuation_levels",
+  "final_decision",
+] as const;
+
+export type CallType = (typeof CALL_TYPES)[number];
+
+export type CallStatus = "success" | "failure" | "interrupted";
+
+/** One LLM attempt, as the ledger keeps it. Keyed by (callType, attempt) within an analysis. */
+export interface CallRecord {
+  callType: string;
+  attempt: number;
+  model: string;
+  status: CallStatus;
+  usage: TokenUsage;
+  cost: CallCost;
+  errorType: string | null;
+  errorMessage: string | null;
+  startedAt: Date;
+  durationMs: number;
+  inputChars: number;
+  outputChars: number;
+  /** The provider's usageMetadata exactly as received, for audit and re-pricing. */
+  rawUsage: unknown;
+}
+
+export const callKey = (callType: string, attempt: number): string => `${callType}#${attempt}`;

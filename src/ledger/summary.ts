@@ -1,0 +1,103 @@
+import { CALL_TYPES } from "./call-record.js";
+import { formatUsd, usdToPico } from "./money.js";
+import type { BreakdownEntry } from "./token-tracker.js";
+
+/** What the summary needs of a stored analysis (a `stock_analyses` row, camel-cased). */
+export interface SummaryInput {
+  id: string;
+  ticker: string;
+  status: string;
+  model: string;
+  durationMs: number | null;
+  llmCallsCount: number;
+  failedCallsCount: number;
+  totalInputTokens: number;
+  totalOutputTokens: number;
+  thinkingTokens: number;
+  cachedInputTokens: number;
+  totalTokens: number;
+  /** Exact decimal string from NUMERIC, or null when a call could not be priced. */
+  costUsd: string | null;
+  breakdown: Record<string, BreakdownEntry>;
+  decision?: { action: string; confidence: number; entry: number; target: number; stop_loss: number } | null;
+  error?: string | null;
+  dataSource?: string | null;
+}
+
+const RULE = "=".repeat(50);
+const int = (n: number) => Math.round(n).toLocaleString("en-US");
+const seconds = (ms: number | null) => (ms === null ? "n/a" : `${(ms / 1000).toFixed(2)} seconds`);
+const cost = (usd: string | number | null) =>
+  usd === null ? "unknown (model has no known price)" : formatUsd(usdToPico(String(usd)));
+const oneLine = (text: string) => text.replace(/\s+/g, " ").trim();
+
+/** Call types in pipeline order, then any others alphabetically. */
+function orderedCallTypes(breakdown: Record<string, BreakdownEntry>): string[] {
+  const known: string[] = CALL_TYPES.filter((t) => t in breakdown);
+  const others = Object.keys(breakdown)
+    .filter((t) => !known.includes(t))
+    .sort();
+  return [...known, ...others];
+}
+
+function breakdownLines(callType: string, entry: BreakdownEntry): string[] {
+  const lines = [
+    `  ${callType}:`,
+    `    Calls: ${int(entry.calls)}`,
+    `    Input Tokens: ${int(entry.input_tokens)}`,
+    `    Output Tokens: ${int(entry.output_tokens)}`,
+    `    Thinking Tokens: ${int(entry.thinking_tokens)}`,
+    `    Cached Input Tokens: ${int(entry.cached_input_tokens)}`,
+    `    Total Tokens: ${int(entry.total_tokens)}`,
+    `    Duration: ${seconds(entry.duration_ms)}`,
+    `    Cost: ${cost(entry.cost_usd === null ? null : entry.cost_usd.toFixed(12))}`,
+    `    Success Rate: ${entry.successful_calls}/${entry.calls}`,
+  ];
+  for (const error of entry.errors) {
+    lines.push(`    Errors: ${error.type} (attempt ${error.attempt}): ${oneLine(error.message)}`);
+  }
+  return lines;
+}
+
+/** The human-readable token summary of DESIGN §5 (the seed's format, extended). */
+export function formatSummary(input: SummaryInput): string {
+  const lines = [
+    `📊 Token Usage Summary for ${input.ticker}`,
+    RULE,
+    `Analysis ID: ${input.id}`,
+    `Status: ${input.status}`,
+    `Model: ${input.model}`,
+  ];
+  if (input.dataSource) lines.push(`Market Data: ${input.dataSource}`);
+  lines.push(
+    `Duration: ${seconds(input.durationMs)}`,
+    `Total LLM Calls: ${int(input.llmCallsCount)}`,
+    `Successful Calls: ${int(input.llmCallsCount - input.failedCallsCount)}`,
+    `Failed Calls: ${int(input.failedCallsCount)}`,
+    "",
+    "Token Usage:",
+    `  Input Tokens: ${int(input.totalInputTokens)}`,
+    `  Output Tokens: ${int(input.totalOutputTokens)}`,
+    `  Thinking Tokens: ${int(input.thinkingTokens)}`,
+    `  Cached Input Tokens: ${int(input.cachedInputTokens)}`,
+    `  Total Tokens: ${int(input.totalTokens)}`,
+    `  Cost: ${cost(input.costUsd)}`,
+    "",
+    "Breakdown by Call Type:",
+  );
+  const types = orderedCallTypes(input.breakdown);
+  if (types.length === 0) lines.push("  (no LLM calls)");
+  for (const callType of types) {
+    const entry = input.breakdown[callType];
+    if (entry) lines.push(...breakdownLines(callType, entry));
+  }
+  if (input.decision) {
+    const d = input.decision;
+    lines.push(
+      "",
+      `Decision: ${d.action} (confidence ${d.confidence.toFixed(2)}) entry ${d.entry} target ${d.target} stop loss ${d.stop_loss}`,
+    );
+  }
+  if (input.error) lines.push("", `Error: ${oneLine(input.error)}`);
+  return lines.join("\n");
+}

@@ -1,0 +1,176 @@
+import { type CallRecord, callKey } from "./call-record.js";
+import { type Picodollars, picoToNumber } from "./money.js";
+
+export interface TokenTotals {
+  calls: number;
+  successfulCalls: number;
+  failedCalls: number;
+  inputTokens: number;
+  outputTokens: number;
+  thinkingTokens: number;
+  cachedInputTokens: number;
+  totalTokens: number;
+  durationMs: number;
+  /** null as soon as one call could not be priced (unknown model). */
+  costPico: Picodollars | null;
+  modalityTokens: { input: Record<string, number>; output: Record<string, number> };
+}
+
+export interface CallError {
+  attempt: number;
+  type: string;
+  message: string;
+}
+
+/** The JSON shape of one `token_usage_breakdown` entry (DESIGN §4). */
+export interface BreakdownEntry {
+  calls: number;
+  successful_calls: number;
+  failed_calls: number;
+  input_tokens: number;
+  output_tokens: number;
+  thinking_tokens: number;
+  cached_input_tokens: number;
+  total_tokens: number;
+  duration_ms: number;
+  cost_usd: number | null;
+  modality_tokens: { input: Record<string, number>; output: Record<string, number> };
+  errors: CallError[];
+}
+
+const emptyTotals = (): TokenTotals => ({
+  calls: 0,
+  successfulCalls: 0,
+  failedCalls: 0,
+  inputTokens: 0,
+  outputTokens: 0,
+  thinkingTokens: 0,
+  cachedInputTokens: 0,
+  totalTokens: 0,
+  durationMs: 0,
+  costPico: 0n,
+  modalityTokens: { input: {}, output: {} },
+});
+
+function addModality(target: Record<string, number>, source: Record<string, number>, sign: 1 | -1) {
+  for (const [modality, tokens] of Object.entries(source)) {
+    const next = (target[modality] ?? 0) + sign * tokens;
+    if (next === 0) delete target[modality];
+    else target[modality] = next;
+  }
+}
+
+/** Adds (sign 1) or removes (sign -1) one call's token figures; cost is kept by the caller. */
+function applyTokens(totals: TokenTotals, call: CallRecord, sign: 1 | -1): void {
+  const { usage } = call;
+  totals.calls += sign;
+  if (call.status === "success") totals.successfulCalls += sign;
+  else totals.failedCalls += sign;
+  totals.inputTokens += sign * usage.inputTokens;
+  totals.outputTokens += sign * usage.outputTokens;
+  totals.thinkingTokens += sign * usage.thinkingTokens;
+  totals.cachedInputTokens += sign * usage.cachedInputTokens;
+  totals.totalTokens += sign * usage.totalTokens;
+  totals.durationMs += sign * call.durationMs;
+  addModality(totals.modalityTokens.input, usage.modalityTokens.input, sign);
+  addModality(totals.modalityTokens.output, usage.modalityTokens.output, sign);
+}
+
+interface TypeLedger {
+  totals: TokenTotals;
+  /** Cost of priced calls; kept apart so `null` (unknown) can recover when an unpriced call is replaced. */
+  pricedCost: Picodollars;
+  unpriced: number;
+}
+
+/**
+ * The token ledger of one analysis. Calls are keyed by (callType, attempt), so recording
+ * the same attempt again replaces it: a resumed job that re-reads stored calls can never
+ * count a token twice. Totals are kept incrementally, so recording is O(1).
+ */
+export class TokenTracker {
+  readonly #calls = new Map<string, CallRecord>();
+  readonly #byType = new Map<string, TypeLedger>();
+  readonly #overall: TypeLedger = { totals: emptyTotals(), pricedCost: 0n, unpriced: 0 };
+
+  constructor(
+    readonly analysisId: string,
+    readonly ticker: string,
+    readonly model: string,
+  ) {}
+
+  recordCall(call: CallRecord): void {
+    const key = callKey(call.callType, call.attempt);
+    const previous = this.#calls.get(key);
+    let ledger = this.#byType.get(call.callType);
+    if (!ledger) {
+      ledger = { totals: emptyTotals(), pricedCost: 0n, unpriced: 0 };
+      this.#byType.set(call.callType, ledger);
+    }
+    if (previous) {
+      this.#account(ledger, previous, -1);
+      this.#account(this.#overall, previous, -1);
+    }
+    this.#calls.set(key, call);
+    this.#account(ledger, call, 1);
+    this.#account(this.#overall, call, 1);
+  }
+
+  #account(ledger: TypeLedger, call: CallRecord, sign: 1 | -1): void {
+    if (call.cost.costPico === null) ledger.unpriced += sign;
+    else ledger.pricedCost += sign === 1 ? call.cost.costPico : -call.cost.costPico;
+    applyTokens(ledger.totals, call, sign);
+    ledger.totals.costPico = ledger.unpriced > 0 ? null : ledger.pricedCost;
+  }
+
+  /** Calls in the order they were first recorded. */
+  calls(): CallRecord[] {
+    return [...this.#calls.values()];
+  }
+
+  totals(): TokenTotals {
+    return structuredClone(this.#overall.totals);
+  }
+
+  totalsFor(callType: string): TokenTotals {
+    return structuredClone(this.#byType.get(callType)?.totals ?? emptyTotals());
+  }
+
+  callTypes(): string[] {
+    return [...this.#byType.keys()];
+  }
+
+  /** The `token_usage_breakdown` JSONB value: one entry per call type that made a call. */
+  breakdown(): Record<string, BreakdownEntry> {
+    const errors = new Map<string, CallError[]>();
+    for (const call of this.#calls.values()) {
+      if (call.status === "success") continue;
+      const list = errors.get(call.callType) ?? [];
+      list.push({
+        attempt: call.attempt,
+        type: call.errorType ?? call.status,
+        message: call.errorMessage ?? "",
+      });
+      errors.set(call.callType, list);
+    }
+    const breakdown: Record<string, BreakdownEntry> = {};
+    for (const [callType, { totals }] of this.#byType) {
+      if (totals.calls === 0) continue;
+      breakdown[callType] = {
+        calls: totals.calls,
+        successful_calls: totals.successfulCalls,
+        failed_calls: totals.failedCalls,
+        input_tokens: totals.inputTokens,
+        output_tokens: totals.outputTokens,
+        thinking_tokens: totals.thinkingTokens,
+        cached_input_tokens: totals.cachedInputTokens,
+        total_tokens: totals.totalTokens,
+        duration_ms: totals.durationMs,
+        cost_usd: totals.costPico === null ? null : picoToNumber(totals.costPico),
+        modality_tokens: structuredClone(totals.modalityTokens),
+        errors: (errors.get(callType) ?? []).sort((a, b) => a.attempt - b.attempt),
+      };
+    }
+    return breakdown;
+  }
+}

@@ -1,0 +1,37 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { ErrorReply } from "./rpc-errors.js";
+
+/** Inline images make bodies large; anything beyond this is refused like Gemini's 20 MB cap. */
+export const MAX_BODY_BYTES = 20 * 1024 * 1024;
+
+export class BodyTooLargeError extends Error {
+  override name = "BodyTooLargeError";
+}
+
+export async function readBody(request: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request) {
+    const buffer = chunk as Buffer;
+    size += buffer.length;
+    if (size > MAX_BODY_BYTES)
+      throw new BodyTooLargeError(`Request payload size exceeds the limit: ${MAX_BODY_BYTES} bytes.`);
+    chunks.push(buffer);
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+/** Writes a complete response unless the client is already gone (aborted, reset, closing). */
+export function sendBody(response: ServerResponse, status: number, contentType: string, body: string): void {
+  if (response.destroyed || response.headersSent) return;
+  response.writeHead(status, { "content-type": contentType, "content-length": Buffer.byteLength(body) });
+  response.end(body);
+}
+
+export function sendJson(response: ServerResponse, status: number, value: unknown): void {
+  sendBody(response, status, "application/json; charset=UTF-8", JSON.stringify(value));
+}
+
+export function sendError(response: ServerResponse, reply: ErrorReply): void {
+  sendJson(response, reply.httpStatus, reply.body);
+}

@@ -1,0 +1,27 @@
+/** The built-in Gemini REST emulator (DESIGN §7): reached by the real SDK through `baseUrl`. */
+
+export type { Decision, DecisionAction } from "./answers.js";
+export { composeDecision, DEFAULT_LAST_CLOSE, lastCloseOf } from "./answers.js";
+export { CONTROL_PREFIX } from "./control.js";
+export { FaultSpecError, faultRuleSchema, parseFaultSpec, validateFaultRules } from "./faults.js";
+export type {
+  EmulatorHandle,
+  EmulatorMethod,
+  EmulatorOptions,
+  FaultKind,
+  FaultRule,
+  ModalityTokenCount,
+  RequestLogEntry,
+  Stage,
+  UsageMetadata,
+} from "./protocol.js";
+export { FAULT_KINDS, STAGES } from "./protocol.js";
+export { startEmulator } from "./server.js";
+export {
+  CACHE_BLOCK_TOKENS,
+  CHARS_PER_TOKEN,
+  isThinkingModel,
+  MIN_CACHEABLE_PROMPT_TOKENS,
+  TOKENS_PER_IMAGE,
+  tokensForChars,
+} from "./usage.js";

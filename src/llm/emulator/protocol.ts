@@ -1,0 +1,142 @@
+/**
+ * Public types of the Gemini REST emulator and the slice of the wire protocol it speaks.
+ * Wire shapes follow generativelanguage v1beta as @google/generative-ai 0.24 sends and parses it.
+ */
+
+export const STAGES = [
+  "indicator_summary",
+  "comprehensive_overview",
+  "volume_analysis",
+  "reversal_patterns",
+  "continuation_levels",
+  "final_decision",
+] as const;
+export type Stage = (typeof STAGES)[number];
+
+export const FAULT_KINDS = [
+  "rate_limited",
+  "server_error",
+  "overloaded",
+  "timeout",
+  "reset",
+  "non_json",
+  "blocked_prompt",
+  "blocked_candidate",
+  "missing_usage",
+  "bad_schema",
+  "invalid_request",
+  "auth",
+] as const;
+export type FaultKind = (typeof FAULT_KINDS)[number];
+
+export type EmulatorMethod = "generateContent" | "countTokens";
+
+/** A fault fires for a request when every field it gives matches; the first matching rule wins. */
+export interface FaultRule {
+  kind: FaultKind;
+  callType?: string;
+  attempt?: number;
+  analysisId?: string;
+  /** Which endpoint the rule applies to; default generateContent (the billed calls). */
+  method?: EmulatorMethod;
+  /** How many matching requests it fires for; default unlimited. */
+  times?: number;
+  /** RetryInfo delay for rate_limited; default 1. */
+  retryDelaySeconds?: number;
+  /** Chance (0..1) the rule fires for a matching request, drawn from a seeded PRNG. */
+  probability?: number;
+}
+
+export interface EmulatorOptions {
+  host?: string;
+  /** 0 (default) picks a free port. */
+  port?: number;
+  /** Delay before generateContent answers (not before HTTP error faults). */
+  latencyMs?: number;
+  /** Extra 0..latencyJitterMs added to latencyMs, from the seeded PRNG. */
+  latencyJitterMs?: number;
+  faults?: FaultRule[];
+  /** generateContent requests per rolling minute; beyond it → 429 with RetryInfo. */
+  rpmLimit?: number;
+  /** Report thoughtsTokenCount for thinking models (2.5 / 3); default true. */
+  thinking?: boolean;
+  /** Seed of the PRNG behind fault probabilities and latency jitter; default 1. */
+  seed?: number;
+  /** Oldest log entries are dropped beyond this, so a long-running emulator stays bounded. */
+  logLimit?: number;
+}
+
+export interface EmulatorHandle {
+  /** e.g. "http://127.0.0.1:41234", no trailing slash: pass as the SDK's `baseUrl`. */
+  url: string;
+  port: number;
+  requestLog(): RequestLogEntry[];
+  clearLog(): void;
+  setFaults(rules: FaultRule[]): void;
+  close(): Promise<void>;
+}
+
+export interface RequestLogEntry {
+  seq: number;
+  at: string;
+  method: EmulatorMethod;
+  model: string;
+  analysisId: string | null;
+  callType: string | null;
+  attempt: number | null;
+  /** HTTP status sent; 0 when none was (timeout, reset). */
+  status: number;
+  /** Fault kind applied, "rpm_limit" for the emulator's own rate limit, else null. */
+  fault: string | null;
+  /** Exactly the usageMetadata object sent back, or null. */
+  usageMetadata: UsageMetadata | null;
+  durationMs: number;
+}
+
+export interface WirePart {
+  text?: string;
+  thought?: boolean;
+  inlineData?: { mimeType?: string; data?: string };
+  fileData?: { mimeType?: string; fileUri?: string };
+}
+
+export interface WireContent {
+  role?: string;
+  parts?: WirePart[];
+}
+
+export interface WireGenerationConfig {
+  responseMimeType?: string;
+  thinkingConfig?: { includeThoughts?: boolean; thinkingBudget?: number };
+}
+
+export interface GenerateContentBody {
+  contents?: WireContent[];
+  systemInstruction?: WireContent;
+  generationConfig?: WireGenerationConfig;
+}
+
+/** The SDK wraps the request in generateContentRequest; the REST API also takes bare contents. */
+export interface CountTokensBody extends GenerateContentBody {
+  generateContentRequest?: GenerateContentBody;
+}
+
+export interface ModalityTokenCount {
+  modality: "TEXT" | "IMAGE";
+  tokenCount: number;
+}
+
+export interface UsageMetadata {
+  promptTokenCount: number;
+  candidatesTokenCount?: number;
+  thoughtsTokenCount?: number;
+  cachedContentTokenCount?: number;
+  totalTokenCount: number;
+  promptTokensDetails: ModalityTokenCount[];
+  candidatesTokensDetails?: ModalityTokenCount[];
+  cacheTokensDetails?: ModalityTokenCount[];
+}
+
+export interface GoogleErrorBody {
+  error: { code: number; message: string; status: string; details?: Record<string, unknown>[] };
+}

@@ -1,0 +1,258 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { performance } from "node:perf_hooks";
+import { logger } from "../../logger.js";
+import { CONTROL_PREFIX, type ControlState, handleControl } from "./control.js";
+import { FaultBook } from "./faults.js";
+import { countTokensReply, type GenerateContext, generateReply } from "./generate.js";
+import { BodyTooLargeError, readBody, sendBody, sendError } from "./http-io.js";
+import type {
+  EmulatorHandle,
+  EmulatorMethod,
+  EmulatorOptions,
+  FaultRule,
+  RequestLogEntry,
+} from "./protocol.js";
+import { RpmLimiter } from "./rate-limit.js";
+import {
+  digestRequest,
+  parseCountTokensBody,
+  parseGenerateContentBody,
+  type RequestDigest,
+} from "./request.js";
+import { RequestLog } from "./request-log.js";
+import { googleError, httpFaultReply, rateLimited } from "./rpc-errors.js";
+import { createRandom, type Random } from "./seed.js";
+import { ImplicitCache } from "./usage.js";
+
+const log = logger.child({ component: "gemini-emulator" });
+
+// /v1beta/models/gemini-2.5-flash:generateContent (any API version; tuned models too)
+const MODEL_ROUTE = /^\/(v1[a-z0-9]*)\/((?:models|tunedModels)\/[^/:]+):(generateContent|countTokens)$/;
+
+/** Faults answered at the HTTP level for countTokens too; content faults only make sense for generation. */
+const COUNT_TOKENS_FAULTS = new Set([
+  "rate_limited",
+  "server_error",
+  "overloaded",
+  "timeout",
+  "reset",
+  "non_json",
+]);
+
+function header(request: IncomingMessage, name: string): string | null {
+  const value = request.headers[name];
+  const text = Array.isArray(value) ? value[0] : value;
+  return text && text.length > 0 ? text : null;
+}
+
+function attemptOf(request: IncomingMessage): number | null {
+  const text = header(request, "x-stock-ledger-attempt");
+  return text && /^\d+$/.test(text) ? Number(text) : null;
+}
+
+/** A wait that ends early when the emulator closes, so no timer outlives it. */
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  if (ms <= 0 || signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done, { once: true });
+  });
+}
+
+function clientUrl(host: string, port: number): string {
+  if (host === "0.0.0.0") return `http://127.0.0.1:${port}`;
+  if (host === "::") return `http://[::1]:${port}`;
+  return host.includes(":") ? `http://[${host}]:${port}` : `http://${host}:${port}`;
+}
+
+/** One emulator instance: its server, request log, faults, cache model and rate limit. */
+class Emulator {
+  readonly #server: Server;
+  readonly #log: RequestLog;
+  readonly #faults: FaultBook;
+  readonly #cache = new ImplicitCache();
+  readonly #limiter: RpmLimiter | null;
+  readonly #jitter: Random;
+  readonly #lifetime = new AbortController();
+  readonly #control: ControlState;
+  #closing: Promise<void> | null = null;
+
+  constructor(private readonly options: EmulatorOptions) {
+    const seed = options.seed ?? 1;
+    this.#log = new RequestLog(options.logLimit);
+    this.#faults = new FaultBook(options.faults ?? [], seed);
+    this.#limiter = options.rpmLimit !== undefined ? new RpmLimiter(options.rpmLimit) : null;
+    this.#jitter = createRandom(seed ^ 0x68e31da4);
+    this.#control = { log: this.#log, faults: this.#faults, startedAt: Date.now() };
+    this.#server = createServer((request, response) => {
+      this.#route(request, response).catch((error: unknown) => {
+        const tooLarge = error instanceof BodyTooLargeError;
+        if (!tooLarge) log.error({ err: error }, "emulator request failed");
+        const reply = tooLarge
+          ? googleError(400, "INVALID_ARGUMENT", (error as Error).message)
+          : googleError(500, "INTERNAL", `Emulator error: ${(error as Error).message}`);
+        sendError(response, reply);
+      });
+    });
+  }
+
+  async listen(): Promise<EmulatorHandle> {
+    const host = this.options.host ?? "127.0.0.1";
+    await new Promise<void>((resolve, reject) => {
+      this.#server.once("error", reject);
+      this.#server.listen(this.options.port ?? 0, host, () => {
+        this.#server.off("error", reject);
+        resolve();
+      });
+    });
+    const { port } = this.#server.address() as AddressInfo;
+    const url = clientUrl(host, port);
+    log.debug({ url }, "gemini emulator listening");
+    return {
+      url,
+      port,
+      requestLog: () => this.#log.list(),
+      clearLog: () => {
+        this.#log.clear();
+      },
+      setFaults: (rules: FaultRule[]) => this.#faults.set(rules),
+      close: () => this.close(),
+    };
+  }
+
+  /** Idempotent. Destroys open connections, hanging `timeout` requests included. */
+  close(): Promise<void> {
+    this.#closing ??= new Promise<void>((resolve) => {
+      this.#lifetime.abort();
+      this.#server.close(() => resolve());
+      this.#server.closeAllConnections();
+    });
+    return this.#closing;
+  }
+
+  async #route(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const path = (request.url ?? "/").split("?")[0] ?? "/";
+    if (path.startsWith(CONTROL_PREFIX)) return handleControl(request, response, path, this.#control);
+    const match = MODEL_ROUTE.exec(path);
+    if (request.method !== "POST" || !match?.[2] || !match[3]) {
+      return sendError(
+        response,
+        googleError(404, "NOT_FOUND", `Method not found: ${request.method} ${path}`),
+      );
+    }
+    const model = match[2].replace(/^(models|tunedModels)\//, "");
+    return this.#modelCall(request, response, model, match[3] as EmulatorMethod);
+  }
+
+  async #modelCall(
+    request: IncomingMessage,
+    response: ServerResponse,
+    model: string,
+    method: EmulatorMethod,
+  ): Promise<void> {
+    const started = performance.now();
+    const raw = await readBody(request);
+    const parsed = method === "generateContent" ? parseGenerateContentBody(raw) : parseCountTokensBody(raw);
+    const digest = parsed.ok ? digestRequest(parsed.body) : null;
+    const entry = this.#log.open({
+      at: new Date().toISOString(),
+      method,
+      model,
+      analysisId: header(request, "x-stock-ledger-analysis-id"),
+      callType: header(request, "x-stock-ledger-call-type") ?? digest?.stageFromText ?? null,
+      attempt: attemptOf(request),
+      status: 0,
+      fault: null,
+      usageMetadata: null,
+      durationMs: 0,
+    });
+    const finish = (status: number): void => {
+      entry.status = status;
+      entry.durationMs = Math.round(performance.now() - started);
+      log.debug({ ...entry, usageMetadata: undefined }, "emulator request");
+    };
+
+    if (!parsed.ok || !digest) {
+      finish(400);
+      return sendError(
+        response,
+        googleError(400, "INVALID_ARGUMENT", parsed.ok ? "Bad request" : parsed.message),
+      );
+    }
+
+    // The quota is checked at the front door, before any fault: a rejected call never reaches the model.
+    const admission =
+      method === "generateContent" && this.#limiter ? this.#limiter.admit() : { ok: true as const };
+    if (!admission.ok) {
+      entry.fault = "rpm_limit";
+      finish(429);
+      return sendError(
+        response,
+        rateLimited(admission.retryAfterSeconds, "Resource has been exhausted (e.g. check quota)."),
+      );
+    }
+
+    const rule = this.#faults.match(entry);
+    const kind =
+      rule && (method === "generateContent" || COUNT_TOKENS_FAULTS.has(rule.kind)) ? rule.kind : null;
+    entry.fault = kind;
+
+    if (kind === "timeout") {
+      // Never answer. The entry's duration is updated when the client gives up or close() cuts it.
+      response.once("close", () => finish(0));
+      return;
+    }
+    if (kind === "reset") {
+      finish(0);
+      request.socket.destroy();
+      return;
+    }
+    const errorReply = kind ? httpFaultReply(kind, rule?.retryDelaySeconds ?? 1) : null;
+    if (errorReply) {
+      finish(errorReply.httpStatus);
+      return sendError(response, errorReply);
+    }
+
+    if (method === "countTokens") {
+      const reply =
+        kind === "non_json"
+          ? generateReply(this.#context(model, digest, entry), kind)
+          : countTokensReply(digest);
+      finish(200);
+      return sendBody(response, 200, reply.contentType, reply.body);
+    }
+
+    // Latency stands for generation time, so it applies to answers, not to HTTP errors.
+    const jitter = (this.options.latencyJitterMs ?? 0) * this.#jitter();
+    await pause((this.options.latencyMs ?? 0) + jitter, this.#lifetime.signal);
+    if (this.#lifetime.signal.aborted || response.destroyed) {
+      finish(0);
+      return;
+    }
+    const reply = generateReply(this.#context(model, digest, entry), kind);
+    entry.usageMetadata = reply.usageMetadata;
+    finish(200);
+    sendBody(response, 200, reply.contentType, reply.body);
+  }
+
+  #context(model: string, digest: RequestDigest, entry: RequestLogEntry): GenerateContext {
+    return {
+      model,
+      digest,
+      stage: entry.callType,
+      thinking: this.options.thinking ?? true,
+      cache: this.#cache,
+    };
+  }
+}
+
+/** Starts the Gemini REST emulator; pass `handle.url` to the SDK as `baseUrl`. */
+export async function startEmulator(options: EmulatorOptions = {}): Promise<EmulatorHandle> {
+  return new Emulator(options).listen();
+}

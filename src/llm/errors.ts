@@ -1,0 +1,126 @@
+import {
+  GoogleGenerativeAIAbortError,
+  GoogleGenerativeAIFetchError,
+  GoogleGenerativeAIRequestInputError,
+} from "@google/generative-ai";
+
+export const LLM_ERROR_TYPES = [
+  "rate_limited",
+  "server_error",
+  "timeout",
+  "invalid_request",
+  "auth",
+  "blocked",
+  "malformed_output",
+  "network",
+  "interrupted",
+] as const;
+
+export type LlmErrorType = (typeof LLM_ERROR_TYPES)[number];
+
+const RETRYABLE: ReadonlySet<LlmErrorType> = new Set([
+  "rate_limited",
+  "server_error",
+  "timeout",
+  "network",
+  "malformed_output",
+]);
+
+export interface LlmCallErrorDetails {
+  /** How long the provider asked us to wait (RetryInfo), if it said. */
+  retryAfterMs?: number | undefined;
+  /** Usage of a response that was billed but unusable (blocked, malformed). */
+  usageMetadata?: Record<string, unknown> | undefined;
+  /** A response came back (so tokens may have been billed even without usage figures). */
+  responseReceived?: boolean;
+  outputChars?: number;
+}
+
+/** A failed LLM attempt with a type the ledger stores and the retry policy branches on. */
+export class LlmCallError extends Error {
+  override name = "LlmCallError";
+  readonly retryable: boolean;
+  readonly retryAfterMs: number | undefined;
+  readonly usageMetadata: Record<string, unknown> | undefined;
+  readonly responseReceived: boolean;
+  readonly outputChars: number;
+
+  constructor(
+    readonly type: LlmErrorType,
+    message: string,
+    details: LlmCallErrorDetails = {},
+  ) {
+    super(message);
+    this.retryable = RETRYABLE.has(type);
+    this.retryAfterMs = details.retryAfterMs;
+    this.usageMetadata = details.usageMetadata;
+    this.responseReceived = details.responseReceived ?? details.usageMetadata !== undefined;
+    this.outputChars = details.outputChars ?? 0;
+  }
+}
+
+/** Reads google.rpc.RetryInfo's `retryDelay` ("17s", "0.5s") from an error's details. */
+export function retryDelayFromDetails(details: unknown): number | undefined {
+  if (!Array.isArray(details)) return undefined;
+  for (const detail of details) {
+    const delay = (detail as { retryDelay?: unknown } | null)?.retryDelay;
+    if (typeof delay !== "string") continue;
+    const match = /^(\d+(?:\.\d+)?)s$/.exec(delay.trim());
+    if (match?.[1]) return Math.round(Number(match[1]) * 1000);
+  }
+  return undefined;
+}
+
+/** The provider's own message without the SDK's "Error fetching from <url>:" preamble. */
+function providerMessage(error: GoogleGenerativeAIFetchError): string {
+  const text = error.message.replace(/^\[GoogleGenerativeAI Error\]:\s*/, "");
+  const bracket = text.indexOf("] ");
+  const message = bracket >= 0 ? text.slice(bracket + 2) : text;
+  // Details are stored separately (RetryInfo); keep the message to the human part.
+  return message.replace(/\s*\[\{.*\}\]\s*$/, "").trim() || `HTTP ${error.status}`;
+}
+
+function fromHttpStatus(error: GoogleGenerativeAIFetchError): LlmCallError {
+  const status = error.status ?? 0;
+  const message = `HTTP ${status}: ${providerMessage(error)}`;
+  if (status === 429) {
+    return new LlmCallError("rate_limited", message, {
+      retryAfterMs: retryDelayFromDetails(error.errorDetails),
+    });
+  }
+  if (status === 401 || status === 403) return new LlmCallError("auth", message);
+  if (status === 408) return new LlmCallError("timeout", message);
+  if (status >= 500) return new LlmCallError("server_error", message);
+  return new LlmCallError("invalid_request", message);
+}
+
+/**
+ * Maps whatever the SDK or fetch threw into a typed LlmCallError. `timedOut` tells our own
+ * deadline apart from a caller's cancellation (shutdown), since both surface as aborts.
+ */
+export function mapSdkError(error: unknown, context: { timedOut: boolean; timeoutMs: number }): LlmCallError {
+  if (error instanceof LlmCallError) return error;
+  if (error instanceof GoogleGenerativeAIFetchError) return fromHttpStatus(error);
+  const name = (error as { name?: string } | null)?.name;
+  if (error instanceof GoogleGenerativeAIAbortError || name === "AbortError" || name === "TimeoutError") {
+    return context.timedOut
+      ? new LlmCallError("timeout", `no response within ${context.timeoutMs} ms`)
+      : new LlmCallError("interrupted", "call cancelled by shutdown");
+  }
+  if (error instanceof GoogleGenerativeAIRequestInputError) {
+    return new LlmCallError("invalid_request", String((error as Error).message));
+  }
+  if (error instanceof SyntaxError) {
+    // A 200 whose body is not JSON: a response came back, so it may have been billed.
+    return new LlmCallError("malformed_output", `response body is not JSON: ${error.message}`, {
+      responseReceived: true,
+    });
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  const cause = (error as { cause?: { code?: string; message?: string } } | null)?.cause;
+  const detail = cause?.code ?? cause?.message;
+  return new LlmCallError(
+    "network",
+    `${message.replace(/^\[GoogleGenerativeAI Error\]:\s*/, "")}${detail ? ` (${detail})` : ""}`,
+  );
+}

@@ -1,0 +1,95 @@
+import type { IndicatorSnapshot } from "./indicators.js";
+import type { PriceLevel } from "./levels.js";
+import type { PriceSeries } from "./types.js";
+
+/**
+ * The market data block every stage prompt starts with. It is a shared prompt prefix (and
+ * so a cache key), so it depends only on its inputs: fixed decimals, no clock, no locale.
+ * The "Last close: N" line is parsed by the Gemini emulator with /Last close: ([\d.]+)/.
+ */
+export function formatMarketBrief(
+  series: PriceSeries,
+  ind: IndicatorSnapshot,
+  opts: { recentBars?: number } = {},
+): string {
+  const recentBars = Math.max(0, opts.recentBars ?? 30);
+  const first = series.bars[0];
+  const last = series.bars.at(-1);
+  const ma = ind.movingAverages;
+  const lines = [
+    "## Market data",
+    `Ticker: ${series.ticker}`,
+    `Currency: ${series.currency}`,
+    `Data source: ${series.source.label}`,
+    `Bars: ${series.bars.length} daily${first && last ? `, ${first.date} to ${last.date}` : ""}`,
+    `Last close: ${price(last?.close ?? null)}`,
+    `Last bar date: ${last?.date ?? "n/a"}`,
+    `Change: 1d ${signedPct(ind.change.pct1d)} | 5d ${signedPct(ind.change.pct5d)} | 20d ${signedPct(ind.change.pct20d)}`,
+    `52-week range: ${yearRange(ind)}`,
+    `Volume: last ${count(ind.volume.last)} | 20d avg ${count(ind.volume.average20)} | ratio ${fixed(ind.volume.ratioToAverage20, 2)}`,
+    "",
+    "## Indicators (as of the last bar)",
+    `SMA: 20 ${price(ma.sma20)} | 50 ${price(ma.sma50)} | 200 ${price(ma.sma200)}`,
+    `EMA: 20 ${price(ma.ema20)} | 50 ${price(ma.ema50)} | 200 ${price(ma.ema200)}`,
+    `RSI(14): ${fixed(ind.rsi14, 2)}`,
+    `MACD(12,26,9): ${ind.macd ? `macd ${fixed(ind.macd.macd, 4)} | signal ${fixed(ind.macd.signal, 4)} | histogram ${fixed(ind.macd.histogram, 4)}` : "n/a"}`,
+    `Stochastic(14,3): ${ind.stochastic ? `%K ${fixed(ind.stochastic.k, 2)} | %D ${fixed(ind.stochastic.d, 2)}` : "n/a"}`,
+    `Bollinger(20,2): ${bollinger(ind)}`,
+    `ATR(14): ${price(ind.atr14)}`,
+    `ADX(14): ${ind.adx ? `${fixed(ind.adx.adx, 2)} | +DI ${fixed(ind.adx.plusDI, 2)} | -DI ${fixed(ind.adx.minusDI, 2)}` : "n/a"}`,
+    `OBV: ${ind.obv ? `${count(ind.obv.value)} | 20d trend ${ind.obv.trend20 ?? "n/a"}` : "n/a"}`,
+    `VWAP(20d): ${price(ind.vwap20)}`,
+    "",
+    "## Support and resistance (swing-point clusters, nearest first)",
+    `Support: ${levelList(ind.levels.support)}`,
+    `Resistance: ${levelList(ind.levels.resistance)}`,
+  ];
+  const recent = series.bars.slice(-recentBars);
+  if (recent.length > 0) {
+    lines.push("", `## Last ${recent.length} bars`, "date,open,high,low,close,volume");
+    for (const bar of recent) {
+      lines.push([bar.date, price(bar.open), price(bar.high), price(bar.low), price(bar.close), count(bar.volume)].join(","));
+    }
+  }
+  return lines.join("\n");
+}
+
+function yearRange(ind: IndicatorSnapshot): string {
+  const range = ind.week52;
+  if (range === null) return "n/a";
+  const span = range.fullYear ? "" : " (less than a year of data)";
+  return `high ${price(range.high)} (${range.highDate}) | low ${price(range.low)} (${range.lowDate})${span}`;
+}
+
+function bollinger(ind: IndicatorSnapshot): string {
+  const bands = ind.bollinger;
+  if (bands === null) return "n/a";
+  const bandwidth = bands.bandwidth === null ? "n/a" : `${fixed(bands.bandwidth * 100, 2)}%`;
+  return `upper ${price(bands.upper)} | middle ${price(bands.middle)} | lower ${price(bands.lower)} | %B ${fixed(bands.percentB, 3)} | bandwidth ${bandwidth}`;
+}
+
+function levelList(levels: readonly PriceLevel[]): string {
+  if (levels.length === 0) return "none found";
+  return levels.map((level) => `${price(level.price)} (${level.touches}x, last ${level.lastTouched})`).join(" | ");
+}
+
+function price(value: number | null): string {
+  return fixed(value, 2);
+}
+
+function count(value: number | null): string {
+  return fixed(value, 0);
+}
+
+function signedPct(value: number | null): string {
+  if (value === null) return "n/a";
+  const text = fixed(value, 2);
+  return `${text.startsWith("-") ? "" : "+"}${text}%`;
+}
+
+/** Fixed decimals without "-0.00", which would read as a sign where there is none. */
+function fixed(value: number | null, decimals: number): string {
+  if (value === null || !Number.isFinite(value)) return "n/a";
+  const text = value.toFixed(decimals);
+  return /^-0\.?0*$/.test(text) ? text.slice(1) : text;
+}

@@ -1,0 +1,32 @@
+import { type JobsOptions, Queue, QueueEvents } from "bullmq";
+import type { Redis } from "ioredis";
+import type { AnalysisJobData } from "./job-payload.js";
+
+export const QUEUE_NAME = "analyses";
+
+/**
+ * Job-level retries cover infrastructure faults (Postgres or Redis away longer than a
+ * write's own retries); LLM faults are retried per call inside the job. Finished jobs are
+ * kept for a day (at most 10,000) so Redis does not grow without bound; the ledger is in Postgres.
+ */
+export const ANALYSIS_JOB_OPTIONS: JobsOptions = {
+  attempts: 5,
+  backoff: { type: "exponential", delay: 2_000 },
+  removeOnComplete: { age: 24 * 3600, count: 10_000 },
+  removeOnFail: { age: 7 * 24 * 3600, count: 10_000 },
+};
+
+export type AnalysisQueue = Queue<AnalysisJobData, unknown, string>;
+
+export function createAnalysisQueue(connection: Redis, prefix: string): AnalysisQueue {
+  return new Queue<AnalysisJobData, unknown, string>(QUEUE_NAME, { connection, prefix });
+}
+
+export function createAnalysisQueueEvents(connection: Redis, prefix: string): QueueEvents {
+  return new QueueEvents(QUEUE_NAME, { connection, prefix });
+}
+
+/** Adds the job with the analysis id as job id, so BullMQ drops duplicates of a live job. */
+export async function addAnalysisJob(queue: AnalysisQueue, data: AnalysisJobData): Promise<void> {
+  await queue.add("analysis", data, { ...ANALYSIS_JOB_OPTIONS, jobId: data.analysisId });
+}

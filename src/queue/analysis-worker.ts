@@ -1,0 +1,83 @@
+import { type Job, Worker } from "bullmq";
+import type { Redis } from "ioredis";
+import { type ExecuteDeps, executeAnalysis } from "../analysis/execute-analysis.js";
+import type { StageState } from "../analysis/pipeline.js";
+import { CALL_TYPES } from "../ledger/call-record.js";
+import { QUEUE_NAME } from "./analysis-queue.js";
+import { type AnalysisJobData, analysisJobSchema } from "./job-payload.js";
+
+/** Progress reported per stage; `analyze --wait` shows it. */
+export interface AnalysisProgress {
+  stages: Record<string, StageState | "pending">;
+  done: number;
+  total: number;
+}
+
+export interface AnalysisWorkerOptions {
+  connection: Redis;
+  prefix: string;
+  concurrency: number;
+}
+
+/** The BullMQ processor: validate the payload, run the analysis, report per-stage progress. */
+export function analysisProcessor(deps: ExecuteDeps, shutdown: AbortSignal) {
+  return async (job: Job<AnalysisJobData>): Promise<{ status: string } | null> => {
+    const data = analysisJobSchema.parse(job.data);
+    const progress: AnalysisProgress = {
+      stages: Object.fromEntries(CALL_TYPES.map((t) => [t, "pending"])),
+      done: 0,
+      total: CALL_TYPES.length,
+    };
+    const row = await executeAnalysis(data.analysisId, deps, {
+      signal: shutdown,
+      onStage: (callType, state) => {
+        progress.stages[callType] = state;
+        progress.done = Object.values(progress.stages).filter(
+          (s) => s !== "pending" && s !== "running",
+        ).length;
+        // Progress is a courtesy to watchers: a Redis blip must not fail the analysis.
+        job.updateProgress({ ...progress, stages: { ...progress.stages } }).catch(() => undefined);
+      },
+    });
+    return row ? { status: row.status } : null;
+  };
+}
+
+export function createAnalysisWorker(deps: ExecuteDeps, options: AnalysisWorkerOptions) {
+  const shutdown = new AbortController();
+  const worker = new Worker<AnalysisJobData, { status: string } | null, string>(
+    QUEUE_NAME,
+    analysisProcessor(deps, shutdown.signal),
+    {
+      connection: options.connection,
+      prefix: options.prefix,
+      concurrency: options.concurrency,
+      // A killed worker's jobs come back after the lock expires; allow a few such crashes.
+      maxStalledCount: 3,
+      autorun: true,
+    },
+  );
+  worker.on("failed", (job, error) => {
+    deps.logger.error(
+      { analysisId: job?.id, err: error, attemptsMade: job?.attemptsMade },
+      "analysis job failed",
+    );
+  });
+  worker.on("error", (error) => deps.logger.error({ err: error }, "worker error"));
+
+  /**
+   * Stops taking jobs and lets in-flight analyses finish for up to `drainMs`; then cancels
+   * their LLM calls so they are left to be resumed by the next worker, not finalized half-done.
+   */
+  async function close(drainMs = 30_000): Promise<void> {
+    const closing = worker.close();
+    const timer = setTimeout(() => shutdown.abort(), drainMs);
+    try {
+      await closing;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  return { worker, close };
+}

@@ -1,0 +1,46 @@
+import type { Config } from "../config/config.js";
+import type { LlmConnection } from "../llm/create-llm.js";
+import type { Logger } from "../logger.js";
+import { createWorkerResources, type WorkerResources } from "../resources.js";
+import type { Sql } from "../store/database.js";
+import { migrate } from "../store/migrate.js";
+import { createAnalysisWorker } from "./analysis-worker.js";
+import { createRedis } from "./redis.js";
+
+export interface WorkerRuntime {
+  resources: WorkerResources;
+  /** Graceful: stop taking jobs, drain in-flight ones (then cancel them for resume), close connections. */
+  close(drainMs?: number): Promise<void>;
+}
+
+/** Everything one worker process runs: schema check, shared resources and the BullMQ worker. */
+export async function startWorkerRuntime(
+  config: Config,
+  logger: Logger,
+  options: { concurrency?: number; llmConnection?: LlmConnection; sql?: Sql } = {},
+): Promise<WorkerRuntime> {
+  await migrate(config.databaseUrl, logger);
+  const resources = await createWorkerResources(config, logger, options);
+  const connection = createRedis(config.redisUrl, "worker");
+  connection.on("error", (err) => logger.warn({ err: err.message }, "redis connection error"));
+  const concurrency = options.concurrency ?? config.workerConcurrency;
+  const { worker, close } = createAnalysisWorker(resources, {
+    connection,
+    prefix: config.queuePrefix,
+    concurrency,
+  });
+  await worker.waitUntilReady();
+  logger.info(
+    { concurrency, queuePrefix: config.queuePrefix, llm: resources.llmConnection.endpoint },
+    "worker ready",
+  );
+  return {
+    resources,
+    async close(drainMs) {
+      await close(drainMs);
+      await connection.quit().catch(() => connection.disconnect());
+      await resources.close();
+      logger.info({ liveTrackers: resources.registry.size }, "worker stopped");
+    },
+  };
+}

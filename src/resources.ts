@@ -1,0 +1,42 @@
+import type { ExecuteDeps } from "./analysis/execute-analysis.js";
+import type { Config } from "./config/config.js";
+import { TrackerRegistry } from "./ledger/tracker-registry.js";
+import { connectLlm, type LlmConnection } from "./llm/create-llm.js";
+import { DEFAULT_RETRY_POLICY } from "./llm/retry-policy.js";
+import type { Logger } from "./logger.js";
+import { defaultPriceProvider } from "./market/index.js";
+import { createSql, type Sql } from "./store/database.js";
+
+/**
+ * The shared resources of a worker process, built once in the entry point and handed down
+ * (Trigger.dev's SystemResources): tests build the same object with real services.
+ */
+export interface WorkerResources extends ExecuteDeps {
+  config: Config;
+  llmConnection: LlmConnection;
+  close(): Promise<void>;
+}
+
+export async function createWorkerResources(
+  config: Config,
+  logger: Logger,
+  overrides: { sql?: Sql; llmConnection?: LlmConnection } = {},
+): Promise<WorkerResources> {
+  const sql =
+    overrides.sql ?? createSql(config.databaseUrl, { max: Math.min(20, config.workerConcurrency + 2) });
+  const llmConnection = overrides.llmConnection ?? (await connectLlm(config, logger));
+  return {
+    config,
+    sql,
+    llm: llmConnection.client,
+    llmConnection,
+    prices: defaultPriceProvider(),
+    registry: new TrackerRegistry(),
+    retryPolicy: { ...DEFAULT_RETRY_POLICY, maxAttempts: config.gemini.maxAttempts },
+    logger,
+    async close() {
+      if (!overrides.llmConnection) await llmConnection.close();
+      if (!overrides.sql) await sql.end({ timeout: 5 });
+    },
+  };
+}

@@ -1,0 +1,146 @@
+import { picoToUsd } from "../ledger/money.js";
+import type { BreakdownEntry, TokenTotals } from "../ledger/token-tracker.js";
+import type { Sql, TransactionSql } from "./database.js";
+
+export const ANALYSIS_STATUSES = [
+  "queued",
+  "running",
+  "completed",
+  "partial",
+  "failed",
+  "budget_exceeded",
+] as const;
+export type AnalysisStatus = (typeof ANALYSIS_STATUSES)[number];
+export const TERMINAL_STATUSES: ReadonlySet<AnalysisStatus> = new Set([
+  "completed",
+  "partial",
+  "failed",
+  "budget_exceeded",
+]);
+
+/** A `stock_analyses` row as stored; column names kept for `show --json` and `list --json`. */
+export interface AnalysisRow {
+  id: string;
+  ticker: string;
+  status: AnalysisStatus;
+  model: string;
+  created_at: Date;
+  started_at: Date | null;
+  completed_at: Date | null;
+  duration_ms: number | null;
+  total_input_tokens: number;
+  total_output_tokens: number;
+  total_tokens: number;
+  llm_calls_count: number;
+  token_usage_breakdown: Record<string, BreakdownEntry>;
+  thinking_tokens: number;
+  cached_input_tokens: number;
+  failed_calls_count: number;
+  cost_usd: string | null;
+  decision: Record<string, unknown> | null;
+  error: string | null;
+  tokens_saved: number;
+  cost_saved_usd: string;
+  market_data_source: string | null;
+  runs: number;
+}
+
+type Db = Sql | TransactionSql;
+
+/** Inserts a queued analysis; an existing id is left as it is and returned with `created: false`. */
+export async function insertQueuedAnalysis(
+  sql: Db,
+  input: { id: string; ticker: string; model: string },
+): Promise<{ created: boolean; row: AnalysisRow }> {
+  const [inserted] = await sql<AnalysisRow[]>`
+    INSERT INTO stock_analyses (id, ticker, model, status)
+    VALUES (${input.id}, ${input.ticker}, ${input.model}, 'queued')
+    ON CONFLICT (id) DO NOTHING
+    RETURNING *`;
+  if (inserted) return { created: true, row: inserted };
+  const existing = await getAnalysis(sql, input.id);
+  if (!existing) throw new Error(`analysis ${input.id} vanished during enqueue`);
+  return { created: false, row: existing };
+}
+
+/** Removes an analysis that never started (its job could not be queued). */
+export async function deleteQueuedAnalysis(sql: Db, id: string): Promise<void> {
+  await sql`DELETE FROM stock_analyses WHERE id = ${id} AND status = 'queued' AND runs = 0`;
+}
+
+/**
+ * Marks an analysis running for one more run. Returns null when it has already ended,
+ * so a duplicate or late job never runs a finished analysis again.
+ */
+export async function startAnalysisRun(sql: Db, id: string): Promise<AnalysisRow | null> {
+  const [row] = await sql<AnalysisRow[]>`
+    UPDATE stock_analyses
+    SET status = 'running', started_at = COALESCE(started_at, now()), runs = runs + 1
+    WHERE id = ${id} AND status IN ('queued', 'running')
+    RETURNING *`;
+  return row ?? null;
+}
+
+export interface AnalysisOutcome {
+  id: string;
+  status: AnalysisStatus;
+  totals: TokenTotals;
+  breakdown: Record<string, BreakdownEntry>;
+  decision: unknown;
+  error: string | null;
+  marketDataSource: string | null;
+}
+
+/** Writes the final totals and breakdown; the caller runs it in the finalize transaction. */
+export async function finalizeAnalysis(tx: Db, outcome: AnalysisOutcome): Promise<AnalysisRow> {
+  const { totals } = outcome;
+  const [row] = await tx<AnalysisRow[]>`
+    UPDATE stock_analyses SET
+      status = ${outcome.status},
+      completed_at = now(),
+      duration_ms = GREATEST(0, ROUND(EXTRACT(EPOCH FROM (now() - COALESCE(started_at, created_at))) * 1000))::int,
+      total_input_tokens = ${totals.inputTokens},
+      total_output_tokens = ${totals.outputTokens},
+      total_tokens = ${totals.totalTokens},
+      llm_calls_count = ${totals.calls},
+      failed_calls_count = ${totals.failedCalls},
+      thinking_tokens = ${totals.thinkingTokens},
+      cached_input_tokens = ${totals.cachedInputTokens},
+      cost_usd = ${totals.costPico === null ? null : picoToUsd(totals.costPico)},
+      token_usage_breakdown = ${tx.json(outcome.breakdown as never)},
+      decision = ${outcome.decision === null || outcome.decision === undefined ? null : tx.json(outcome.decision as never)},
+      error = ${outcome.error},
+      market_data_source = COALESCE(${outcome.marketDataSource}, market_data_source)
+    WHERE id = ${outcome.id}
+    RETURNING *`;
+  if (!row) throw new Error(`analysis ${outcome.id} does not exist`);
+  return row;
+}
+
+export async function getAnalysis(sql: Db, id: string): Promise<AnalysisRow | null> {
+  const [row] = await sql<AnalysisRow[]>`SELECT * FROM stock_analyses WHERE id = ${id}`;
+  return row ?? null;
+}
+
+export interface AnalysisFilter {
+  ticker?: string | undefined;
+  status?: AnalysisStatus | undefined;
+  since?: Date | undefined;
+  limit: number;
+  /** Keyset cursor: rows strictly older than this (created_at, id). */
+  before?: { createdAt: Date; id: string } | undefined;
+}
+
+/** Newest first, keyset-paginated so deep pages stay as fast as the first. */
+export async function listAnalyses(sql: Db, filter: AnalysisFilter): Promise<AnalysisRow[]> {
+  const { ticker, status, since, before, limit } = filter;
+  return sql<AnalysisRow[]>`
+    SELECT * FROM stock_analyses
+    WHERE TRUE
+      ${ticker ? sql`AND ticker = ${ticker}` : sql``}
+      ${status ? sql`AND status = ${status}` : sql``}
+      ${since ? sql`AND created_at >= ${since}` : sql``}
+      ${before ? sql`AND (created_at, id) < (${before.createdAt}, ${before.id})` : sql``}
+    ORDER BY created_at DESC, id DESC
+    LIMIT ${limit}`;
+}

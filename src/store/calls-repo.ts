@@ -1,0 +1,125 @@
+import type postgres from "postgres";
+import type { CallRecord, CallStatus } from "../ledger/call-record.js";
+import { picoToUsd, usdToPico } from "../ledger/money.js";
+import type { PriceTier } from "../ledger/pricing.js";
+import type { UsageSource } from "../ledger/usage.js";
+import type { Sql, TransactionSql } from "./database.js";
+
+/** An `llm_calls` row as stored (column names kept, so `show --json` prints them as is). */
+export interface LlmCallRow {
+  analysis_id: string;
+  call_type: string;
+  attempt: number;
+  model: string;
+  status: CallStatus;
+  input_tokens: number;
+  output_tokens: number;
+  thinking_tokens: number;
+  cached_input_tokens: number;
+  total_tokens: number;
+  usage_source: UsageSource;
+  error_type: string | null;
+  error_message: string | null;
+  started_at: Date;
+  duration_ms: number | null;
+  cost_usd: string | null;
+  price_version: string | null;
+  price_tier: string | null;
+  input_chars: number;
+  output_chars: number;
+  raw_usage: unknown;
+  modality_tokens: { input: Record<string, number>; output: Record<string, number> };
+  output: string | null;
+}
+
+export function callRowFromRecord(analysisId: string, call: CallRecord, output: string | null): LlmCallRow {
+  const { usage, cost } = call;
+  return {
+    analysis_id: analysisId,
+    call_type: call.callType,
+    attempt: call.attempt,
+    model: call.model,
+    status: call.status,
+    input_tokens: usage.inputTokens,
+    output_tokens: usage.outputTokens,
+    thinking_tokens: usage.thinkingTokens,
+    cached_input_tokens: usage.cachedInputTokens,
+    total_tokens: usage.totalTokens,
+    usage_source: usage.usageSource,
+    error_type: call.errorType,
+    error_message: call.errorMessage,
+    started_at: call.startedAt,
+    duration_ms: call.durationMs,
+    cost_usd: cost.costPico === null ? null : picoToUsd(cost.costPico),
+    price_version: cost.priceVersion,
+    price_tier: cost.priceTier,
+    input_chars: call.inputChars,
+    output_chars: call.outputChars,
+    raw_usage: call.rawUsage ?? null,
+    modality_tokens: usage.modalityTokens,
+    output,
+  };
+}
+
+/** Rebuilds the ledger's record from a stored row (a resumed job re-reads what it already paid for). */
+export function recordFromRow(row: LlmCallRow): CallRecord {
+  const input = row.input_tokens;
+  const output = row.output_tokens;
+  return {
+    callType: row.call_type,
+    attempt: row.attempt,
+    model: row.model,
+    status: row.status,
+    usage: {
+      inputTokens: input,
+      outputTokens: output,
+      thinkingTokens: row.thinking_tokens,
+      cachedInputTokens: row.cached_input_tokens,
+      totalTokens: row.total_tokens,
+      usageSource: row.usage_source,
+      modalityTokens: row.modality_tokens,
+      totalMismatch: row.total_tokens !== input + output,
+    },
+    cost: {
+      costPico: row.cost_usd === null ? null : usdToPico(row.cost_usd),
+      priceVersion: row.price_version,
+      priceTier: row.price_tier as PriceTier | null,
+    },
+    errorType: row.error_type,
+    errorMessage: row.error_message,
+    startedAt: row.started_at,
+    durationMs: row.duration_ms ?? 0,
+    inputChars: row.input_chars,
+    outputChars: row.output_chars,
+    rawUsage: row.raw_usage,
+  };
+}
+
+/**
+ * Writes one attempt. Idempotent on (analysis_id, call_type, attempt): only a row left
+ * `interrupted` by a crash may be overwritten, so a finished call is never counted twice.
+ */
+export async function insertCall(sql: Sql | TransactionSql, row: LlmCallRow): Promise<void> {
+  await sql`
+    INSERT INTO llm_calls ${sql({
+      ...row,
+      raw_usage: sql.json(row.raw_usage as postgres.JSONValue),
+      modality_tokens: sql.json(row.modality_tokens),
+    } as unknown as Record<string, unknown>)}
+    ON CONFLICT (analysis_id, call_type, attempt) DO UPDATE SET
+      status = EXCLUDED.status, input_tokens = EXCLUDED.input_tokens, output_tokens = EXCLUDED.output_tokens,
+      thinking_tokens = EXCLUDED.thinking_tokens, cached_input_tokens = EXCLUDED.cached_input_tokens,
+      total_tokens = EXCLUDED.total_tokens, usage_source = EXCLUDED.usage_source,
+      error_type = EXCLUDED.error_type, error_message = EXCLUDED.error_message,
+      duration_ms = EXCLUDED.duration_ms, cost_usd = EXCLUDED.cost_usd,
+      price_version = EXCLUDED.price_version, price_tier = EXCLUDED.price_tier,
+      input_chars = EXCLUDED.input_chars, output_chars = EXCLUDED.output_chars,
+      raw_usage = EXCLUDED.raw_usage, modality_tokens = EXCLUDED.modality_tokens, output = EXCLUDED.output
+    WHERE llm_calls.status = 'interrupted'`;
+}
+
+export async function listCalls(sql: Sql, analysisId: string): Promise<LlmCallRow[]> {
+  return sql<LlmCallRow[]>`
+    SELECT * FROM llm_calls WHERE analysis_id = ${analysisId}
+    ORDER BY started_at, call_type, attempt`;
+}
