@@ -35,11 +35,51 @@ interface SyntheticSpec {
 }
 
 const SYNTHETIC: SyntheticSpec[] = [
-  { ticker: "RELIANCE", currency: "INR", exchange: "NSE", low: 1300, high: 1500, dailyVol: 0.017, baseVolume: 9_500_000 },
-  { ticker: "TCS", currency: "INR", exchange: "NSE", low: 3000, high: 4200, dailyVol: 0.017, baseVolume: 2_600_000 },
-  { ticker: "INFY", currency: "INR", exchange: "NSE", low: 1400, high: 1900, dailyVol: 0.018, baseVolume: 7_000_000 },
-  { ticker: "HDFCBANK", currency: "INR", exchange: "NSE", low: 1600, high: 1950, dailyVol: 0.016, baseVolume: 15_000_000 },
-  { ticker: "MSFT", currency: "USD", exchange: "NASDAQ", low: 350, high: 500, dailyVol: 0.019, baseVolume: 21_000_000 },
+  {
+    ticker: "RELIANCE",
+    currency: "INR",
+    exchange: "NSE",
+    low: 1300,
+    high: 1500,
+    dailyVol: 0.017,
+    baseVolume: 9_500_000,
+  },
+  {
+    ticker: "TCS",
+    currency: "INR",
+    exchange: "NSE",
+    low: 3000,
+    high: 4200,
+    dailyVol: 0.017,
+    baseVolume: 2_600_000,
+  },
+  {
+    ticker: "INFY",
+    currency: "INR",
+    exchange: "NSE",
+    low: 1400,
+    high: 1900,
+    dailyVol: 0.018,
+    baseVolume: 7_000_000,
+  },
+  {
+    ticker: "HDFCBANK",
+    currency: "INR",
+    exchange: "NSE",
+    low: 1600,
+    high: 1950,
+    dailyVol: 0.016,
+    baseVolume: 15_000_000,
+  },
+  {
+    ticker: "MSFT",
+    currency: "USD",
+    exchange: "NASDAQ",
+    low: 350,
+    high: 500,
+    dailyVol: 0.019,
+    baseVolume: 21_000_000,
+  },
 ];
 
 interface ManifestEntry {
@@ -154,7 +194,8 @@ function syntheticBars(spec: SyntheticSpec, dates: string[]): PriceBar[] {
     const high = Math.max(open, close) * Math.exp(Math.abs(gaussian(random)) * 0.45 * vol);
     const low = Math.min(open, close) * Math.exp(-Math.abs(gaussian(random)) * 0.45 * vol);
     const surprise = Math.abs(logReturn) / spec.dailyVol;
-    const volume = spec.baseVolume * regime.volumeMultiplier * Math.exp(0.3 * gaussian(random)) * (0.7 + 0.3 * surprise);
+    const volume =
+      spec.baseVolume * regime.volumeMultiplier * Math.exp(0.3 * gaussian(random)) * (0.7 + 0.3 * surprise);
 
     bars.push({ date, open, high, low, close, volume: Math.round(volume) });
     previousClose = close;
@@ -179,7 +220,13 @@ function fitToBand(bars: PriceBar[], edges: { low: number; high: number }): Pric
   const highest = Math.log(Math.max(...bars.map((bar) => bar.high)));
   const scale = (Math.log(edges.high) - Math.log(edges.low)) / (highest - lowest);
   const fit = (price: number) => Math.exp(Math.log(edges.low) + scale * (Math.log(price) - lowest));
-  return bars.map((bar) => ({ ...bar, open: fit(bar.open), high: fit(bar.high), low: fit(bar.low), close: fit(bar.close) }));
+  return bars.map((bar) => ({
+    ...bar,
+    open: fit(bar.open),
+    high: fit(bar.high),
+    low: fit(bar.low),
+    close: fit(bar.close),
+  }));
 }
 
 // Rounding is monotone, so high >= max(open, close) and low <= min(open, close) survive it.
@@ -189,7 +236,14 @@ function roundPrice(value: number): number {
 
 function toCsv(bars: PriceBar[]): string {
   const rows = bars.map((bar) =>
-    [bar.date, bar.open.toFixed(2), bar.high.toFixed(2), bar.low.toFixed(2), bar.close.toFixed(2), bar.volume].join(","),
+    [
+      bar.date,
+      bar.open.toFixed(2),
+      bar.high.toFixed(2),
+      bar.low.toFixed(2),
+      bar.close.toFixed(2),
+      bar.volume,
+    ].join(","),
   );
   return `Date,Open,High,Low,Close,Volume\n${rows.join("\n")}\n`;
 }
@@ -227,7 +281,10 @@ function main(): void {
   const manifest: ManifestEntry[] = [];
 
   writeChecked("AAPL.csv", copyAaplCsv(), "AAPL");
-  writeFileSync(path.join(samplesDir, "AAPL.LICENSE"), readFileSync(path.join(datasetsDir, "LICENSE"), "utf8"));
+  writeFileSync(
+    path.join(samplesDir, "AAPL.LICENSE"),
+    readFileSync(path.join(datasetsDir, "LICENSE"), "utf8"),
+  );
   manifest.push({
     ticker: "AAPL",
     file: "AAPL.csv",

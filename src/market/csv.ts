@@ -59,7 +59,8 @@ export function parsePriceCsv(text: string, opts: { ticker?: string } = {}): Map
     bars.push(bar);
     seriesByTicker.set(ticker, bars);
   }
-  if (seriesByTicker.size === 0) throw new PriceFileError("no price rows after the header", { line: header.line });
+  if (seriesByTicker.size === 0)
+    throw new PriceFileError("no price rows after the header", { line: header.line });
   return seriesByTicker;
 }
 
@@ -120,14 +121,16 @@ function rowTicker(row: CsvRow, tickerIndex: number | null, fallback: string | n
 
 function normaliseTicker(raw: string, line: number | null): string {
   const ticker = raw.trim().toUpperCase();
-  if (!TICKER_PATTERN.test(ticker)) throw new PriceFileError(`ticker ${JSON.stringify(raw)} is not valid`, { line });
+  if (!TICKER_PATTERN.test(ticker))
+    throw new PriceFileError(`ticker ${JSON.stringify(raw)} is not valid`, { line });
   return ticker;
 }
 
 function parseBar(row: CsvRow, columns: ColumnIndex): PriceBar {
   const cell = (name: RequiredColumn) => row.cells[columns[name]];
   const absent = REQUIRED_COLUMNS.filter((name) => cell(name) === undefined);
-  if (absent.length > 0) throw new PriceFileError(`missing value for ${absent.join(", ")}`, { line: row.line });
+  if (absent.length > 0)
+    throw new PriceFileError(`missing value for ${absent.join(", ")}`, { line: row.line });
 
   const where = { line: row.line };
   const date = parseDate(cell("date") ?? "", row.line);
@@ -146,7 +149,10 @@ function parseBar(row: CsvRow, columns: ColumnIndex): PriceBar {
     ["close", close],
   ] as const) {
     if (price > high || price < low) {
-      throw new PriceFileError(`${name} (${price}) is outside the day's range low ${low} to high ${high}`, where);
+      throw new PriceFileError(
+        `${name} (${price}) is outside the day's range low ${low} to high ${high}`,
+        where,
+      );
     }
   }
   return { date, open, high, low, close, volume };

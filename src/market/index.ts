@@ -16,7 +16,13 @@ export {
 export { formatMarketBrief } from "./market-brief.js";
 export type { VolumeStats, YearRange } from "./price-stats.js";
 export { SAMPLES_DIR, SamplePriceProvider } from "./sample-provider.js";
-export { type DataSource, MarketDataError, type PriceBar, type PriceProvider, type PriceSeries } from "./types.js";
+export {
+  type DataSource,
+  MarketDataError,
+  type PriceBar,
+  type PriceProvider,
+  type PriceSeries,
+} from "./types.js";
 
 let defaultProvider: SamplePriceProvider | undefined;
 

@@ -107,7 +107,10 @@ function closes(bars: readonly PriceBar[]): number[] {
 }
 
 /** Feeds every input and returns the result only once the indicator has had enough data. */
-function finalValue<Input>(indicator: TechnicalIndicator<number, Input>, inputs: readonly Input[]): number | null {
+function finalValue<Input>(
+  indicator: TechnicalIndicator<number, Input>,
+  inputs: readonly Input[],
+): number | null {
   for (const input of inputs) indicator.add(input);
   return indicator.isStable ? finiteOrNull(indicator.getResult()) : null;
 }
@@ -144,7 +147,7 @@ function adxOf(bars: readonly PriceBar[]): IndicatorSnapshot["adx"] {
   const value = adx.isStable ? finiteOrNull(adx.getResult()) : null;
   if (value === null) return null;
   // trading-signals reports the directional indicators as ratios; scale them like ADX.
-  const scaled = (ratio: number | void) => (typeof ratio === "number" ? finiteOrNull(ratio * 100) : null);
+  const scaled = (ratio: unknown) => (typeof ratio === "number" ? finiteOrNull(ratio * 100) : null);
   return { adx: value, plusDI: scaled(adx.pdi), minusDI: scaled(adx.mdi) };
 }
 

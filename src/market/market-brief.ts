@@ -44,11 +44,20 @@ export function formatMarketBrief(
     `Support: ${levelList(ind.levels.support)}`,
     `Resistance: ${levelList(ind.levels.resistance)}`,
   ];
-  const recent = series.bars.slice(-recentBars);
+  const recent = series.bars.slice(Math.max(0, series.bars.length - recentBars)); // slice(-0) would take all
   if (recent.length > 0) {
     lines.push("", `## Last ${recent.length} bars`, "date,open,high,low,close,volume");
     for (const bar of recent) {
-      lines.push([bar.date, price(bar.open), price(bar.high), price(bar.low), price(bar.close), count(bar.volume)].join(","));
+      lines.push(
+        [
+          bar.date,
+          price(bar.open),
+          price(bar.high),
+          price(bar.low),
+          price(bar.close),
+          count(bar.volume),
+        ].join(","),
+      );
     }
   }
   return lines.join("\n");
@@ -70,7 +79,9 @@ function bollinger(ind: IndicatorSnapshot): string {
 
 function levelList(levels: readonly PriceLevel[]): string {
   if (levels.length === 0) return "none found";
-  return levels.map((level) => `${price(level.price)} (${level.touches}x, last ${level.lastTouched})`).join(" | ");
+  return levels
+    .map((level) => `${price(level.price)} (${level.touches}x, last ${level.lastTouched})`)
+    .join(" | ");
 }
 
 function price(value: number | null): string {

@@ -53,7 +53,13 @@ export function fiftyTwoWeekRange(bars: readonly PriceBar[]): YearRange | null {
   for (const bar of bars) {
     if (bar.date <= yearAgo) continue;
     if (range === null) {
-      range = { high: bar.high, highDate: bar.date, low: bar.low, lowDate: bar.date, fullYear: first.date <= yearAgo };
+      range = {
+        high: bar.high,
+        highDate: bar.date,
+        low: bar.low,
+        lowDate: bar.date,
+        fullYear: first.date <= yearAgo,
+      };
       continue;
     }
     // >= and <= keep the most recent date of a repeated extreme.

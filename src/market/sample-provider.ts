@@ -58,7 +58,12 @@ export class SamplePriceProvider implements PriceProvider {
       parsed.catch(() => this.series.delete(entry.ticker));
     }
     const series = await parsed;
-    return { ...series, ticker: requested, source: { ...series.source }, bars: series.bars.map((bar) => ({ ...bar })) };
+    return {
+      ...series,
+      ticker: requested,
+      source: { ...series.source },
+      bars: series.bars.map((bar) => ({ ...bar })),
+    };
   }
 
   private async entryFor(ticker: string): Promise<ManifestEntry | undefined> {

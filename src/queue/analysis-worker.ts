@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import { type Job, Worker } from "bullmq";
 import type { Redis } from "ioredis";
 import { type ExecuteDeps, executeAnalysis } from "../analysis/execute-analysis.js";
@@ -45,6 +46,8 @@ export function analysisProcessor(deps: ExecuteDeps, shutdown: AbortSignal) {
 
 export function createAnalysisWorker(deps: ExecuteDeps, options: AnalysisWorkerOptions) {
   const shutdown = new AbortController();
+  // Every in-flight LLM call listens on this one signal (and removes its listener when done).
+  setMaxListeners(0, shutdown.signal);
   const worker = new Worker<AnalysisJobData, { status: string } | null, string>(
     QUEUE_NAME,
     analysisProcessor(deps, shutdown.signal),

@@ -196,6 +196,10 @@ describe("rule matching", () => {
     await expect(model.generateContent(PROMPT)).resolves.toBeDefined();
     handle.setFaults([{ kind: "server_error" }]);
     await expect(model.countTokens(PROMPT)).resolves.toHaveProperty("totalTokens");
+    // Content faults mean nothing for countTokens, so such a rule never fires there.
+    handle.setFaults([{ kind: "blocked_prompt", method: "countTokens" }]);
+    await expect(model.countTokens(PROMPT)).resolves.toHaveProperty("totalTokens");
+    expect(handle.requestLog().at(-1)?.fault).toBeNull();
   });
 
   it("rejects invalid rules from setFaults", () => {

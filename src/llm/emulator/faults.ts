@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { type EmulatorMethod, FAULT_KINDS, type FaultRule } from "./protocol.js";
+import { type EmulatorMethod, FAULT_KINDS, type FaultKind, type FaultRule } from "./protocol.js";
 import { createRandom, type Random } from "./seed.js";
 
 /**
@@ -83,6 +83,18 @@ export function parseFaultSpec(text: string): FaultRule[] {
     .map(parseCompactRule);
 }
 
+/** Faults countTokens can suffer; content faults (blocked, bad_schema...) only exist for generation. */
+const COUNT_TOKENS_FAULTS: ReadonlySet<FaultKind> = new Set<FaultKind>([
+  "rate_limited",
+  "server_error",
+  "overloaded",
+  "timeout",
+  "reset",
+  "non_json",
+  "invalid_request",
+  "auth",
+]);
+
 export interface FaultTarget {
   method: EmulatorMethod;
   callType: string | null;
@@ -119,6 +131,7 @@ export class FaultBook {
     for (const state of this.#states) {
       const { rule } = state;
       if ((rule.method ?? "generateContent") !== target.method) continue;
+      if (target.method === "countTokens" && !COUNT_TOKENS_FAULTS.has(rule.kind)) continue;
       if (rule.callType !== undefined && rule.callType !== target.callType) continue;
       if (rule.attempt !== undefined && rule.attempt !== target.attempt) continue;
       if (rule.analysisId !== undefined && rule.analysisId !== target.analysisId) continue;

@@ -1,6 +1,8 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { ErrorReply } from "./rpc-errors.js";
 
+/** Small HTTP helpers: bodies in and out, identity headers, and a close-aware pause. */
+
 /** Inline images make bodies large; anything beyond this is refused like Gemini's 20 MB cap. */
 export const MAX_BODY_BYTES = 20 * 1024 * 1024;
 
@@ -34,4 +36,35 @@ export function sendJson(response: ServerResponse, status: number, value: unknow
 
 export function sendError(response: ServerResponse, reply: ErrorReply): void {
   sendJson(response, reply.httpStatus, reply.body);
+}
+
+export function header(request: IncomingMessage, name: string): string | null {
+  const value = request.headers[name];
+  const text = Array.isArray(value) ? value[0] : value;
+  return text && text.length > 0 ? text : null;
+}
+
+export function attemptOf(request: IncomingMessage): number | null {
+  const text = header(request, "x-stock-ledger-attempt");
+  return text && /^\d+$/.test(text) ? Number(text) : null;
+}
+
+/** A wait that ends early when the emulator closes, so no timer outlives it. */
+export function pause(ms: number, signal: AbortSignal): Promise<void> {
+  if (ms <= 0 || signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done, { once: true });
+  });
+}
+
+export function clientUrl(host: string, port: number): string {
+  if (host === "0.0.0.0") return `http://127.0.0.1:${port}`;
+  if (host === "::") return `http://[::1]:${port}`;
+  return host.includes(":") ? `http://[${host}]:${port}` : `http://${host}:${port}`;
 }

@@ -5,7 +5,16 @@ import { logger } from "../../logger.js";
 import { CONTROL_PREFIX, type ControlState, handleControl } from "./control.js";
 import { FaultBook } from "./faults.js";
 import { countTokensReply, type GenerateContext, generateReply } from "./generate.js";
-import { BodyTooLargeError, readBody, sendBody, sendError } from "./http-io.js";
+import {
+  attemptOf,
+  BodyTooLargeError,
+  clientUrl,
+  header,
+  pause,
+  readBody,
+  sendBody,
+  sendError,
+} from "./http-io.js";
 import type {
   EmulatorHandle,
   EmulatorMethod,
@@ -29,47 +38,6 @@ const log = logger.child({ component: "gemini-emulator" });
 
 // /v1beta/models/gemini-2.5-flash:generateContent (any API version; tuned models too)
 const MODEL_ROUTE = /^\/(v1[a-z0-9]*)\/((?:models|tunedModels)\/[^/:]+):(generateContent|countTokens)$/;
-
-/** Faults answered at the HTTP level for countTokens too; content faults only make sense for generation. */
-const COUNT_TOKENS_FAULTS = new Set([
-  "rate_limited",
-  "server_error",
-  "overloaded",
-  "timeout",
-  "reset",
-  "non_json",
-]);
-
-function header(request: IncomingMessage, name: string): string | null {
-  const value = request.headers[name];
-  const text = Array.isArray(value) ? value[0] : value;
-  return text && text.length > 0 ? text : null;
-}
-
-function attemptOf(request: IncomingMessage): number | null {
-  const text = header(request, "x-stock-ledger-attempt");
-  return text && /^\d+$/.test(text) ? Number(text) : null;
-}
-
-/** A wait that ends early when the emulator closes, so no timer outlives it. */
-function pause(ms: number, signal: AbortSignal): Promise<void> {
-  if (ms <= 0 || signal.aborted) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = (): void => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
-  });
-}
-
-function clientUrl(host: string, port: number): string {
-  if (host === "0.0.0.0") return `http://127.0.0.1:${port}`;
-  if (host === "::") return `http://[::1]:${port}`;
-  return host.includes(":") ? `http://[${host}]:${port}` : `http://${host}:${port}`;
-}
 
 /** One emulator instance: its server, request log, faults, cache model and rate limit. */
 class Emulator {
@@ -199,8 +167,7 @@ class Emulator {
     }
 
     const rule = this.#faults.match(entry);
-    const kind =
-      rule && (method === "generateContent" || COUNT_TOKENS_FAULTS.has(rule.kind)) ? rule.kind : null;
+    const kind = rule?.kind ?? null;
     entry.fault = kind;
 
     if (kind === "timeout") {

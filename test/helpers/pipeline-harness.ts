@@ -1,0 +1,47 @@
+import type { ExecuteDeps } from "../../src/analysis/execute-analysis.js";
+import { TrackerRegistry } from "../../src/ledger/tracker-registry.js";
+import { type EmulatorHandle, type EmulatorOptions, startEmulator } from "../../src/llm/emulator/index.js";
+import { GeminiClient } from "../../src/llm/gemini-client.js";
+import { logger } from "../../src/logger.js";
+import { defaultPriceProvider } from "../../src/market/index.js";
+import { insertQueuedAnalysis } from "../../src/store/analyses-repo.js";
+import { createTestDatabase, type TestDatabase, uniqueName } from "./services.js";
+
+export interface PipelineHarness {
+  db: TestDatabase;
+  emulator: EmulatorHandle;
+  deps: ExecuteDeps;
+  /** Inserts a queued analysis row and returns its id. */
+  queue(ticker: string, model?: string): Promise<string>;
+  close(): Promise<void>;
+}
+
+/** Real Postgres, the real emulator over HTTP, the real SDK; fast retry delays. */
+export async function createPipelineHarness(
+  options: { emulator?: EmulatorOptions; timeoutMs?: number; maxAttempts?: number } = {},
+): Promise<PipelineHarness> {
+  const db = await createTestDatabase();
+  const emulator = await startEmulator(options.emulator ?? {});
+  const deps: ExecuteDeps = {
+    sql: db.sql,
+    llm: new GeminiClient({ apiKey: "test", baseUrl: `${emulator.url}/`, timeoutMs: options.timeoutMs ?? 5000 }),
+    prices: defaultPriceProvider(),
+    registry: new TrackerRegistry(),
+    retryPolicy: { maxAttempts: options.maxAttempts ?? 3, baseDelayMs: 5, maxDelayMs: 50, rateLimitDelayMs: 5 },
+    logger,
+  };
+  return {
+    db,
+    emulator,
+    deps,
+    async queue(ticker, model = "gemini-2.5-flash") {
+      const id = uniqueName("an").replaceAll("_", "-");
+      await insertQueuedAnalysis(db.sql, { id, ticker, model });
+      return id;
+    },
+    async close() {
+      await emulator.close();
+      await db.drop();
+    },
+  };
+}

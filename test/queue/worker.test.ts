@@ -1,0 +1,118 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { waitForAnalyses } from "../../src/cli/wait-for-analyses.js";
+import type { Config } from "../../src/config/config.js";
+import { type EmulatorHandle, startEmulator } from "../../src/llm/emulator/index.js";
+import { GeminiClient } from "../../src/llm/gemini-client.js";
+import { logger } from "../../src/logger.js";
+import {
+  type AnalysisQueue,
+  createAnalysisQueue,
+  createAnalysisQueueEvents,
+} from "../../src/queue/analysis-queue.js";
+import { enqueueAnalyses } from "../../src/queue/enqueue.js";
+import { createRedis } from "../../src/queue/redis.js";
+import { startWorkerRuntime, type WorkerRuntime } from "../../src/queue/worker-runtime.js";
+import { billedByServer, expectTotalsMatchCalls } from "../helpers/ledger-assertions.js";
+import { createTestDatabase, dropQueueKeys, type TestDatabase, testConfig, uniqueName } from "../helpers/services.js";
+
+let db: TestDatabase;
+let emulator: EmulatorHandle;
+let config: Config;
+let queue: AnalysisQueue;
+const prefix = uniqueName("sl-test-worker");
+const closers: (() => Promise<unknown>)[] = [];
+
+async function startWorker(concurrency: number): Promise<WorkerRuntime> {
+  const client = new GeminiClient({ apiKey: "test", baseUrl: emulator.url, timeoutMs: 5000 });
+  return startWorkerRuntime(config, logger, {
+    concurrency,
+    llmConnection: { client, endpoint: emulator.url, emulator, close: async () => {} },
+  });
+}
+
+async function waitFor(ids: string[]) {
+  const queueEvents = createAnalysisQueueEvents(createRedis(config.redisUrl, "worker"), prefix);
+  await queueEvents.waitUntilReady();
+  try {
+    return await waitForAnalyses({ sql: db.sql, queue, queueEvents, ids, pollMs: 200 });
+  } finally {
+    await queueEvents.close();
+  }
+}
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  emulator = await startEmulator({ latencyMs: 20, latencyJitterMs: 30 });
+  config = testConfig({ DATABASE_URL: db.url, QUEUE_PREFIX: prefix });
+  queue = createAnalysisQueue(createRedis(config.redisUrl, "producer"), prefix);
+});
+
+afterAll(async () => {
+  for (const close of closers.reverse()) await close();
+  await queue.close();
+  await emulator.close();
+  await db.drop();
+  await dropQueueKeys(prefix);
+});
+
+describe("analysis worker (BullMQ, real Redis and Postgres)", () => {
+  it("runs 50 analyses of mixed tickers at once with no tracker seeing another's calls", async () => {
+    const runtime = await startWorker(50);
+    closers.push(() => runtime.close());
+    const tickers = ["RELIANCE", "TCS", "INFY", "HDFCBANK", "AAPL", "MSFT"];
+    const enqueued = await enqueueAnalyses(
+      { sql: db.sql, queue },
+      { tickers: Array.from({ length: 50 }, (_, i) => tickers[i % tickers.length] as string), model: "gemini-2.5-flash" },
+    );
+    let peakTrackers = 0;
+    const sampler = setInterval(() => {
+      peakTrackers = Math.max(peakTrackers, runtime.resources.registry.size);
+    }, 5);
+    const outcomes = await waitFor(enqueued.map((a) => a.id));
+    clearInterval(sampler);
+
+    expect(outcomes.map((o) => o.row?.status)).toEqual(Array(50).fill("completed"));
+    expect(peakTrackers).toBeGreaterThan(1);
+    const log = emulator.requestLog();
+    for (const { id, ticker } of enqueued) {
+      const sums = await expectTotalsMatchCalls(db.sql, id);
+      const billed = billedByServer(log, id);
+      expect(billed.requests).toBe(6);
+      expect(sums).toMatchObject({ calls: 6, input: billed.input, output: billed.output, total: billed.total });
+      const row = outcomes.find((o) => o.id === id)?.row;
+      expect(row?.ticker).toBe(ticker);
+    }
+    expect(runtime.resources.registry.size).toBe(0);
+  });
+
+  it("enqueues an id once however often it is asked", async () => {
+    const id = uniqueName("fixed").replaceAll("_", "-");
+    const first = await enqueueAnalyses({ sql: db.sql, queue }, { tickers: ["TCS"], model: "gemini-2.5-flash", id });
+    const second = await enqueueAnalyses({ sql: db.sql, queue }, { tickers: ["TCS"], model: "gemini-2.5-flash", id });
+    expect(first[0]?.created).toBe(true);
+    expect(second[0]?.created).toBe(false);
+    const [outcome] = await waitFor([id]);
+    expect(outcome?.row).toMatchObject({ status: "completed", runs: 1, llm_calls_count: 6 });
+    const again = await enqueueAnalyses({ sql: db.sql, queue }, { tickers: ["TCS"], model: "gemini-2.5-flash", id });
+    expect(again[0]).toMatchObject({ created: false, status: "completed" });
+    expect(billedByServer(emulator.requestLog(), id).requests).toBe(6);
+  });
+
+  it("drains in-flight analyses on shutdown before closing", async () => {
+    for (const close of closers.splice(0)) await close();
+    const slow = await startEmulator({ latencyMs: 400 });
+    const client = new GeminiClient({ apiKey: "test", baseUrl: slow.url, timeoutMs: 5000 });
+    const runtime = await startWorkerRuntime(config, logger, {
+      concurrency: 4,
+      llmConnection: { client, endpoint: slow.url, emulator: slow, close: async () => {} },
+    });
+    const [analysis] = await enqueueAnalyses({ sql: db.sql, queue }, { tickers: ["INFY"], model: "gemini-2.5-flash" });
+    while (runtime.resources.registry.size === 0) await sleep(10);
+    await runtime.close(10_000);
+    expect(runtime.resources.registry.size).toBe(0);
+    const [row] = await db.sql`SELECT status, llm_calls_count FROM stock_analyses WHERE id = ${analysis?.id ?? ""}`;
+    expect(row).toMatchObject({ status: "completed", llm_calls_count: 6 });
+    await slow.close();
+  });
+});
