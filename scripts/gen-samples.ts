@@ -219,13 +219,13 @@ function fitToBand(bars: PriceBar[], edges: { low: number; high: number }): Pric
   const lowest = Math.log(Math.min(...bars.map((bar) => bar.low)));
   const highest = Math.log(Math.max(...bars.map((bar) => bar.high)));
   const scale = (Math.log(edges.high) - Math.log(edges.low)) / (highest - lowest);
-  const fit = (price: number) => Math.exp(Math.log(edges.low) + scale * (Math.log(price) - lowest));
+  const mapPrice = (price: number) => Math.exp(Math.log(edges.low) + scale * (Math.log(price) - lowest));
   return bars.map((bar) => ({
     ...bar,
-    open: fit(bar.open),
-    high: fit(bar.high),
-    low: fit(bar.low),
-    close: fit(bar.close),
+    open: mapPrice(bar.open),
+    high: mapPrice(bar.high),
+    low: mapPrice(bar.low),
+    close: mapPrice(bar.close),
   }));
 }
 

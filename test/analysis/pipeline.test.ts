@@ -53,7 +53,9 @@ describe("runAnalysis against the Gemini-protocol emulator", () => {
   });
 
   it("retries a 429 and records both attempts with the error", async () => {
-    h.emulator.setFaults([{ kind: "rate_limited", callType: "indicator_summary", attempt: 1, retryDelaySeconds: 0.05 }]);
+    h.emulator.setFaults([
+      { kind: "rate_limited", callType: "indicator_summary", attempt: 1, retryDelaySeconds: 0.05 },
+    ]);
     const { id, row, calls } = await run();
     expect(row.status).toBe("completed");
     const indicator = calls.filter((c) => c.call_type === "indicator_summary");
@@ -77,7 +79,11 @@ describe("runAnalysis against the Gemini-protocol emulator", () => {
     const { id, row, calls } = await run();
     expect(row.status).toBe("completed");
     const [bad, good] = calls.filter((c) => c.call_type === "final_decision");
-    expect(bad).toMatchObject({ status: "failure", error_type: "malformed_output", usage_source: "provider" });
+    expect(bad).toMatchObject({
+      status: "failure",
+      error_type: "malformed_output",
+      usage_source: "provider",
+    });
     expect(bad?.input_tokens).toBeGreaterThan(0);
     expect(bad?.output_tokens).toBeGreaterThan(0);
     expect(good).toMatchObject({ attempt: 2, status: "success" });
@@ -156,7 +162,10 @@ describe("runAnalysis against the Gemini-protocol emulator", () => {
     h.emulator.setFaults([]);
     const seqBefore = h.emulator.requestLog().length;
     const row = await executeAnalysis(id, h.deps);
-    const resumedRequests = h.emulator.requestLog().slice(seqBefore).filter((e) => e.analysisId === id);
+    const resumedRequests = h.emulator
+      .requestLog()
+      .slice(seqBefore)
+      .filter((e) => e.analysisId === id);
     expect(resumedRequests.map((e) => [e.callType, e.attempt])).toEqual([["final_decision", 2]]);
     expect(row).toMatchObject({ status: "completed", runs: 2, llm_calls_count: 7 });
     await expectTotalsMatchCalls(h.db.sql, id);

@@ -24,10 +24,19 @@ export async function createPipelineHarness(
   const emulator = await startEmulator(options.emulator ?? {});
   const deps: ExecuteDeps = {
     sql: db.sql,
-    llm: new GeminiClient({ apiKey: "test", baseUrl: `${emulator.url}/`, timeoutMs: options.timeoutMs ?? 5000 }),
+    llm: new GeminiClient({
+      apiKey: "test",
+      baseUrl: `${emulator.url}/`,
+      timeoutMs: options.timeoutMs ?? 5000,
+    }),
     prices: defaultPriceProvider(),
     registry: new TrackerRegistry(),
-    retryPolicy: { maxAttempts: options.maxAttempts ?? 3, baseDelayMs: 5, maxDelayMs: 50, rateLimitDelayMs: 5 },
+    retryPolicy: {
+      maxAttempts: options.maxAttempts ?? 3,
+      baseDelayMs: 5,
+      maxDelayMs: 50,
+      rateLimitDelayMs: 5,
+    },
     logger,
   };
   return {

@@ -14,7 +14,13 @@ import { enqueueAnalyses } from "../../src/queue/enqueue.js";
 import { createRedis } from "../../src/queue/redis.js";
 import { startWorkerRuntime, type WorkerRuntime } from "../../src/queue/worker-runtime.js";
 import { billedByServer, expectTotalsMatchCalls } from "../helpers/ledger-assertions.js";
-import { createTestDatabase, dropQueueKeys, type TestDatabase, testConfig, uniqueName } from "../helpers/services.js";
+import {
+  createTestDatabase,
+  dropQueueKeys,
+  type TestDatabase,
+  testConfig,
+  uniqueName,
+} from "../helpers/services.js";
 
 let db: TestDatabase;
 let emulator: EmulatorHandle;
@@ -63,7 +69,10 @@ describe("analysis worker (BullMQ, real Redis and Postgres)", () => {
     const tickers = ["RELIANCE", "TCS", "INFY", "HDFCBANK", "AAPL", "MSFT"];
     const enqueued = await enqueueAnalyses(
       { sql: db.sql, queue },
-      { tickers: Array.from({ length: 50 }, (_, i) => tickers[i % tickers.length] as string), model: "gemini-2.5-flash" },
+      {
+        tickers: Array.from({ length: 50 }, (_, i) => tickers[i % tickers.length] as string),
+        model: "gemini-2.5-flash",
+      },
     );
     let peakTrackers = 0;
     const sampler = setInterval(() => {
@@ -79,7 +88,12 @@ describe("analysis worker (BullMQ, real Redis and Postgres)", () => {
       const sums = await expectTotalsMatchCalls(db.sql, id);
       const billed = billedByServer(log, id);
       expect(billed.requests).toBe(6);
-      expect(sums).toMatchObject({ calls: 6, input: billed.input, output: billed.output, total: billed.total });
+      expect(sums).toMatchObject({
+        calls: 6,
+        input: billed.input,
+        output: billed.output,
+        total: billed.total,
+      });
       const row = outcomes.find((o) => o.id === id)?.row;
       expect(row?.ticker).toBe(ticker);
     }
@@ -88,13 +102,22 @@ describe("analysis worker (BullMQ, real Redis and Postgres)", () => {
 
   it("enqueues an id once however often it is asked", async () => {
     const id = uniqueName("fixed").replaceAll("_", "-");
-    const first = await enqueueAnalyses({ sql: db.sql, queue }, { tickers: ["TCS"], model: "gemini-2.5-flash", id });
-    const second = await enqueueAnalyses({ sql: db.sql, queue }, { tickers: ["TCS"], model: "gemini-2.5-flash", id });
+    const first = await enqueueAnalyses(
+      { sql: db.sql, queue },
+      { tickers: ["TCS"], model: "gemini-2.5-flash", id },
+    );
+    const second = await enqueueAnalyses(
+      { sql: db.sql, queue },
+      { tickers: ["TCS"], model: "gemini-2.5-flash", id },
+    );
     expect(first[0]?.created).toBe(true);
     expect(second[0]?.created).toBe(false);
     const [outcome] = await waitFor([id]);
     expect(outcome?.row).toMatchObject({ status: "completed", runs: 1, llm_calls_count: 6 });
-    const again = await enqueueAnalyses({ sql: db.sql, queue }, { tickers: ["TCS"], model: "gemini-2.5-flash", id });
+    const again = await enqueueAnalyses(
+      { sql: db.sql, queue },
+      { tickers: ["TCS"], model: "gemini-2.5-flash", id },
+    );
     expect(again[0]).toMatchObject({ created: false, status: "completed" });
     expect(billedByServer(emulator.requestLog(), id).requests).toBe(6);
   });
@@ -107,11 +130,15 @@ describe("analysis worker (BullMQ, real Redis and Postgres)", () => {
       concurrency: 4,
       llmConnection: { client, endpoint: slow.url, emulator: slow, close: async () => {} },
     });
-    const [analysis] = await enqueueAnalyses({ sql: db.sql, queue }, { tickers: ["INFY"], model: "gemini-2.5-flash" });
+    const [analysis] = await enqueueAnalyses(
+      { sql: db.sql, queue },
+      { tickers: ["INFY"], model: "gemini-2.5-flash" },
+    );
     while (runtime.resources.registry.size === 0) await sleep(10);
     await runtime.close(10_000);
     expect(runtime.resources.registry.size).toBe(0);
-    const [row] = await db.sql`SELECT status, llm_calls_count FROM stock_analyses WHERE id = ${analysis?.id ?? ""}`;
+    const [row] =
+      await db.sql`SELECT status, llm_calls_count FROM stock_analyses WHERE id = ${analysis?.id ?? ""}`;
     expect(row).toMatchObject({ status: "completed", llm_calls_count: 6 });
     await slow.close();
   });

@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { performance } from "node:perf_hooks";
@@ -58,6 +59,8 @@ class Emulator {
     this.#limiter = options.rpmLimit !== undefined ? new RpmLimiter(options.rpmLimit) : null;
     this.#jitter = createRandom(seed ^ 0x68e31da4);
     this.#control = { log: this.#log, faults: this.#faults, startedAt: Date.now() };
+    // Every request waiting out its latency listens on this one signal (and stops when done).
+    setMaxListeners(0, this.#lifetime.signal);
     this.#server = createServer((request, response) => {
       this.#route(request, response).catch((error: unknown) => {
         const tooLarge = error instanceof BodyTooLargeError;
