@@ -5,6 +5,7 @@ import { connectLlm, type LlmConnection } from "./llm/create-llm.js";
 import { DEFAULT_RETRY_POLICY } from "./llm/retry-policy.js";
 import type { Logger } from "./logger.js";
 import { defaultPriceProvider } from "./market/index.js";
+import { CallWriter } from "./store/call-writer.js";
 import { createSql, type Sql } from "./store/database.js";
 
 /**
@@ -28,6 +29,7 @@ export async function createWorkerResources(
   return {
     config,
     sql,
+    callWriter: new CallWriter(sql, logger),
     llm: llmConnection.client,
     llmConnection,
     prices: defaultPriceProvider(),

@@ -7,15 +7,17 @@ import { LlmCallError } from "../llm/errors.js";
 import type { LlmClient } from "../llm/gemini-client.js";
 import { nextRetryDelayMs, type RetryPolicy } from "../llm/retry-policy.js";
 import type { Logger } from "../logger.js";
-import { callRowFromRecord, insertCall } from "../store/calls-repo.js";
+import type { CallWriter } from "../store/call-writer.js";
+import { callRowFromRecord } from "../store/calls-repo.js";
 import type { Sql } from "../store/database.js";
-import { withDbRetry } from "../store/transient.js";
 import { OutputValidationError } from "./output-schemas.js";
 import { SYSTEM_INSTRUCTION } from "./prompts.js";
 import type { StageDefinition } from "./stages.js";
 
 export interface CallRunnerDeps {
   sql: Sql;
+  /** Group-commits call rows; a write resolves once its row is durable. */
+  callWriter: CallWriter;
   llm: LlmClient;
   retryPolicy: RetryPolicy;
   logger: Logger;
@@ -48,6 +50,19 @@ function asCallError(
   }
   if (error instanceof LlmCallError) return error;
   return new LlmCallError("network", error instanceof Error ? error.message : String(error));
+}
+
+/** What a call's row says until the call ends: left as is, it marks a call cut off by a crash. */
+const INTERRUPTED = new LlmCallError("interrupted", "the worker stopped before this call ended");
+
+/**
+ * Written (not awaited) as a call starts, so a killed worker leaves evidence of a call that
+ * may have been billed. Its closing row replaces it, even when both land in the same batch.
+ */
+function writeStartMarker(deps: CallRunnerDeps, analysisId: string, record: CallRecord): void {
+  deps.callWriter.write(callRowFromRecord(analysisId, record, null)).catch((err: unknown) => {
+    deps.logger.warn({ analysisId, err }, "could not write call start marker");
+  });
 }
 
 /**
@@ -96,6 +111,10 @@ export async function runStageCall<Output>(
     let outcome: StageOutcome<Output>;
     let record: CallRecord;
     let text: string | null = null;
+    writeStartMarker(deps, tracker.analysisId, {
+      ...closeRecord({ failure: INTERRUPTED, usageMetadata: undefined, received: false, outputChars: 0 }),
+      durationMs: 0,
+    });
     try {
       const result = await deps.llm.generate({
         model: tracker.model,
@@ -138,7 +157,7 @@ export async function runStageCall<Output>(
       log.warn({ model: tracker.model }, "no price known for model; cost left null");
     tracker.recordCall(record);
     const row = callRowFromRecord(tracker.analysisId, record, outcome.ok ? text : null);
-    await withDbRetry("writing llm_calls row", () => insertCall(deps.sql, row), { logger: log });
+    await deps.callWriter.write(row);
     if (outcome.ok) return outcome;
     const delay = nextRetryDelayMs(outcome.error, tries, deps.retryPolicy);
     log.warn(

@@ -8,6 +8,7 @@ import { demoCommand } from "./commands/demo.js";
 import { emulatorCommand } from "./commands/emulator.js";
 import { migrateCommand } from "./commands/migrate.js";
 import { listCommand, showCommand, summaryCommand } from "./commands/read-commands.js";
+import { serveCommand } from "./commands/serve.js";
 import { workerCommand } from "./commands/worker.js";
 
 /** Commander parses; each command is a plain async function of (context, args, options). */
@@ -58,6 +59,12 @@ function buildProgram(ctx: CliContext): Command {
     .option("--limit <n>", "at most n rows (default 20)")
     .option("--json", "print JSON")
     .action((options) => listCommand(ctx, options));
+  program
+    .command("serve")
+    .description("serve the HTTP API, dashboard (/), queue board (/queues) and /metrics")
+    .option("--port <port>", "port (default 3000)")
+    .option("--host <host>", "address to bind (default 127.0.0.1)")
+    .action((options) => serveCommand(ctx, options));
   program
     .command("emulator")
     .description("serve the built-in Gemini REST emulator")

@@ -43,9 +43,31 @@ const envSchema = z.object({
   WORKER_CONCURRENCY: positiveInt(1024).default(8),
   LLM_TIMEOUT_MS: positiveInt(600_000).default(60_000),
   LLM_MAX_ATTEMPTS: positiveInt(10).default(4),
+  // How long a worker's claim on a job lasts without renewal: a killed worker's jobs are
+  // picked up again after about this long.
+  WORKER_LOCK_MS: z.coerce.number().int().min(1000).max(600_000).default(30_000),
+  // How often each worker re-queues analyses that Postgres says are unfinished but Redis lost.
+  RECOVERY_INTERVAL_MS: z.coerce.number().int().min(500).max(3_600_000).default(60_000),
   EMULATOR_LATENCY_MS: z.coerce.number().int().min(0).max(60_000).default(0),
   EMULATOR_FAULTS: z.string().optional(),
+  // Where analyses get prices: "sample" (imported CSV, then the shipped samples) or "live"
+  // (also Yahoo Finance, cached in price_bars for MARKET_DATA_TTL_MINUTES).
+  MARKET_DATA: z.enum(["sample", "live"]).default("sample"),
+  MARKET_DATA_TTL_MINUTES: positiveInt(10_080).default(360),
+  MARKET_DATA_TIMEOUT_MS: positiveInt(120_000).default(10_000),
+  // Bearer token the HTTP API requires on write endpoints; unset leaves them open (bound to 127.0.0.1).
+  API_TOKEN: z
+    .string()
+    .regex(/^[\x21-\x7e]{16,256}$/, "must be 16-256 printable characters without spaces")
+    .optional(),
 });
+
+export interface MarketDataConfig {
+  /** "live" adds Yahoo Finance between imported prices and the shipped samples. */
+  source: "sample" | "live";
+  cacheTtlMs: number;
+  timeoutMs: number;
+}
 
 export type Config = {
   databaseUrl: string;
@@ -61,7 +83,13 @@ export type Config = {
     useEmulator: boolean;
   };
   workerConcurrency: number;
+  workerLockMs: number;
+  recoveryIntervalMs: number;
   emulator: { latencyMs: number; faults: string | undefined };
+  /** Price source settings; optional so hand-built configs (tests) can leave it out: "sample". */
+  market?: MarketDataConfig;
+  /** Required as `Authorization: Bearer` on the API's write endpoints when set. */
+  apiToken: string | undefined;
 };
 
 /** Parses the environment; the first problem becomes one line naming the variable. */
@@ -89,6 +117,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       useEmulator: e.GEMINI_API_KEY === undefined && e.GEMINI_BASE_URL === undefined,
     },
     workerConcurrency: e.WORKER_CONCURRENCY,
+    workerLockMs: e.WORKER_LOCK_MS,
+    recoveryIntervalMs: e.RECOVERY_INTERVAL_MS,
     emulator: { latencyMs: e.EMULATOR_LATENCY_MS, faults: e.EMULATOR_FAULTS },
+    market: {
+      source: e.MARKET_DATA,
+      cacheTtlMs: e.MARKET_DATA_TTL_MINUTES * 60_000,
+      timeoutMs: e.MARKET_DATA_TIMEOUT_MS,
+    },
+    apiToken: e.API_TOKEN,
   };
 }

@@ -1,8 +1,10 @@
+import { GEMINI_PRICE_BOOK } from "./prices/gemini-prices.js";
+
 /**
- * Gemini list prices in USD per 1M tokens (paid tier, text/image input), by model.
- * A price version names the table a call was priced with, so it can be re-priced later
- * from `llm_calls.raw_usage`. Thinking tokens are billed at the output rate; cached input
- * at its own rate. Long-context models change rate above `longContextThreshold` prompt tokens.
+ * Versioned list prices in USD per 1M tokens, by model. A price version names the table a
+ * call was priced with, so it can be re-priced later from `llm_calls.raw_usage`. Thinking
+ * tokens are billed at the output rate; cached input at its own rate. Long-context models
+ * change rate above `longContextThreshold` prompt tokens.
  */
 export interface RateCard {
   input: string;
@@ -17,32 +19,84 @@ export interface ModelPrice {
   longContextThreshold?: number;
 }
 
+/** One version of the price list: the models whose rates it sets from `effectiveFrom` on. */
 export interface PriceTable {
   version: string;
+  /** UTC: "YYYY-MM-DD" (midnight) or a full ISO timestamp. */
   effectiveFrom: string;
   models: Record<string, ModelPrice>;
 }
 
-const LONG_CONTEXT = 200_000;
+/** Every version ever in force, oldest first. */
+export type PriceBook = readonly PriceTable[];
 
-export const PRICE_TABLE: PriceTable = {
-  version: "gemini-2025-12",
-  effectiveFrom: "2025-12-01",
-  models: {
-    "gemini-3-pro-preview": {
-      standard: { input: "2.00", output: "12.00", cachedInput: "0.20" },
-      longContext: { input: "4.00", output: "18.00", cachedInput: "0.40" },
-      longContextThreshold: LONG_CONTEXT,
-    },
-    "gemini-3-flash-preview": { standard: { input: "0.50", output: "3.00", cachedInput: "0.05" } },
-    "gemini-2.5-pro": {
-      standard: { input: "1.25", output: "10.00", cachedInput: "0.125" },
-      longContext: { input: "2.50", output: "15.00", cachedInput: "0.25" },
-      longContextThreshold: LONG_CONTEXT,
-    },
-    "gemini-2.5-flash": { standard: { input: "0.30", output: "2.50", cachedInput: "0.03" } },
-    "gemini-2.5-flash-lite": { standard: { input: "0.10", output: "0.40", cachedInput: "0.01" } },
-    "gemini-2.0-flash": { standard: { input: "0.10", output: "0.40", cachedInput: "0.025" } },
-    "gemini-2.0-flash-lite": { standard: { input: "0.075", output: "0.30", cachedInput: "0.075" } },
-  },
-};
+export const PRICE_BOOK: PriceBook = GEMINI_PRICE_BOOK;
+
+/** The rate that applies to a model at a moment, and the version that set it. */
+export interface ResolvedPrice {
+  model: string;
+  price: ModelPrice;
+  version: string;
+}
+
+const effectiveAt = (table: PriceTable): number =>
+  Date.parse(/^\d{4}-\d{2}-\d{2}$/.test(table.effectiveFrom) ? `${table.effectiveFrom}T00:00:00Z` : table.effectiveFrom);
+
+/**
+ * A model name's price entry: exact name first, then the longest known name it starts with,
+ * so "gemini-2.5-flash-preview-09-2025" prices as gemini-2.5-flash while
+ * "gemini-2.5-flash-lite" keeps its own rate.
+ */
+function canonicalName(book: PriceBook, model: string): string | undefined {
+  const names = new Set(book.flatMap((table) => Object.keys(table.models)));
+  if (names.has(model)) return model;
+  return [...names].filter((name) => model.startsWith(`${name}-`)).sort((a, b) => b.length - a.length)[0];
+}
+
+/**
+ * The newest version in force at `at` that lists the model. A call older than the model's
+ * first listed price is priced by that first price: the book's history starts there.
+ */
+export function resolvePrice(model: string, at: Date, book: PriceBook = PRICE_BOOK): ResolvedPrice | undefined {
+  const name = canonicalName(book, model);
+  if (name === undefined) return undefined;
+  const time = at.getTime();
+  let earliest: ResolvedPrice | undefined;
+  let inForce: ResolvedPrice | undefined;
+  for (const table of book) {
+    const price = table.models[name];
+    if (!price) continue;
+    const resolved = { model: name, price, version: table.version };
+    earliest ??= resolved;
+    if (effectiveAt(table) <= time) inForce = resolved;
+  }
+  return inForce ?? earliest;
+}
+
+/** Problems that would make the book price wrongly; empty when it is sound (checked by tests). */
+export function checkPriceBook(book: PriceBook): string[] {
+  const problems: string[] = [];
+  const versions = new Set<string>();
+  let previous = Number.NEGATIVE_INFINITY;
+  const rate = /^\d+(\.\d{1,6})?$/;
+  for (const table of book) {
+    const at = effectiveAt(table);
+    if (Number.isNaN(at)) problems.push(`${table.version}: bad effectiveFrom ${table.effectiveFrom}`);
+    if (at <= previous) problems.push(`${table.version}: effectiveFrom is not after the previous version`);
+    previous = at;
+    if (versions.has(table.version)) problems.push(`${table.version}: duplicate version`);
+    versions.add(table.version);
+    for (const [model, price] of Object.entries(table.models)) {
+      const cards = [price.standard, ...(price.longContext ? [price.longContext] : [])];
+      for (const card of cards) {
+        for (const value of [card.input, card.output, card.cachedInput]) {
+          if (!rate.test(value)) problems.push(`${table.version} ${model}: rate ${value} needs ≤ 6 decimals`);
+        }
+      }
+      if ((price.longContext === undefined) !== (price.longContextThreshold === undefined)) {
+        problems.push(`${table.version} ${model}: longContext and longContextThreshold go together`);
+      }
+    }
+  }
+  return problems;
+}

@@ -1,6 +1,6 @@
 import type { Picodollars } from "./money.js";
 import { usdToPico } from "./money.js";
-import { PRICE_TABLE, type PriceTable, type RateCard } from "./price-table.js";
+import { PRICE_BOOK, type PriceBook, type RateCard, resolvePrice } from "./price-table.js";
 import type { TokenUsage } from "./usage.js";
 
 export type PriceTier = "standard" | "long_context";
@@ -25,39 +25,32 @@ const perToken = (card: RateCard): ParsedRates => ({
   cachedInput: usdToPico(card.cachedInput) / 1_000_000n,
 });
 
-/**
- * Resolves a model name to its price entry: exact name first, then the longest known
- * name it starts with, so "gemini-2.5-flash-preview-09-2025" prices as gemini-2.5-flash
- * while "gemini-2.5-flash-lite" keeps its own rate.
- */
-function findModel(table: PriceTable, model: string) {
-  const exact = table.models[model];
-  if (exact) return exact;
-  const prefix = Object.keys(table.models)
-    .filter((name) => model.startsWith(`${name}-`))
-    .sort((a, b) => b.length - a.length)[0];
-  return prefix ? table.models[prefix] : undefined;
-}
-
-export function isKnownModel(model: string, table: PriceTable = PRICE_TABLE): boolean {
-  return findModel(table, model) !== undefined;
+export function isKnownModel(model: string, at: Date = new Date(), book: PriceBook = PRICE_BOOK): boolean {
+  return resolvePrice(model, at, book) !== undefined;
 }
 
 /**
- * Cost of one call: uncached input at the input rate, cached input at the cache rate,
- * output (thinking included) at the output rate; the tier is chosen by prompt size.
+ * Cost of one call at the rates in force at `at` (the call's start): uncached input at the
+ * input rate, cached input at the cache rate, output (thinking included) at the output rate;
+ * the tier is chosen by prompt size.
  */
-export function priceCall(model: string, usage: TokenUsage, table: PriceTable = PRICE_TABLE): CallCost {
-  const entry = findModel(table, model);
-  if (!entry) return { costPico: null, priceVersion: null, priceTier: null };
+export function priceCall(
+  model: string,
+  usage: TokenUsage,
+  at: Date = new Date(),
+  book: PriceBook = PRICE_BOOK,
+): CallCost {
+  const resolved = resolvePrice(model, at, book);
+  if (!resolved) return { costPico: null, priceVersion: null, priceTier: null };
+  const { price } = resolved;
   const long =
-    entry.longContext !== undefined &&
-    entry.longContextThreshold !== undefined &&
-    usage.inputTokens > entry.longContextThreshold;
-  const rates = perToken(long && entry.longContext ? entry.longContext : entry.standard);
+    price.longContext !== undefined &&
+    price.longContextThreshold !== undefined &&
+    usage.inputTokens > price.longContextThreshold;
+  const rates = perToken(long && price.longContext ? price.longContext : price.standard);
   const cached = BigInt(Math.min(usage.cachedInputTokens, usage.inputTokens));
   const uncached = BigInt(usage.inputTokens) - cached;
   const costPico =
     uncached * rates.input + cached * rates.cachedInput + BigInt(usage.outputTokens) * rates.output;
-  return { costPico, priceVersion: table.version, priceTier: long ? "long_context" : "standard" };
+  return { costPico, priceVersion: resolved.version, priceTier: long ? "long_context" : "standard" };
 }

@@ -10,7 +10,10 @@ import {
   StochasticOscillator,
   type TechnicalIndicator,
 } from "trading-signals";
+import { type CandlePattern, findCandlePatterns } from "./candles.js";
+import { type Breakout, type DoublePattern, findBreakouts, findDoublePatterns } from "./chart-patterns.js";
 import { findSupportResistance, type SupportResistance } from "./levels.js";
+import { floorPivots, type PivotLevels } from "./pivots.js";
 import {
   fiftyTwoWeekRange,
   finiteOrNull,
@@ -21,6 +24,7 @@ import {
   volumeStats,
   type YearRange,
 } from "./price-stats.js";
+import { type TrendRegime, trendRegime, type VolumeRegime, volumeRegime } from "./regime.js";
 import type { PriceBar } from "./types.js";
 
 /**
@@ -66,7 +70,21 @@ export interface IndicatorSnapshot {
   week52: YearRange | null;
   volume: VolumeStats;
   levels: SupportResistance;
+  /**
+   * Candlestick patterns of the last RECENT_CANDLE_BARS bars, the latest double top and
+   * double bottom whose second peak is within PATTERN_LOOKBACK bars, and 20-bar breakouts
+   * of the last RECENT_BREAKOUT_BARS bars.
+   */
+  patterns: { candles: CandlePattern[]; doubles: DoublePattern[]; breakouts: Breakout[] };
+  /** Classic floor pivots from the last bar, for the next session. */
+  pivots: PivotLevels | null;
+  trend: TrendRegime | null;
+  volumeRegime: VolumeRegime;
 }
+
+export const RECENT_CANDLE_BARS = 5;
+export const PATTERN_LOOKBACK = 120;
+export const RECENT_BREAKOUT_BARS = 10;
 
 // An OBV slope smaller than this share of the average daily volume counts as flat.
 const FLAT_OBV_SLOPE = 0.02;
@@ -75,6 +93,15 @@ const FLAT_OBV_SLOPE = 0.02;
 export function computeIndicators(bars: readonly PriceBar[]): IndicatorSnapshot {
   const last = bars.at(-1);
   const volume = volumeStats(bars);
+  const movingAverages = {
+    sma20: finalValue(new SMA(20), closes(bars)),
+    sma50: finalValue(new SMA(50), closes(bars)),
+    sma200: finalValue(new SMA(200), closes(bars)),
+    ema20: finalValue(new EMA(20), closes(bars)),
+    ema50: finalValue(new EMA(50), closes(bars)),
+    ema200: finalValue(new EMA(200), closes(bars)),
+  };
+  const adx = adxOf(bars);
   return {
     asOf: last?.date ?? null,
     barCount: bars.length,
@@ -82,23 +109,31 @@ export function computeIndicators(bars: readonly PriceBar[]): IndicatorSnapshot 
     change: { pct1d: percentChange(bars, 1), pct5d: percentChange(bars, 5), pct20d: percentChange(bars, 20) },
     rsi14: finalValue(new RSI(14), closes(bars)),
     macd: macdOf(bars),
-    movingAverages: {
-      sma20: finalValue(new SMA(20), closes(bars)),
-      sma50: finalValue(new SMA(50), closes(bars)),
-      sma200: finalValue(new SMA(200), closes(bars)),
-      ema20: finalValue(new EMA(20), closes(bars)),
-      ema50: finalValue(new EMA(50), closes(bars)),
-      ema200: finalValue(new EMA(200), closes(bars)),
-    },
+    movingAverages,
     bollinger: bollingerOf(bars),
     atr14: finalValue(new ATR(14), bars),
-    adx: adxOf(bars),
+    adx,
     obv: obvOf(bars, volume.average20),
     stochastic: stochasticOf(bars),
     vwap20: rollingVwap(bars, 20),
     week52: fiftyTwoWeekRange(bars),
     volume,
     levels: findSupportResistance(bars),
+    patterns: patternsOf(bars),
+    pivots: floorPivots(last),
+    trend: trendRegime(last?.close ?? null, movingAverages, adx?.adx ?? null),
+    volumeRegime: volumeRegime(bars),
+  };
+}
+
+function patternsOf(bars: readonly PriceBar[]): IndicatorSnapshot["patterns"] {
+  const n = bars.length;
+  const recentDoubles = findDoublePatterns(bars).filter((p) => p.second.index >= n - PATTERN_LOOKBACK);
+  const latest = (kind: DoublePattern["kind"]) => recentDoubles.filter((p) => p.kind === kind).at(-1);
+  return {
+    candles: findCandlePatterns(bars, n - RECENT_CANDLE_BARS),
+    doubles: [latest("double_top"), latest("double_bottom")].filter((p) => p !== undefined),
+    breakouts: findBreakouts(bars).filter((b) => b.index >= n - RECENT_BREAKOUT_BARS),
   };
 }
 

@@ -1,4 +1,9 @@
-import type { IndicatorSnapshot } from "./indicators.js";
+import {
+  type IndicatorSnapshot,
+  PATTERN_LOOKBACK,
+  RECENT_BREAKOUT_BARS,
+  RECENT_CANDLE_BARS,
+} from "./indicators.js";
 import type { PriceLevel } from "./levels.js";
 import type { PriceSeries } from "./types.js";
 
@@ -43,6 +48,9 @@ export function formatMarketBrief(
     "## Support and resistance (swing-point clusters, nearest first)",
     `Support: ${levelList(ind.levels.support)}`,
     `Resistance: ${levelList(ind.levels.resistance)}`,
+    ...regimeLines(ind),
+    ...pivotLines(ind),
+    ...patternLines(ind),
   ];
   const recent = series.bars.slice(Math.max(0, series.bars.length - recentBars)); // slice(-0) would take all
   if (recent.length > 0) {
@@ -61,6 +69,66 @@ export function formatMarketBrief(
     }
   }
   return lines.join("\n");
+}
+
+function regimeLines(ind: IndicatorSnapshot): string[] {
+  const trend = ind.trend;
+  const v = ind.volumeRegime;
+  const [fast, slow] = (trend?.basis ?? "sma50/sma200").toUpperCase().split("/");
+  const trendLine =
+    trend === null
+      ? "n/a"
+      : `${trend.label} | ${fast} ${trend.fastAboveSlow ? "above" : "below"} ${slow} | ADX ${fixed(ind.adx?.adx ?? null, 2)}`;
+  const tagged = (value: number | null, tag: string | null) =>
+    value === null && tag === null ? "n/a" : `${fixed(value, 2)}${tag === null ? "" : ` (${tag})`}`;
+  return [
+    "",
+    "## Trend and volume regime",
+    `Trend: ${trendLine}`,
+    `Volume: 20d/50d average ${tagged(v.trendRatio, v.trend)} | last bar ${v.lastBar ?? "n/a"} | up/down volume (20d) ${tagged(v.upDownRatio, v.pressure)}`,
+  ];
+}
+
+function pivotLines(ind: IndicatorSnapshot): string[] {
+  const p = ind.pivots;
+  if (p === null) return [];
+  return [
+    "",
+    `## Pivot levels (classic floor pivots from ${p.basedOn}, for the next session)`,
+    `P ${price(p.pivot)} | R1 ${price(p.r1)} | R2 ${price(p.r2)} | R3 ${price(p.r3)} | S1 ${price(p.s1)} | S2 ${price(p.s2)} | S3 ${price(p.s3)}`,
+  ];
+}
+
+function patternLines(ind: IndicatorSnapshot): string[] {
+  const { candles, doubles, breakouts } = ind.patterns;
+  const candleText =
+    candles.length === 0
+      ? "none"
+      : candles.map((c) => `${c.date} ${c.pattern.replaceAll("_", " ")} (${c.bias})`).join(" | ");
+  const double = (kind: "double_top" | "double_bottom") => {
+    const d = doubles.find((pattern) => pattern.kind === kind);
+    if (d === undefined) return "none";
+    const state = d.status === "confirmed" ? `confirmed ${d.confirmedDate}` : "forming";
+    const ends = kind === "double_top" ? "peaks" : "troughs";
+    return `${state}: ${ends} ${price(d.first.price)} (${d.first.date}) and ${price(d.second.price)} (${d.second.date}), neckline ${price(d.neckline.price)}`;
+  };
+  const breakoutText =
+    breakouts.length === 0
+      ? "none"
+      : breakouts
+          .map(
+            (b) =>
+              `${b.date} ${b.direction === "up" ? "above resistance" : "below support"} ${price(b.level)}, close ${price(b.close)}, volume ${fixed(b.volumeRatio, 2)}x average (${b.volumeConfirmed ? "confirmed" : "unconfirmed"})`,
+          )
+          .join(" | ");
+  return [
+    "",
+    "## Patterns",
+    `Candlesticks (last ${RECENT_CANDLE_BARS} bars): ${candleText}`,
+    `Double top (last ${PATTERN_LOOKBACK} bars): ${double("double_top")}`,
+    `Double bottom (last ${PATTERN_LOOKBACK} bars): ${double("double_bottom")}`,
+    `Breakouts of the 20-bar range (last ${RECENT_BREAKOUT_BARS} bars): ${breakoutText}`,
+  ];
 }
 
 function yearRange(ind: IndicatorSnapshot): string {

@@ -45,6 +45,12 @@ export class SamplePriceProvider implements PriceProvider {
     return [...(await this.entries()).keys()];
   }
 
+  /** The sample tickers priced in `currency`: the INR ones are the NSE listings. */
+  async tickersIn(currency: string): Promise<string[]> {
+    const entries = [...(await this.entries()).values()];
+    return entries.filter((entry) => entry.currency === currency).map((entry) => entry.ticker.toUpperCase());
+  }
+
   async load(ticker: string): Promise<PriceSeries | null> {
     const requested = ticker.trim().toUpperCase();
     const entry = await this.entryFor(requested);

@@ -10,7 +10,7 @@ export interface PriceBar {
 
 /** Where a series came from; the label goes into prompts and the analysis row, so it must be honest. */
 export interface DataSource {
-  kind: "sample-real" | "sample-synthetic" | "csv";
+  kind: "sample-real" | "sample-synthetic" | "csv" | "imported" | "live" | "live-cached";
   /** Human text, e.g. "synthetic (seeded) — not real NSE prices". */
   label: string;
 }

@@ -2,6 +2,7 @@ import { setMaxListeners } from "node:events";
 import { type Job, Worker } from "bullmq";
 import type { Redis } from "ioredis";
 import { type ExecuteDeps, executeAnalysis } from "../analysis/execute-analysis.js";
+import { failAnalysisFromStore } from "../analysis/fail-analysis.js";
 import type { StageState } from "../analysis/pipeline.js";
 import { CALL_TYPES } from "../ledger/call-record.js";
 import { QUEUE_NAME } from "./analysis-queue.js";
@@ -18,6 +19,8 @@ export interface AnalysisWorkerOptions {
   connection: Redis;
   prefix: string;
   concurrency: number;
+  /** Lock on a running job; a killed worker's jobs return to the queue about this long after. */
+  lockMs: number;
 }
 
 /** The BullMQ processor: validate the payload, run the analysis, report per-stage progress. */
@@ -57,6 +60,8 @@ export function createAnalysisWorker(deps: ExecuteDeps, options: AnalysisWorkerO
       concurrency: options.concurrency,
       // A killed worker's jobs come back after the lock expires; allow a few such crashes.
       maxStalledCount: 3,
+      lockDuration: options.lockMs,
+      stalledInterval: options.lockMs,
       autorun: true,
     },
   );
@@ -64,6 +69,15 @@ export function createAnalysisWorker(deps: ExecuteDeps, options: AnalysisWorkerO
     deps.logger.error(
       { analysisId: job?.id, err: error, attemptsMade: job?.attemptsMade },
       "analysis job failed",
+    );
+    if (!job?.id || job.attemptsMade < (job.opts.attempts ?? 1) || shutdown.signal.aborted) return;
+    // Retries are used up: end the analysis from what it stored rather than leave it `running`.
+    failAnalysisFromStore(
+      deps,
+      job.id,
+      `job failed after ${job.attemptsMade} attempts: ${error.message}`,
+    ).catch((err: unknown) =>
+      deps.logger.error({ analysisId: job.id, err }, "could not mark analysis failed"),
     );
   });
   worker.on("error", (error) => deps.logger.error({ err: error }, "worker error"));

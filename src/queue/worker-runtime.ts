@@ -4,7 +4,9 @@ import type { Logger } from "../logger.js";
 import { createWorkerResources, type WorkerResources } from "../resources.js";
 import type { Sql } from "../store/database.js";
 import { migrate } from "../store/migrate.js";
+import { createAnalysisQueue } from "./analysis-queue.js";
 import { createAnalysisWorker } from "./analysis-worker.js";
+import { recoverOrphanedAnalyses } from "./recovery.js";
 import { createRedis } from "./redis.js";
 
 export interface WorkerRuntime {
@@ -28,8 +30,10 @@ export async function startWorkerRuntime(
     connection,
     prefix: config.queuePrefix,
     concurrency,
+    lockMs: config.workerLockMs,
   });
   await worker.waitUntilReady();
+  const recovery = startRecoveryLoop(config, resources, logger);
   logger.info(
     { concurrency, queuePrefix: config.queuePrefix, llm: resources.llmConnection.endpoint },
     "worker ready",
@@ -37,10 +41,36 @@ export async function startWorkerRuntime(
   return {
     resources,
     async close(drainMs) {
+      await recovery.stop();
       await close(drainMs);
+      await resources.callWriter.drain();
       await connection.quit().catch(() => connection.disconnect());
       await resources.close();
       logger.info({ liveTrackers: resources.registry.size }, "worker stopped");
+    },
+  };
+}
+
+/** Runs the orphan sweep at start and then every RECOVERY_INTERVAL_MS. */
+function startRecoveryLoop(config: Config, resources: WorkerResources, logger: Logger) {
+  const connection = createRedis(config.redisUrl, "worker");
+  connection.on("error", () => {}); // the worker's own connection reports Redis trouble
+  const queue = createAnalysisQueue(connection, config.queuePrefix);
+  let running: Promise<unknown> = Promise.resolve();
+  const sweep = () => {
+    running = recoverOrphanedAnalyses(
+      { sql: resources.sql, queue, logger },
+      { minAgeMs: config.recoveryIntervalMs },
+    ).catch((err: unknown) => logger.warn({ err }, "orphan sweep failed; will retry"));
+  };
+  sweep();
+  const timer = setInterval(sweep, config.recoveryIntervalMs);
+  return {
+    async stop() {
+      clearInterval(timer);
+      await running;
+      await queue.close();
+      await connection.quit().catch(() => connection.disconnect());
     },
   };
 }

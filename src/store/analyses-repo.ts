@@ -126,21 +126,33 @@ export interface AnalysisFilter {
   ticker?: string | undefined;
   status?: AnalysisStatus | undefined;
   since?: Date | undefined;
+  /** Only rows created before this instant (exclusive). */
+  until?: Date | undefined;
   limit: number;
-  /** Keyset cursor: rows strictly older than this (created_at, id). */
+  /**
+   * Keyset cursor: rows strictly older than this (created_at, id). While row `id` exists its
+   * stored created_at is used: a JS Date drops Postgres' microseconds and would skip rows.
+   */
   before?: { createdAt: Date; id: string } | undefined;
 }
 
 /** Newest first, keyset-paginated so deep pages stay as fast as the first. */
 export async function listAnalyses(sql: Db, filter: AnalysisFilter): Promise<AnalysisRow[]> {
-  const { ticker, status, since, before, limit } = filter;
+  const { ticker, status, since, until, before, limit } = filter;
   return sql<AnalysisRow[]>`
     SELECT * FROM stock_analyses
     WHERE TRUE
       ${ticker ? sql`AND ticker = ${ticker}` : sql``}
       ${status ? sql`AND status = ${status}` : sql``}
       ${since ? sql`AND created_at >= ${since}` : sql``}
-      ${before ? sql`AND (created_at, id) < (${before.createdAt}, ${before.id})` : sql``}
+      ${until ? sql`AND created_at < ${until}` : sql``}
+      ${
+        before
+          ? sql`AND (created_at, id) < (
+              COALESCE((SELECT c.created_at FROM stock_analyses c WHERE c.id = ${before.id}), ${before.createdAt}),
+              ${before.id})`
+          : sql``
+      }
     ORDER BY created_at DESC, id DESC
     LIMIT ${limit}`;
 }

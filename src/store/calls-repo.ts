@@ -96,16 +96,19 @@ export function recordFromRow(row: LlmCallRow): CallRecord {
 }
 
 /**
- * Writes one attempt. Idempotent on (analysis_id, call_type, attempt): only a row left
- * `interrupted` by a crash may be overwritten, so a finished call is never counted twice.
+ * Writes attempts, many rows in one statement. Idempotent on (analysis_id, call_type,
+ * attempt): only a row still `interrupted` (a start marker, or a call cut off by a crash) may
+ * be overwritten, so a finished call is never counted twice.
  */
-export async function insertCall(sql: Sql | TransactionSql, row: LlmCallRow): Promise<void> {
+export async function insertCalls(sql: Sql | TransactionSql, rows: LlmCallRow[]): Promise<void> {
+  if (rows.length === 0) return;
+  const values = rows.map((row) => ({
+    ...row,
+    raw_usage: sql.json(row.raw_usage as postgres.JSONValue),
+    modality_tokens: sql.json(row.modality_tokens),
+  }));
   await sql`
-    INSERT INTO llm_calls ${sql({
-      ...row,
-      raw_usage: sql.json(row.raw_usage as postgres.JSONValue),
-      modality_tokens: sql.json(row.modality_tokens),
-    } as unknown as Record<string, unknown>)}
+    INSERT INTO llm_calls ${sql(values as unknown as Record<string, unknown>[])}
     ON CONFLICT (analysis_id, call_type, attempt) DO UPDATE SET
       status = EXCLUDED.status, input_tokens = EXCLUDED.input_tokens, output_tokens = EXCLUDED.output_tokens,
       thinking_tokens = EXCLUDED.thinking_tokens, cached_input_tokens = EXCLUDED.cached_input_tokens,

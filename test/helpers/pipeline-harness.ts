@@ -5,6 +5,7 @@ import { GeminiClient } from "../../src/llm/gemini-client.js";
 import { logger } from "../../src/logger.js";
 import { defaultPriceProvider } from "../../src/market/index.js";
 import { insertQueuedAnalysis } from "../../src/store/analyses-repo.js";
+import { CallWriter } from "../../src/store/call-writer.js";
 import { createTestDatabase, type TestDatabase, uniqueName } from "./services.js";
 
 export interface PipelineHarness {
@@ -24,6 +25,7 @@ export async function createPipelineHarness(
   const emulator = await startEmulator(options.emulator ?? {});
   const deps: ExecuteDeps = {
     sql: db.sql,
+    callWriter: new CallWriter(db.sql, logger),
     llm: new GeminiClient({
       apiKey: "test",
       baseUrl: `${emulator.url}/`,

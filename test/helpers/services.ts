@@ -2,6 +2,8 @@ import { randomBytes } from "node:crypto";
 import { Redis } from "ioredis";
 import { type Config, loadConfig } from "../../src/config/config.js";
 import { logger } from "../../src/logger.js";
+import { createAnalysisQueue } from "../../src/queue/analysis-queue.js";
+import { createRedis } from "../../src/queue/redis.js";
 import { createSql, type Sql, splitDatabaseUrl } from "../../src/store/database.js";
 import { migrate } from "../../src/store/migrate.js";
 
@@ -61,4 +63,18 @@ export async function countQueueKeys(prefix: string): Promise<number> {
 /** The product's config for a test: its own database, queue prefix and LLM endpoint. */
 export function testConfig(env: Record<string, string | undefined>): Config {
   return loadConfig({ REDIS_URL, LLM_TIMEOUT_MS: "5000", ...env });
+}
+
+/** A producer queue for a test, with its own connection closed along with it. */
+export function openTestQueue(redisUrl: string, prefix: string) {
+  const connection = createRedis(redisUrl, "worker");
+  connection.on("error", () => {});
+  const queue = createAnalysisQueue(connection, prefix);
+  return {
+    queue,
+    async close() {
+      await queue.close();
+      connection.disconnect();
+    },
+  };
 }

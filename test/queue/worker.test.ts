@@ -17,6 +17,7 @@ import { billedByServer, expectTotalsMatchCalls } from "../helpers/ledger-assert
 import {
   createTestDatabase,
   dropQueueKeys,
+  openTestQueue,
   type TestDatabase,
   testConfig,
   uniqueName,
@@ -26,6 +27,7 @@ let db: TestDatabase;
 let emulator: EmulatorHandle;
 let config: Config;
 let queue: AnalysisQueue;
+let closeQueue: () => Promise<void>;
 const prefix = uniqueName("sl-test-worker");
 const closers: (() => Promise<unknown>)[] = [];
 
@@ -38,12 +40,14 @@ async function startWorker(concurrency: number): Promise<WorkerRuntime> {
 }
 
 async function waitFor(ids: string[]) {
-  const queueEvents = createAnalysisQueueEvents(createRedis(config.redisUrl, "worker"), prefix);
+  const connection = createRedis(config.redisUrl, "worker");
+  const queueEvents = createAnalysisQueueEvents(connection, prefix);
   await queueEvents.waitUntilReady();
   try {
     return await waitForAnalyses({ sql: db.sql, queue, queueEvents, ids, pollMs: 200 });
   } finally {
     await queueEvents.close();
+    connection.disconnect();
   }
 }
 
@@ -51,12 +55,12 @@ beforeAll(async () => {
   db = await createTestDatabase();
   emulator = await startEmulator({ latencyMs: 20, latencyJitterMs: 30 });
   config = testConfig({ DATABASE_URL: db.url, QUEUE_PREFIX: prefix });
-  queue = createAnalysisQueue(createRedis(config.redisUrl, "producer"), prefix);
+  ({ queue, close: closeQueue } = openTestQueue(config.redisUrl, prefix));
 });
 
 afterAll(async () => {
   for (const close of closers.reverse()) await close();
-  await queue.close();
+  await closeQueue();
   await emulator.close();
   await db.drop();
   await dropQueueKeys(prefix);

@@ -1,0 +1,38 @@
+import { TokenTracker } from "../ledger/token-tracker.js";
+import type { Logger } from "../logger.js";
+import {
+  type AnalysisRow,
+  finalizeAnalysis,
+  getAnalysis,
+  TERMINAL_STATUSES,
+} from "../store/analyses-repo.js";
+import { listCalls, recordFromRow } from "../store/calls-repo.js";
+import type { Sql } from "../store/database.js";
+
+/**
+ * Ends an analysis whose job gave up (retries exhausted, infrastructure gone): its ledger is
+ * rebuilt from the calls already stored, so every billed token is still in the totals.
+ */
+export async function failAnalysisFromStore(
+  deps: { sql: Sql; logger: Logger },
+  analysisId: string,
+  error: string,
+): Promise<AnalysisRow | null> {
+  const row = await getAnalysis(deps.sql, analysisId);
+  if (!row || TERMINAL_STATUSES.has(row.status)) return null;
+  const tracker = new TokenTracker(analysisId, row.ticker, row.model);
+  for (const call of await listCalls(deps.sql, analysisId)) tracker.recordCall(recordFromRow(call));
+  const failed = await deps.sql.begin((tx) =>
+    finalizeAnalysis(tx, {
+      id: analysisId,
+      status: "failed",
+      totals: tracker.totals(),
+      breakdown: tracker.breakdown(),
+      decision: null,
+      error,
+      marketDataSource: null,
+    }),
+  );
+  deps.logger.warn({ analysisId, error }, "analysis marked failed from its stored calls");
+  return failed;
+}

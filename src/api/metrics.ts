@@ -1,0 +1,137 @@
+import { Counter, collectDefaultMetrics, Gauge, Registry } from "prom-client";
+import type { Logger } from "../logger.js";
+import { workerMetricsRegistry } from "../metrics/worker-metrics.js";
+import type { AnalysisQueue } from "../queue/analysis-queue.js";
+import { ANALYSIS_STATUSES } from "../store/analyses-repo.js";
+import type { Sql } from "../store/database.js";
+
+export const QUEUE_STATES = ["waiting", "active", "delayed", "failed"] as const;
+
+interface LedgerSums {
+  model: string;
+  stage: string;
+  status: string;
+  calls: number;
+  input_tokens: number;
+  output_tokens: number;
+  thinking_tokens: number;
+  cached_input_tokens: number;
+  cost_usd: string;
+}
+
+/**
+ * The API's /metrics. Token, call and cost counters are read from the ledger (sums over
+ * `llm_calls`) at scrape time, so they equal the ledger wherever the workers run and survive
+ * restarts; analyses by status from `stock_analyses`; queue depth from BullMQ. Metrics only a
+ * worker can know (call durations, live trackers) come from the in-process worker registry.
+ */
+export class ApiMetrics {
+  readonly registry = new Registry();
+  readonly #tokens = new Counter({
+    name: "gen_ai_client_token_usage",
+    help: "Tokens billed by the LLM provider, from the ledger (llm_calls, failed attempts included); input + output = total",
+    labelNames: ["gen_ai_token_type", "gen_ai_request_model", "stage"] as const,
+    registers: [this.registry],
+  });
+  readonly #thinking = new Counter({
+    name: "stock_ledger_thinking_tokens_total",
+    help: "Thinking tokens from the ledger (a part of gen_ai_client_token_usage output)",
+    labelNames: ["gen_ai_request_model", "stage"] as const,
+    registers: [this.registry],
+  });
+  readonly #cached = new Counter({
+    name: "stock_ledger_cached_input_tokens_total",
+    help: "Cached input tokens from the ledger (a part of gen_ai_client_token_usage input)",
+    labelNames: ["gen_ai_request_model", "stage"] as const,
+    registers: [this.registry],
+  });
+  readonly #calls = new Counter({
+    name: "stock_ledger_llm_calls_total",
+    help: "LLM call attempts in the ledger, by outcome",
+    labelNames: ["gen_ai_request_model", "stage", "status"] as const,
+    registers: [this.registry],
+  });
+  readonly #cost = new Counter({
+    name: "stock_ledger_cost_usd_total",
+    help: "Cost in USD of all LLM calls in the ledger (unpriced calls count 0)",
+    labelNames: ["gen_ai_request_model", "stage"] as const,
+    registers: [this.registry],
+  });
+  readonly #analyses = new Gauge({
+    name: "stock_ledger_analyses",
+    help: "Analyses in the ledger by status",
+    labelNames: ["status"] as const,
+    registers: [this.registry],
+  });
+  readonly #queue = new Gauge({
+    name: "stock_ledger_queue_jobs",
+    help: "Jobs in the BullMQ analyses queue by state",
+    labelNames: ["state"] as const,
+    registers: [this.registry],
+  });
+  readonly #sourceUp = new Gauge({
+    name: "stock_ledger_metrics_source_up",
+    help: "1 when the last scrape could read this source, else 0 (its metrics keep their last values)",
+    labelNames: ["source"] as const,
+    registers: [this.registry],
+  });
+
+  constructor(private readonly deps: { sql: Sql; queue: AnalysisQueue; logger: Logger }) {
+    collectDefaultMetrics({ register: this.registry });
+  }
+
+  readonly contentType = this.registry.contentType;
+
+  /** Refreshes the ledger and queue figures, then renders both registries. */
+  async render(): Promise<string> {
+    await Promise.all([this.#refreshLedger(), this.#refreshQueue()]);
+    return `${await this.registry.metrics()}\n${await workerMetricsRegistry.metrics()}`;
+  }
+
+  async #refreshLedger(): Promise<void> {
+    const { sql } = this.deps;
+    try {
+      const [sums, statuses] = await Promise.all([
+        sql<LedgerSums[]>`
+          SELECT model, call_type AS stage, status, count(*)::bigint AS calls,
+                 COALESCE(sum(input_tokens), 0)::bigint AS input_tokens,
+                 COALESCE(sum(output_tokens), 0)::bigint AS output_tokens,
+                 COALESCE(sum(thinking_tokens), 0)::bigint AS thinking_tokens,
+                 COALESCE(sum(cached_input_tokens), 0)::bigint AS cached_input_tokens,
+                 COALESCE(sum(cost_usd), 0)::text AS cost_usd
+          FROM llm_calls GROUP BY model, call_type, status`,
+        sql<{ status: string; n: number }[]>`
+          SELECT status, count(*)::bigint AS n FROM stock_analyses GROUP BY status`,
+      ]);
+      for (const metric of [this.#tokens, this.#thinking, this.#cached, this.#calls, this.#cost])
+        metric.reset();
+      for (const row of sums) {
+        const labels = { gen_ai_request_model: row.model, stage: row.stage };
+        this.#tokens.inc({ ...labels, gen_ai_token_type: "input" }, row.input_tokens);
+        this.#tokens.inc({ ...labels, gen_ai_token_type: "output" }, row.output_tokens);
+        this.#thinking.inc(labels, row.thinking_tokens);
+        this.#cached.inc(labels, row.cached_input_tokens);
+        this.#calls.inc({ ...labels, status: row.status }, row.calls);
+        this.#cost.inc(labels, Number(row.cost_usd));
+      }
+      for (const status of ANALYSIS_STATUSES) {
+        this.#analyses.set({ status }, statuses.find((s) => s.status === status)?.n ?? 0);
+      }
+      this.#sourceUp.set({ source: "postgres" }, 1);
+    } catch (err) {
+      this.deps.logger.warn({ err }, "metrics: cannot read the ledger");
+      this.#sourceUp.set({ source: "postgres" }, 0);
+    }
+  }
+
+  async #refreshQueue(): Promise<void> {
+    try {
+      const counts = await this.deps.queue.getJobCounts(...QUEUE_STATES);
+      for (const state of QUEUE_STATES) this.#queue.set({ state }, counts[state] ?? 0);
+      this.#sourceUp.set({ source: "redis" }, 1);
+    } catch (err) {
+      this.deps.logger.warn({ err }, "metrics: cannot read the queue");
+      this.#sourceUp.set({ source: "redis" }, 0);
+    }
+  }
+}

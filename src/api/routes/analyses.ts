@@ -1,0 +1,140 @@
+import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
+import { z } from "zod";
+import { analysisJson, callJson, renderSummary } from "../../cli/render.js";
+import { enqueueAnalyses } from "../../queue/enqueue.js";
+import { getAnalysis, listAnalyses } from "../../store/analyses-repo.js";
+import { listCalls } from "../../store/calls-repo.js";
+import type { ApiDeps } from "../api-deps.js";
+import { requireBearerToken } from "../auth.js";
+import { encodeCursor } from "../cursor.js";
+import { ApiError, notFound } from "../errors.js";
+import {
+  analysisDetailSchema,
+  analysisIdParamsSchema,
+  enqueueBodySchema,
+  enqueueResponseSchema,
+  errorSchema,
+  listQuerySchema,
+  listResponseSchema,
+} from "../schemas.js";
+
+const DEFAULT_PAGE = 20;
+
+/** POST /analyses, GET /analyses, GET /analyses/:id, GET /analyses/:id/summary (DESIGN §9). */
+export function analysesRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
+  return async (app) => {
+    const { sql, queue, config } = deps;
+    const auth = config.apiToken ? [requireBearerToken(config.apiToken)] : [];
+
+    app.post(
+      "/analyses",
+      {
+        onRequest: auth,
+        schema: {
+          summary: "Enqueue analyses",
+          description:
+            "Queues one analysis per ticker. With `id` (one ticker) the request is idempotent: " +
+            "repeating it returns the same analysis and queues nothing new.",
+          tags: ["analyses"],
+          body: enqueueBodySchema,
+          response: { 202: enqueueResponseSchema, 400: errorSchema, 401: errorSchema, 409: errorSchema },
+          ...(config.apiToken ? { security: [{ bearer: [] }] } : {}),
+        },
+      },
+      async (request, reply) => {
+        const { tickers, model, id } = request.body;
+        if (id !== undefined && tickers.length !== 1) {
+          throw new ApiError(400, "bad_request", "id takes exactly one ticker");
+        }
+        if (new Set(tickers).size !== tickers.length) {
+          throw new ApiError(400, "bad_request", "a ticker is listed twice");
+        }
+        if (id !== undefined) {
+          const existing = await getAnalysis(sql, id);
+          if (existing && existing.ticker !== tickers[0]) {
+            throw new ApiError(
+              409,
+              "conflict",
+              `analysis id ${id} already exists for ticker ${existing.ticker}`,
+            );
+          }
+        }
+        // Fail before writing a row: the producer connection does not queue commands offline.
+        if (deps.redis.status !== "ready") {
+          throw new ApiError(503, "unavailable", "the queue (Redis) is unavailable; try again");
+        }
+        const analyses = await enqueueAnalyses(
+          { sql, queue },
+          { tickers, model: model ?? config.gemini.model, id },
+        );
+        return reply.code(202).send({ analyses: analyses.map((a) => ({ id: a.id, ticker: a.ticker })) });
+      },
+    );
+
+    app.get(
+      "/analyses",
+      {
+        schema: {
+          summary: "List analyses, newest first",
+          description: "Keyset-paginated: pass `next_cursor` back as `cursor` until it is null.",
+          tags: ["analyses"],
+          querystring: listQuerySchema,
+          response: { 200: listResponseSchema, 400: errorSchema },
+        },
+      },
+      async (request) => {
+        const { ticker, status, since, until, limit = DEFAULT_PAGE, cursor } = request.query;
+        const rows = await listAnalyses(sql, {
+          ticker,
+          status,
+          since,
+          until,
+          before: cursor,
+          limit: limit + 1,
+        });
+        const page = rows.slice(0, limit);
+        const last = page.at(-1);
+        return {
+          analyses: page.map(analysisJson),
+          next_cursor: rows.length > limit && last ? encodeCursor(last) : null,
+        } as never;
+      },
+    );
+
+    app.get(
+      "/analyses/:id",
+      {
+        schema: {
+          summary: "One analysis with all its LLM calls (as `show --json`)",
+          tags: ["analyses"],
+          params: analysisIdParamsSchema,
+          response: { 200: analysisDetailSchema, 400: errorSchema, 404: errorSchema },
+        },
+      },
+      async (request) => {
+        const row = await getAnalysis(sql, request.params.id);
+        if (!row) throw notFound(`analysis ${request.params.id} not found`);
+        const calls = await listCalls(sql, row.id);
+        return { ...analysisJson(row), calls: calls.map(callJson) } as never;
+      },
+    );
+
+    app.get(
+      "/analyses/:id/summary",
+      {
+        schema: {
+          summary: "The text summary of an analysis (as `summary`)",
+          tags: ["analyses"],
+          params: analysisIdParamsSchema,
+          produces: ["text/plain"],
+          response: { 200: z.string().describe("text/plain summary"), 400: errorSchema, 404: errorSchema },
+        },
+      },
+      async (request, reply) => {
+        const row = await getAnalysis(sql, request.params.id);
+        if (!row) throw notFound(`analysis ${request.params.id} not found`);
+        return reply.type("text/plain; charset=utf-8").send(`${renderSummary(row)}\n`);
+      },
+    );
+  };
+}

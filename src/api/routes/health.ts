@@ -1,0 +1,70 @@
+import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
+import { z } from "zod";
+import { explainDbError } from "../../cli/cli-errors.js";
+import type { ApiDeps } from "../api-deps.js";
+import { readinessSchema } from "../schemas.js";
+
+const CHECK_TIMEOUT_MS = 2_000;
+
+/** "ok", or one line saying why not; never longer than CHECK_TIMEOUT_MS. */
+async function check(what: () => Promise<unknown>): Promise<string> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${CHECK_TIMEOUT_MS} ms`)), CHECK_TIMEOUT_MS);
+  });
+  try {
+    await Promise.race([what(), timeout]);
+    return "ok";
+  } catch (error) {
+    return explainDbError(error) ?? (error instanceof Error ? error.message : String(error));
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** GET /healthz (the process answers) and GET /readyz (Postgres with our schema, and Redis). */
+export function healthRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
+  return async (app) => {
+    app.get(
+      "/healthz",
+      {
+        schema: {
+          summary: "Liveness: the process is up",
+          tags: ["health"],
+          response: { 200: z.object({ status: z.literal("ok") }) },
+        },
+      },
+      async () => ({ status: "ok" as const }),
+    );
+
+    app.get(
+      "/readyz",
+      {
+        schema: {
+          summary: "Readiness: Postgres (migrated) and Redis answer",
+          description: "503 names the dependency that failed.",
+          tags: ["health"],
+          response: {
+            200: readinessSchema,
+            503: readinessSchema.extend({ error: z.string(), message: z.string() }),
+          },
+        },
+      },
+      async (_request, reply) => {
+        const [postgres, redis] = await Promise.all([
+          check(() => deps.sql`SELECT 1 FROM stock_analyses LIMIT 1`),
+          check(() => deps.redis.ping()),
+        ]);
+        const checks = { postgres, redis };
+        const failed = Object.entries(checks).filter(([, result]) => result !== "ok");
+        if (failed.length === 0) return { status: "ready" as const, checks };
+        return reply.code(503).send({
+          status: "not_ready" as const,
+          checks,
+          error: "not_ready",
+          message: failed.map(([name, result]) => `${name}: ${result}`).join("; "),
+        });
+      },
+    );
+  };
+}

@@ -1,0 +1,160 @@
+import { z } from "zod";
+import { parseLimit, parseSince } from "../cli/input.js";
+import { UsageError } from "../config/config.js";
+import { analysisIdSchema, modelSchema, quoteInput, tickerSchema } from "../queue/job-payload.js";
+import { ANALYSIS_STATUSES } from "../store/analyses-repo.js";
+import { decodeCursor, InvalidCursorError } from "./cursor.js";
+
+/**
+ * Request and response schemas of the HTTP API. Tickers, ids and models use the CLI's own
+ * zod schemas and parse helpers, so both refuse exactly the same input with the same words.
+ */
+
+/**
+ * Adapts a CLI parse helper (throws UsageError: `invalid <what> "<raw>": <reason>`) to a zod
+ * string schema whose issue is the reason alone; the error handler names the field and value.
+ */
+function fromParser<T>(parse: (raw: string) => T, ...errors: (new (...args: never[]) => Error)[]) {
+  return z.string().transform((raw, ctx): T => {
+    try {
+      return parse(raw);
+    } catch (error) {
+      if (!(error instanceof UsageError) && !errors.some((type) => error instanceof type)) throw error;
+      const message = (error as Error).message;
+      const shown = ` ${quoteInput(raw)}: `;
+      const at = message.indexOf(shown);
+      ctx.addIssue({ code: "custom", message: at >= 0 ? message.slice(at + shown.length) : message });
+      return z.NEVER;
+    }
+  });
+}
+
+export const errorSchema = z
+  .object({
+    error: z.string().describe("machine-readable code: bad_request, unauthorized, not_found, …"),
+    message: z.string().describe("one human-readable line"),
+  })
+  .meta({ id: "Error" });
+
+export const enqueueBodySchema = z.strictObject({
+  tickers: z.array(tickerSchema).min(1, "needs at least one ticker").max(100, "at most 100 tickers"),
+  model: modelSchema.optional().describe("Gemini model; default GEMINI_MODEL"),
+  id: analysisIdSchema.optional().describe("client-chosen analysis id: makes the request idempotent"),
+});
+
+export const enqueueResponseSchema = z.object({
+  analyses: z.array(z.object({ id: z.string(), ticker: z.string() })),
+});
+
+export const listQuerySchema = z.strictObject({
+  ticker: tickerSchema.optional(),
+  status: z.enum(ANALYSIS_STATUSES).optional(),
+  since: fromParser(parseSince).optional().describe("YYYY-MM-DD (UTC) or ISO timestamp, inclusive"),
+  until: fromParser(parseSince).optional().describe("YYYY-MM-DD (UTC) or ISO timestamp, exclusive"),
+  limit: fromParser((raw) => parseLimit(raw, 1000))
+    .optional()
+    .describe("1-1000, default 20"),
+  cursor: fromParser(decodeCursor, InvalidCursorError)
+    .optional()
+    .describe("next_cursor of the previous page"),
+});
+
+export const analysisIdParamsSchema = z.object({ id: analysisIdSchema });
+
+const breakdownEntrySchema = z.looseObject({
+  calls: z.number(),
+  successful_calls: z.number(),
+  failed_calls: z.number(),
+  input_tokens: z.number(),
+  output_tokens: z.number(),
+  thinking_tokens: z.number(),
+  cached_input_tokens: z.number(),
+  total_tokens: z.number(),
+  duration_ms: z.number(),
+  cost_usd: z.number().nullable(),
+  errors: z.array(z.object({ attempt: z.number(), type: z.string(), message: z.string() })),
+});
+
+/** A `stock_analyses` row with its column names, as `show --json` and `list --json` print it. */
+export const analysisRowSchema = z
+  .looseObject({
+    id: z.string(),
+    ticker: z.string(),
+    status: z.enum(ANALYSIS_STATUSES),
+    model: z.string(),
+    created_at: z.date(),
+    started_at: z.date().nullable(),
+    completed_at: z.date().nullable(),
+    duration_ms: z.number().nullable(),
+    total_input_tokens: z.number(),
+    total_output_tokens: z.number(),
+    total_tokens: z.number(),
+    llm_calls_count: z.number(),
+    thinking_tokens: z.number(),
+    cached_input_tokens: z.number(),
+    failed_calls_count: z.number(),
+    cost_usd: z.number().nullable(),
+    token_usage_breakdown: z.record(z.string(), breakdownEntrySchema),
+    decision: z.record(z.string(), z.unknown()).nullable(),
+    error: z.string().nullable(),
+    tokens_saved: z.number(),
+    cost_saved_usd: z.number().nullable(),
+  })
+  .meta({ id: "Analysis" });
+
+/** An `llm_calls` row: one attempt. */
+export const callRowSchema = z
+  .looseObject({
+    analysis_id: z.string(),
+    call_type: z.string(),
+    attempt: z.number(),
+    model: z.string(),
+    status: z.enum(["success", "failure", "interrupted"]),
+    input_tokens: z.number(),
+    output_tokens: z.number(),
+    thinking_tokens: z.number(),
+    cached_input_tokens: z.number(),
+    total_tokens: z.number(),
+    usage_source: z.string(),
+    error_type: z.string().nullable(),
+    error_message: z.string().nullable(),
+    started_at: z.date(),
+    duration_ms: z.number().nullable(),
+    cost_usd: z.number().nullable(),
+  })
+  .meta({ id: "LlmCall" });
+
+export const listResponseSchema = z.object({
+  analyses: z.array(analysisRowSchema),
+  next_cursor: z.string().nullable().describe("pass as ?cursor= for the next page; null on the last"),
+});
+
+export const analysisDetailSchema = analysisRowSchema.extend({ calls: z.array(callRowSchema) });
+
+export const dailyUsageQuerySchema = z.strictObject({
+  days: fromParser((raw) => parseLimit(raw, 366))
+    .optional()
+    .describe("how many UTC days up to today, 1-366, default 30"),
+});
+
+export const dailyUsageResponseSchema = z.object({
+  days: z.array(
+    z.object({
+      day: z.string(),
+      analyses: z.number(),
+      calls: z.number(),
+      failed_calls: z.number(),
+      input_tokens: z.number(),
+      output_tokens: z.number(),
+      thinking_tokens: z.number(),
+      cached_input_tokens: z.number(),
+      total_tokens: z.number(),
+      cost_usd: z.number(),
+    }),
+  ),
+});
+
+export const readinessSchema = z.object({
+  status: z.enum(["ready", "not_ready"]),
+  checks: z.object({ postgres: z.string(), redis: z.string() }),
+});

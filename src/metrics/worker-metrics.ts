@@ -1,0 +1,94 @@
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { CallRecord } from "../ledger/call-record.js";
+import type { TrackerRegistry } from "../ledger/tracker-registry.js";
+
+/**
+ * Metrics only the process running analyses can know: how long each LLM call took, how
+ * long analyses took, how many trackers are live. Token and cost counters are not here:
+ * the API derives them from the ledger in Postgres, so they hold wherever the worker runs.
+ * Names follow OpenTelemetry's GenAI conventions where one exists (dots become underscores).
+ */
+export const workerMetricsRegistry = new Registry();
+
+// OpenTelemetry's advised buckets for gen_ai.client.operation.duration.
+const OPERATION_BUCKETS = [
+  0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92,
+];
+
+const operationDuration = new Histogram({
+  name: "gen_ai_client_operation_duration_seconds",
+  help: "Duration of each LLM call attempt (GenAI client operation), failed attempts included",
+  labelNames: [
+    "gen_ai_operation_name",
+    "gen_ai_provider_name",
+    "gen_ai_request_model",
+    "stage",
+    "error_type",
+  ] as const,
+  buckets: OPERATION_BUCKETS,
+  registers: [workerMetricsRegistry],
+});
+
+const analysisDuration = new Histogram({
+  name: "stock_ledger_analysis_duration_seconds",
+  help: "Wall time of finished analyses in this process, by final status",
+  labelNames: ["status", "model"] as const,
+  buckets: [1, 2.5, 5, 10, 20, 40, 80, 160, 320, 640],
+  registers: [workerMetricsRegistry],
+});
+
+const analysesFinished = new Counter({
+  name: "stock_ledger_analyses_finished_total",
+  help: "Analyses finalized by this process, by final status",
+  labelNames: ["status"] as const,
+  registers: [workerMetricsRegistry],
+});
+
+const watchedRegistries = new Set<TrackerRegistry>();
+
+new Gauge({
+  name: "stock_ledger_live_trackers",
+  help: "Token trackers live in this process (analyses in flight); 0 when the worker is idle",
+  registers: [workerMetricsRegistry],
+  collect() {
+    let size = 0;
+    for (const registry of watchedRegistries) size += registry.size;
+    this.set(size);
+  },
+});
+
+/** Call once per finished attempt (where the call runner records it in the tracker). */
+export function recordCallMetrics(record: CallRecord): void {
+  operationDuration.observe(
+    {
+      gen_ai_operation_name: "generate_content",
+      gen_ai_provider_name: "gcp.gemini",
+      gen_ai_request_model: record.model,
+      stage: record.callType,
+      // OpenTelemetry sets error.type only on failures; an empty label is an absent one.
+      error_type: record.errorType ?? "",
+    },
+    record.durationMs / 1000,
+  );
+}
+
+/** What recordAnalysisMetrics reads of a finalized `stock_analyses` row. */
+export interface FinishedAnalysis {
+  status: string;
+  model: string;
+  duration_ms: number | null;
+}
+
+/** Call once per finalized analysis (after the finalize transaction commits). */
+export function recordAnalysisMetrics(row: FinishedAnalysis): void {
+  analysesFinished.inc({ status: row.status });
+  if (row.duration_ms !== null) {
+    analysisDuration.observe({ status: row.status, model: row.model }, row.duration_ms / 1000);
+  }
+}
+
+/** Reports `registry.size` as live trackers until the returned function is called. */
+export function watchTrackerRegistry(registry: TrackerRegistry): () => void {
+  watchedRegistries.add(registry);
+  return () => watchedRegistries.delete(registry);
+}

@@ -1,0 +1,83 @@
+import type { FastifyInstance } from "fastify";
+import type { Redis } from "ioredis";
+import { buildApi } from "../../src/api/server.js";
+import type { Config } from "../../src/config/config.js";
+import type { EmulatorHandle } from "../../src/llm/emulator/index.js";
+import { GeminiClient } from "../../src/llm/gemini-client.js";
+import { logger } from "../../src/logger.js";
+import { type AnalysisQueue, createAnalysisQueue } from "../../src/queue/analysis-queue.js";
+import { createRedis } from "../../src/queue/redis.js";
+import { startWorkerRuntime, type WorkerRuntime } from "../../src/queue/worker-runtime.js";
+import {
+  createTestDatabase,
+  dropQueueKeys,
+  type TestDatabase,
+  testConfig,
+  uniqueName,
+} from "../helpers/services.js";
+
+export interface ApiHarness {
+  db: TestDatabase;
+  config: Config;
+  app: FastifyInstance;
+  queue: AnalysisQueue;
+  redis: Redis;
+  /** Set when started with `listen: true`. */
+  url: string;
+  close(): Promise<void>;
+}
+
+/** The real API on its own database and queue prefix, as `serve` builds it. */
+export async function startApiHarness(
+  options: { env?: Record<string, string>; listen?: boolean } = {},
+): Promise<ApiHarness> {
+  const db = await createTestDatabase();
+  const prefix = uniqueName("sl-test-api");
+  const config = testConfig({ DATABASE_URL: db.url, QUEUE_PREFIX: prefix, ...options.env });
+  const redis = createRedis(config.redisUrl, "producer");
+  const queue = createAnalysisQueue(redis, prefix);
+  await queue.waitUntilReady();
+  const app = await buildApi({ config, sql: db.sql, redis, queue, logger });
+  let url = "";
+  if (options.listen) {
+    await app.listen({ port: 0, host: "127.0.0.1" });
+    const address = app.server.address();
+    url = `http://127.0.0.1:${typeof address === "object" ? address?.port : ""}`;
+  }
+  return {
+    db,
+    config,
+    app,
+    queue,
+    redis,
+    url,
+    async close() {
+      await app.close();
+      await queue.close();
+      await redis.quit().catch(() => redis.disconnect());
+      await db.drop();
+      await dropQueueKeys(prefix);
+    },
+  };
+}
+
+/** A real worker (BullMQ, Postgres) in this process, calling the given emulator. */
+export function startTestWorker(config: Config, emulator: EmulatorHandle): Promise<WorkerRuntime> {
+  const client = new GeminiClient({ apiKey: "test", baseUrl: emulator.url, timeoutMs: 5000 });
+  return startWorkerRuntime(config, logger, {
+    concurrency: 8,
+    llmConnection: { client, endpoint: emulator.url, emulator, close: async () => {} },
+  });
+}
+
+/** Polls until every analysis has ended (Postgres is the source of truth). */
+export async function waitUntilEnded(harness: ApiHarness, ids: string[], timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const rows = await harness.db.sql<{ status: string }[]>`
+      SELECT status FROM stock_analyses WHERE id = ANY(${ids}) AND status NOT IN ('queued', 'running')`;
+    if (rows.length === ids.length) return;
+    if (Date.now() > deadline) throw new Error(`analyses ${ids.join(", ")} did not end`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}

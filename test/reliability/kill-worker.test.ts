@@ -1,0 +1,104 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type EmulatorHandle, startEmulator } from "../../src/llm/emulator/index.js";
+import { enqueueAnalyses } from "../../src/queue/enqueue.js";
+import type { LlmCallRow } from "../../src/store/calls-repo.js";
+import { startCli } from "../helpers/cli.js";
+import { expectTotalsMatchCalls } from "../helpers/ledger-assertions.js";
+import {
+  createTestDatabase,
+  dropQueueKeys,
+  openTestQueue,
+  REDIS_URL,
+  type TestDatabase,
+  uniqueName,
+} from "../helpers/services.js";
+
+let db: TestDatabase;
+let emulator: EmulatorHandle;
+const prefix = uniqueName("sl-test-kill");
+let env: Record<string, string>;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  emulator = await startEmulator({ latencyMs: 150, latencyJitterMs: 150 });
+  env = {
+    DATABASE_URL: db.url,
+    QUEUE_PREFIX: prefix,
+    GEMINI_BASE_URL: emulator.url,
+    GEMINI_API_KEY: "test",
+    WORKER_CONCURRENCY: "10",
+    WORKER_LOCK_MS: "2000",
+    RECOVERY_INTERVAL_MS: "2000",
+  };
+});
+
+afterAll(async () => {
+  await emulator.close();
+  await db.drop();
+  await dropQueueKeys(prefix);
+});
+
+async function waitUntil(check: () => Promise<boolean>, what: string, timeoutMs = 60_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+describe("kill -9 of a worker in the middle of 20 analyses", () => {
+  it("a new worker ends all 20 without re-requesting a recorded stage or double counting", async () => {
+    const { queue, close: closeQueue } = openTestQueue(REDIS_URL, prefix);
+    const tickers = ["RELIANCE", "TCS", "INFY", "HDFCBANK", "AAPL"];
+    const enqueued = await enqueueAnalyses(
+      { sql: db.sql, queue },
+      { tickers: Array.from({ length: 20 }, (_, i) => tickers[i % 5] as string), model: "gemini-2.5-flash" },
+    );
+    await closeQueue();
+    const ids = enqueued.map((a) => a.id);
+
+    const doomed = await startCli(["worker"], env, /worker ready/);
+    await waitUntil(async () => {
+      const [row] = await db.sql`SELECT count(*)::int AS n FROM llm_calls WHERE status = 'success'`;
+      return (row?.n ?? 0) >= 40;
+    }, "40 recorded calls");
+    doomed.child.kill("SIGKILL");
+    await doomed.stop("SIGKILL");
+    const atKill = await db.sql<LlmCallRow[]>`SELECT * FROM llm_calls WHERE analysis_id = ANY(${ids})`;
+    expect(atKill.some((c) => c.status === "success")).toBe(true);
+    // Calls in flight at the kill left their start markers behind.
+    expect(atKill.some((c) => c.status === "interrupted")).toBe(true);
+
+    const rescuer = await startCli(["worker"], env, /worker ready/);
+    await waitUntil(async () => {
+      const [row] = await db.sql`SELECT count(*)::int AS n FROM stock_analyses
+        WHERE id = ANY(${ids}) AND status IN ('completed', 'partial', 'failed')`;
+      return row?.n === 20;
+    }, "all 20 analyses to end");
+    expect(await rescuer.stop("SIGTERM")).toBe(0);
+    expect(rescuer.output()).toMatch(/"liveTrackers":0/);
+
+    const rows = await db.sql`SELECT id, status, runs FROM stock_analyses WHERE id = ANY(${ids})`;
+    expect(rows.map((r) => r.status)).toEqual(Array(20).fill("completed"));
+    expect(rows.some((r) => r.runs >= 2)).toBe(true);
+    const log = emulator.requestLog().filter((e) => e.method === "generateContent");
+    for (const id of ids) {
+      await expectTotalsMatchCalls(db.sql, id);
+      const calls = await db.sql<LlmCallRow[]>`SELECT * FROM llm_calls WHERE analysis_id = ${id}`;
+      for (const call of calls.filter((c) => c.status === "success")) {
+        const requests = log.filter((e) => e.analysisId === id && e.callType === call.call_type);
+        // Nothing asked again after the attempt the ledger recorded as a success…
+        expect(requests.filter((e) => (e.attempt ?? 0) > call.attempt)).toEqual([]);
+        // …and the recorded tokens are exactly what the server returned for that attempt.
+        const served = requests.find((e) => e.attempt === call.attempt);
+        expect(call.total_tokens).toBe(served?.usageMetadata?.totalTokenCount);
+      }
+      // Every success that was stored before the kill is still there, unchanged.
+      for (const before of atKill.filter((c) => c.analysis_id === id && c.status === "success")) {
+        const after = calls.find((c) => c.call_type === before.call_type && c.attempt === before.attempt);
+        expect(after).toMatchObject({ status: "success", total_tokens: before.total_tokens });
+      }
+    }
+  });
+});
