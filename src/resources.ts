@@ -34,6 +34,7 @@ export async function createWorkerResources(
     llmConnection,
     prices: defaultPriceProvider(),
     registry: new TrackerRegistry(),
+    leaseMs: config.workerLockMs,
     retryPolicy: { ...DEFAULT_RETRY_POLICY, maxAttempts: config.gemini.maxAttempts },
     logger,
     async close() {

@@ -1,16 +1,42 @@
+import { randomBytes } from "node:crypto";
 import type { TrackerRegistry } from "../ledger/tracker-registry.js";
-import { type AnalysisRow, finalizeAnalysis, startAnalysisRun } from "../store/analyses-repo.js";
+import {
+  type AnalysisRow,
+  claimAnalysisRun,
+  finalizeAnalysis,
+  releaseAnalysisLease,
+  renewAnalysisLease,
+} from "../store/analyses-repo.js";
+import { applyRollups } from "../store/rollups-repo.js";
 import { withDbRetry } from "../store/transient.js";
 import { type PipelineDeps, type PipelineHooks, runAnalysis } from "./pipeline.js";
 
 export interface ExecuteDeps extends PipelineDeps {
   registry: TrackerRegistry;
+  /** How long a run's claim on its analysis lasts without renewal. */
+  leaseMs: number;
+}
+
+/** Another run holds the analysis' lease: try again after `retryAt`. */
+export class AnalysisBusyError extends Error {
+  override name = "AnalysisBusyError";
+  constructor(
+    readonly analysisId: string,
+    readonly retryAt: Date,
+  ) {
+    super(`analysis ${analysisId} is being run elsewhere (lease until ${retryAt.toISOString()})`);
+  }
+}
+
+/** Another run took over while this one was finishing: its result must not be written. */
+export class LeaseLostError extends Error {
+  override name = "LeaseLostError";
 }
 
 /**
- * Runs one analysis end to end: claims the run, executes the pipeline under a tracker from
- * the registry, writes totals and breakdown in one transaction, and releases the tracker
- * whatever happens. Returns null when the analysis had already ended (a duplicate job).
+ * Runs one analysis end to end: claims the run under a lease, executes the pipeline under a
+ * tracker from the registry, writes totals and breakdown in one transaction, and releases
+ * the tracker whatever happens. Returns null when the analysis had already ended.
  */
 export async function executeAnalysis(
   analysisId: string,
@@ -18,45 +44,68 @@ export async function executeAnalysis(
   hooks: PipelineHooks = {},
 ): Promise<AnalysisRow | null> {
   const log = deps.logger.child({ analysisId });
-  const claimed = await withDbRetry("starting analysis", () => startAnalysisRun(deps.sql, analysisId), {
-    logger: log,
-  });
-  if (!claimed) {
-    log.info("analysis already ended or unknown; nothing to run");
+  const owner = randomBytes(8).toString("hex");
+  const claim = await withDbRetry(
+    "claiming analysis",
+    () => claimAnalysisRun(deps.sql, analysisId, owner, deps.leaseMs),
+    { logger: log },
+  );
+  if (claim.kind === "busy") throw new AnalysisBusyError(analysisId, claim.leaseExpiresAt);
+  if (claim.kind !== "claimed") {
+    log.info({ claim: claim.kind }, "analysis already ended or unknown; nothing to run");
     return null;
   }
+  const { row: claimed } = claim;
   log.info({ ticker: claimed.ticker, model: claimed.model, run: claimed.runs }, "analysis started");
-  return deps.registry.withTracker(
-    { analysisId, ticker: claimed.ticker, model: claimed.model },
-    async (tracker) => {
-      const result = await runAnalysis(tracker, { ...deps, logger: log }, hooks);
-      const row = await withDbRetry(
-        "finalizing analysis",
-        () =>
-          deps.sql.begin((tx) =>
-            finalizeAnalysis(tx, {
-              id: analysisId,
-              status: result.status,
-              totals: tracker.totals(),
-              breakdown: tracker.breakdown(),
-              decision: result.decision,
-              error: result.error,
-              marketDataSource: result.marketDataSource,
+  const heartbeat = setInterval(() => {
+    renewAnalysisLease(deps.sql, analysisId, owner, deps.leaseMs)
+      .then((held) => held || log.warn("analysis lease lost to another run"))
+      .catch((err: unknown) => log.warn({ err }, "could not renew analysis lease"));
+  }, deps.leaseMs / 3);
+  try {
+    return await deps.registry.withTracker(
+      { analysisId, ticker: claimed.ticker, model: claimed.model },
+      async (tracker) => {
+        const result = await runAnalysis(tracker, { ...deps, logger: log }, hooks);
+        const row = await withDbRetry(
+          "finalizing analysis",
+          () =>
+            deps.sql.begin(async (tx) => {
+              const finalized = await finalizeAnalysis(tx, {
+                id: analysisId,
+                leaseOwner: owner,
+                status: result.status,
+                totals: tracker.totals(),
+                breakdown: tracker.breakdown(),
+                decision: result.decision,
+                error: result.error,
+                marketDataSource: result.marketDataSource,
+              });
+              // Same transaction: the stats rollups never drift from the analysis and its calls.
+              if (finalized) await applyRollups(tx, finalized.id);
+              return finalized;
             }),
-          ),
-        { logger: log },
-      );
-      log.info(
-        {
-          status: row.status,
-          calls: row.llm_calls_count,
-          totalTokens: row.total_tokens,
-          costUsd: row.cost_usd,
-          durationMs: row.duration_ms,
-        },
-        "analysis finished",
-      );
-      return row;
-    },
-  );
+          { logger: log },
+        );
+        if (!row) throw new LeaseLostError(`analysis ${analysisId} was taken over by another run`);
+        log.info(
+          {
+            status: row.status,
+            calls: row.llm_calls_count,
+            totalTokens: row.total_tokens,
+            costUsd: row.cost_usd,
+            durationMs: row.duration_ms,
+          },
+          "analysis finished",
+        );
+        return row;
+      },
+    );
+  } catch (error) {
+    // Interrupted or failed before finalizing: let the next run start without waiting out the lease.
+    await releaseAnalysisLease(deps.sql, analysisId, owner).catch(() => undefined);
+    throw error;
+  } finally {
+    clearInterval(heartbeat);
+  }
 }

@@ -12,6 +12,7 @@ import type { Sql } from "../store/database.js";
 /**
  * Ends an analysis whose job gave up (retries exhausted, infrastructure gone): its ledger is
  * rebuilt from the calls already stored, so every billed token is still in the totals.
+ * Does nothing while another run holds a live lease on it.
  */
 export async function failAnalysisFromStore(
   deps: { sql: Sql; logger: Logger },
@@ -25,6 +26,7 @@ export async function failAnalysisFromStore(
   const failed = await deps.sql.begin((tx) =>
     finalizeAnalysis(tx, {
       id: analysisId,
+      leaseOwner: null,
       status: "failed",
       totals: tracker.totals(),
       breakdown: tracker.breakdown(),
@@ -33,6 +35,6 @@ export async function failAnalysisFromStore(
       marketDataSource: null,
     }),
   );
-  deps.logger.warn({ analysisId, error }, "analysis marked failed from its stored calls");
+  if (failed) deps.logger.warn({ analysisId, error }, "analysis marked failed from its stored calls");
   return failed;
 }

@@ -36,8 +36,13 @@ export const errorSchema = z
   })
   .meta({ id: "Error" });
 
+const tickerParam = tickerSchema.meta({
+  description: "upper-cased, then 1-20 of A-Z 0-9 . & - (RELIANCE, M&M, BAJAJ-AUTO, TCS.NS, BRK.B)",
+  examples: ["RELIANCE"],
+});
+
 export const enqueueBodySchema = z.strictObject({
-  tickers: z.array(tickerSchema).min(1, "needs at least one ticker").max(100, "at most 100 tickers"),
+  tickers: z.array(tickerParam).min(1, "needs at least one ticker").max(100, "at most 100 tickers"),
   model: modelSchema.optional().describe("Gemini model; default GEMINI_MODEL"),
   id: analysisIdSchema.optional().describe("client-chosen analysis id: makes the request idempotent"),
 });
@@ -47,7 +52,7 @@ export const enqueueResponseSchema = z.object({
 });
 
 export const listQuerySchema = z.strictObject({
-  ticker: tickerSchema.optional(),
+  ticker: tickerParam.optional(),
   status: z.enum(ANALYSIS_STATUSES).optional(),
   since: fromParser(parseSince).optional().describe("YYYY-MM-DD (UTC) or ISO timestamp, inclusive"),
   until: fromParser(parseSince).optional().describe("YYYY-MM-DD (UTC) or ISO timestamp, exclusive"),

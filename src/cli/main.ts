@@ -4,11 +4,15 @@ import { logger } from "../logger.js";
 import { CliContext } from "./cli-context.js";
 import { CliFailure, explainDbError } from "./cli-errors.js";
 import { analyzeCommand } from "./commands/analyze.js";
+import { chartCommand } from "./commands/chart.js";
 import { demoCommand } from "./commands/demo.js";
 import { emulatorCommand } from "./commands/emulator.js";
+import { exportCommand } from "./commands/export.js";
+import { importPricesCommand } from "./commands/import-prices.js";
 import { migrateCommand } from "./commands/migrate.js";
 import { listCommand, showCommand, summaryCommand } from "./commands/read-commands.js";
 import { serveCommand } from "./commands/serve.js";
+import { statsCommand } from "./commands/stats.js";
 import { workerCommand } from "./commands/worker.js";
 
 /** Commander parses; each command is a plain async function of (context, args, options). */
@@ -60,6 +64,26 @@ function buildProgram(ctx: CliContext): Command {
     .option("--json", "print JSON")
     .action((options) => listCommand(ctx, options));
   program
+    .command("stats")
+    .description("tokens, cost, success rate and call latency from the daily rollups")
+    .option("--range <range>", "today, 7d, 30d or all (default all)")
+    .option("--since <date>", "first UTC day, YYYY-MM-DD")
+    .option("--until <date>", "last UTC day, YYYY-MM-DD (included)")
+    .option("--by <dimension>", "stage, model, ticker or day (default stage)")
+    .option("--json", "print JSON")
+    .action((options) => statsCommand(ctx, options));
+  program
+    .command("export")
+    .description("stream analyses or calls as CSV or NDJSON")
+    .requiredOption("--format <format>", "csv or json (one object per line)")
+    .option("--what <rows>", "analyses or calls (default analyses)")
+    .option("--since <date>", "YYYY-MM-DD or ISO timestamp")
+    .option("--until <date>", "YYYY-MM-DD (that day included) or ISO timestamp (excluded)")
+    .option("--ticker <ticker>")
+    .option("--status <status>", "an analysis status, or success|failure|interrupted for calls")
+    .option("--out <file>", "write to FILE (atomically) instead of stdout")
+    .action((options) => exportCommand(ctx, options));
+  program
     .command("serve")
     .description("serve the HTTP API, dashboard (/), queue board (/queues) and /metrics")
     .option("--port <port>", "port (default 3000)")
@@ -70,6 +94,20 @@ function buildProgram(ctx: CliContext): Command {
     .description("serve the built-in Gemini REST emulator")
     .option("--port <port>", "port (default 8787)")
     .action((options) => emulatorCommand(ctx, options));
+  program
+    .command("import-prices")
+    .description("import daily OHLCV from a CSV into price_bars (all or nothing)")
+    .argument("<file>", "CSV with date, open, high, low, close, volume (and ticker) columns")
+    .option("--ticker <ticker>", "ticker for rows without a ticker column")
+    .option("--currency <code>", "currency of the prices (default INR)")
+    .action((file: string, options) => importPricesCommand(ctx, file, options));
+  program
+    .command("chart")
+    .description("render the chart a stage is shown to a PNG file")
+    .argument("<ticker>")
+    .requiredOption("--out <file>", "PNG file to write")
+    .option("--kind <kind>", "overview | volume | reversal | levels (default overview)")
+    .action((ticker: string, options) => chartCommand(ctx, ticker, options));
   program
     .command("demo")
     .description("migrate, run the emulator and a worker, analyse RELIANCE, TCS, INFY")

@@ -40,7 +40,11 @@ export interface ResolvedPrice {
 }
 
 const effectiveAt = (table: PriceTable): number =>
-  Date.parse(/^\d{4}-\d{2}-\d{2}$/.test(table.effectiveFrom) ? `${table.effectiveFrom}T00:00:00Z` : table.effectiveFrom);
+  Date.parse(
+    /^\d{4}-\d{2}-\d{2}$/.test(table.effectiveFrom)
+      ? `${table.effectiveFrom}T00:00:00Z`
+      : table.effectiveFrom,
+  );
 
 /**
  * A model name's price entry: exact name first, then the longest known name it starts with,
@@ -57,7 +61,11 @@ function canonicalName(book: PriceBook, model: string): string | undefined {
  * The newest version in force at `at` that lists the model. A call older than the model's
  * first listed price is priced by that first price: the book's history starts there.
  */
-export function resolvePrice(model: string, at: Date, book: PriceBook = PRICE_BOOK): ResolvedPrice | undefined {
+export function resolvePrice(
+  model: string,
+  at: Date,
+  book: PriceBook = PRICE_BOOK,
+): ResolvedPrice | undefined {
   const name = canonicalName(book, model);
   if (name === undefined) return undefined;
   const time = at.getTime();

@@ -44,13 +44,13 @@ const DOUBLE_DEFAULTS: Required<DoublePatternOptions> = {
  * higher one, and a trough at least `minDepth` below the lower one. A later close above the
  * higher peak means it failed, and it is dropped. Bottoms mirror this.
  */
-export function findDoublePatterns(bars: readonly PriceBar[], opts: DoublePatternOptions = {}): DoublePattern[] {
+export function findDoublePatterns(
+  bars: readonly PriceBar[],
+  opts: DoublePatternOptions = {},
+): DoublePattern[] {
   const o = { ...DOUBLE_DEFAULTS, ...opts };
   const swings = findSwingPoints(bars, o.window);
-  const found = [
-    ...pairsOf(bars, swings, "high", o),
-    ...pairsOf(bars, swings, "low", o),
-  ];
+  const found = [...pairsOf(bars, swings, "high", o), ...pairsOf(bars, swings, "low", o)];
   return found.sort((a, b) => a.second.index - b.second.index || a.first.index - b.first.index);
 }
 
@@ -116,7 +116,11 @@ function patternBetween(
       confirmedDate = (bars[k] as PriceBar).date;
     }
   }
-  const point = (swing: SwingPoint): PatternPoint => ({ index: swing.index, date: swing.date, price: swing.price });
+  const point = (swing: SwingPoint): PatternPoint => ({
+    index: swing.index,
+    date: swing.date,
+    price: swing.price,
+  });
   return {
     kind: top ? "double_top" : "double_bottom",
     first: point(first),

@@ -33,15 +33,23 @@ export function trendRegime(
         : null;
   if (pair === null) return null;
   const direction =
-    close > pair.fast && pair.fast > pair.slow ? "up" : close < pair.fast && pair.fast < pair.slow ? "down" : "sideways";
+    close > pair.fast && pair.fast > pair.slow
+      ? "up"
+      : close < pair.fast && pair.fast < pair.slow
+        ? "down"
+        : "sideways";
   const strength = adx === null ? null : adx >= ADX_STRONG ? "strong" : adx >= ADX_WEAK ? "moderate" : "weak";
   const range = `ADX < ${ADX_WEAK}: range-bound`;
   let label: string;
   if (direction === "sideways") {
-    label = strength === null ? "sideways / mixed" : `sideways / mixed (${strength === "weak" ? range : `ADX ${strength}`})`;
+    label =
+      strength === null
+        ? "sideways / mixed"
+        : `sideways / mixed (${strength === "weak" ? range : `ADX ${strength}`})`;
   } else {
     const trend = `${direction}trend`;
-    label = strength === null ? trend : strength === "weak" ? `weak ${trend} (${range})` : `${strength} ${trend}`;
+    label =
+      strength === null ? trend : strength === "weak" ? `weak ${trend} (${range})` : `${strength} ${trend}`;
   }
   return { direction, strength, basis: pair.basis, fastAboveSlow: pair.fast > pair.slow, label };
 }
@@ -81,11 +89,32 @@ export function volumeRegime(bars: readonly PriceBar[]): VolumeRegime {
   const upDownRatio = counted && down > 0 ? up / down : null;
   return {
     trendRatio,
-    trend: trendRatio === null ? null : trendRatio >= 1.2 ? "expanding" : trendRatio <= 0.8 ? "contracting" : "normal",
+    trend:
+      trendRatio === null
+        ? null
+        : trendRatio >= 1.2
+          ? "expanding"
+          : trendRatio <= 0.8
+            ? "contracting"
+            : "normal",
     lastBar:
-      lastRatio === null ? null : lastRatio >= 2 ? "spike" : lastRatio >= 1.5 ? "high" : lastRatio <= 0.5 ? "low" : "normal",
+      lastRatio === null
+        ? null
+        : lastRatio >= 2
+          ? "spike"
+          : lastRatio >= 1.5
+            ? "high"
+            : lastRatio <= 0.5
+              ? "low"
+              : "normal",
     upDownRatio,
     // No down-close volume at all is accumulation too, though the ratio itself is infinite.
-    pressure: !counted ? null : up >= 1.2 * down ? "accumulation" : up <= 0.8 * down ? "distribution" : "balanced",
+    pressure: !counted
+      ? null
+      : up >= 1.2 * down
+        ? "accumulation"
+        : up <= 0.8 * down
+          ? "distribution"
+          : "balanced",
   };
 }

@@ -1,7 +1,7 @@
 import { setMaxListeners } from "node:events";
-import { type Job, Worker } from "bullmq";
+import { DelayedError, type Job, Worker } from "bullmq";
 import type { Redis } from "ioredis";
-import { type ExecuteDeps, executeAnalysis } from "../analysis/execute-analysis.js";
+import { AnalysisBusyError, type ExecuteDeps, executeAnalysis } from "../analysis/execute-analysis.js";
 import { failAnalysisFromStore } from "../analysis/fail-analysis.js";
 import type { StageState } from "../analysis/pipeline.js";
 import { CALL_TYPES } from "../ledger/call-record.js";
@@ -25,7 +25,7 @@ export interface AnalysisWorkerOptions {
 
 /** The BullMQ processor: validate the payload, run the analysis, report per-stage progress. */
 export function analysisProcessor(deps: ExecuteDeps, shutdown: AbortSignal) {
-  return async (job: Job<AnalysisJobData>): Promise<{ status: string } | null> => {
+  return async (job: Job<AnalysisJobData>, token?: string): Promise<{ status: string } | null> => {
     const data = analysisJobSchema.parse(job.data);
     const progress: AnalysisProgress = {
       stages: Object.fromEntries(CALL_TYPES.map((t) => [t, "pending"])),
@@ -47,13 +47,31 @@ export function analysisProcessor(deps: ExecuteDeps, shutdown: AbortSignal) {
   };
 }
 
+/**
+ * Wraps the processor so a job whose analysis is being run elsewhere (another worker holds
+ * its lease) waits and comes back, without using up one of its attempts.
+ */
+function deferWhileBusy(
+  processor: ReturnType<typeof analysisProcessor>,
+): ReturnType<typeof analysisProcessor> {
+  return async (job, token) => {
+    try {
+      return await processor(job, token);
+    } catch (error) {
+      if (!(error instanceof AnalysisBusyError)) throw error;
+      await job.moveToDelayed(Math.max(error.retryAt.getTime(), Date.now()) + 250, token);
+      throw new DelayedError();
+    }
+  };
+}
+
 export function createAnalysisWorker(deps: ExecuteDeps, options: AnalysisWorkerOptions) {
   const shutdown = new AbortController();
   // Every in-flight LLM call listens on this one signal (and removes its listener when done).
   setMaxListeners(0, shutdown.signal);
   const worker = new Worker<AnalysisJobData, { status: string } | null, string>(
     QUEUE_NAME,
-    analysisProcessor(deps, shutdown.signal),
+    deferWhileBusy(analysisProcessor(deps, shutdown.signal)),
     {
       connection: options.connection,
       prefix: options.prefix,

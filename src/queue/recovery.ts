@@ -12,7 +12,7 @@ export interface RecoveryReport {
 /**
  * Postgres is the source of truth for which analyses are unfinished; Redis is not (it may have
  * restarted without persistence, or been flushed). Re-adds the job of every unfinished
- * analysis that has none, and ends as `failed` those whose job gave up for good. Safe to run
+ * analysis that has none and no live run (its lease is free or expired), and ends as `failed` those whose job gave up for good. Safe to run
  * from every worker at once: job id = analysis id, so re-adding is idempotent.
  */
 export async function recoverOrphanedAnalyses(
@@ -23,6 +23,7 @@ export async function recoverOrphanedAnalyses(
   const unfinished = await deps.sql<{ id: string; ticker: string; model: string; status: AnalysisStatus }[]>`
     SELECT id, ticker, model, status FROM stock_analyses
     WHERE status IN ('queued', 'running') AND created_at < now() - ${options.minAgeMs} * interval '1 millisecond'
+      AND (lease_expires_at IS NULL OR lease_expires_at < now())
     ORDER BY created_at
     LIMIT 10000`;
   for (const analysis of unfinished) {

@@ -43,6 +43,8 @@ export interface AnalysisRow {
   cost_saved_usd: string;
   market_data_source: string | null;
   runs: number;
+  lease_owner: string | null;
+  lease_expires_at: Date | null;
 }
 
 type Db = Sql | TransactionSql;
@@ -68,21 +70,61 @@ export async function deleteQueuedAnalysis(sql: Db, id: string): Promise<void> {
   await sql`DELETE FROM stock_analyses WHERE id = ${id} AND status = 'queued' AND runs = 0`;
 }
 
+export type RunClaim =
+  | { kind: "claimed"; row: AnalysisRow }
+  | { kind: "ended"; row: AnalysisRow }
+  | { kind: "busy"; leaseExpiresAt: Date }
+  | { kind: "missing" };
+
 /**
- * Marks an analysis running for one more run. Returns null when it has already ended,
- * so a duplicate or late job never runs a finished analysis again.
+ * Claims the next run of an analysis for `owner` under a lease of `leaseMs`. Only one run
+ * holds the lease at a time; an ended analysis is never run again.
  */
-export async function startAnalysisRun(sql: Db, id: string): Promise<AnalysisRow | null> {
+export async function claimAnalysisRun(
+  sql: Db,
+  id: string,
+  owner: string,
+  leaseMs: number,
+): Promise<RunClaim> {
   const [row] = await sql<AnalysisRow[]>`
     UPDATE stock_analyses
-    SET status = 'running', started_at = COALESCE(started_at, now()), runs = runs + 1
+    SET status = 'running', started_at = COALESCE(started_at, now()), runs = runs + 1,
+        lease_owner = ${owner}, lease_expires_at = now() + ${leaseMs} * interval '1 millisecond'
     WHERE id = ${id} AND status IN ('queued', 'running')
+      AND (lease_expires_at IS NULL OR lease_expires_at < now() OR lease_owner = ${owner})
     RETURNING *`;
-  return row ?? null;
+  if (row) return { kind: "claimed", row };
+  const current = await getAnalysis(sql, id);
+  if (!current) return { kind: "missing" };
+  if (TERMINAL_STATUSES.has(current.status)) return { kind: "ended", row: current };
+  return { kind: "busy", leaseExpiresAt: current.lease_expires_at ?? new Date() };
+}
+
+/** Extends the lease while the run is alive; false when another run has taken it over. */
+export async function renewAnalysisLease(
+  sql: Db,
+  id: string,
+  owner: string,
+  leaseMs: number,
+): Promise<boolean> {
+  const rows = await sql`
+    UPDATE stock_analyses SET lease_expires_at = now() + ${leaseMs} * interval '1 millisecond'
+    WHERE id = ${id} AND lease_owner = ${owner} AND status = 'running'
+    RETURNING id`;
+  return rows.length > 0;
+}
+
+/** Gives the lease up early (the run stopped without finishing), so the next run need not wait it out. */
+export async function releaseAnalysisLease(sql: Db, id: string, owner: string): Promise<void> {
+  await sql`
+    UPDATE stock_analyses SET lease_owner = NULL, lease_expires_at = NULL
+    WHERE id = ${id} AND lease_owner = ${owner}`;
 }
 
 export interface AnalysisOutcome {
   id: string;
+  /** The run's lease owner; null to end an analysis whose runs have all stopped (lease free or expired). */
+  leaseOwner: string | null;
   status: AnalysisStatus;
   totals: TokenTotals;
   breakdown: Record<string, BreakdownEntry>;
@@ -91,8 +133,12 @@ export interface AnalysisOutcome {
   marketDataSource: string | null;
 }
 
-/** Writes the final totals and breakdown; the caller runs it in the finalize transaction. */
-export async function finalizeAnalysis(tx: Db, outcome: AnalysisOutcome): Promise<AnalysisRow> {
+/**
+ * Writes the final totals and breakdown, once: only an unfinished analysis whose lease is this
+ * run's (or free) is updated, so null means another run owns it or it has already ended.
+ * The caller runs it in the finalize transaction.
+ */
+export async function finalizeAnalysis(tx: Db, outcome: AnalysisOutcome): Promise<AnalysisRow | null> {
   const { totals } = outcome;
   const [row] = await tx<AnalysisRow[]>`
     UPDATE stock_analyses SET
@@ -110,11 +156,13 @@ export async function finalizeAnalysis(tx: Db, outcome: AnalysisOutcome): Promis
       token_usage_breakdown = ${tx.json(outcome.breakdown as never)},
       decision = ${outcome.decision === null || outcome.decision === undefined ? null : tx.json(outcome.decision as never)},
       error = ${outcome.error},
-      market_data_source = COALESCE(${outcome.marketDataSource}, market_data_source)
-    WHERE id = ${outcome.id}
+      market_data_source = COALESCE(${outcome.marketDataSource}, market_data_source),
+      lease_owner = NULL,
+      lease_expires_at = NULL
+    WHERE id = ${outcome.id} AND status IN ('queued', 'running')
+      AND (lease_owner = ${outcome.leaseOwner ?? ""} OR lease_expires_at IS NULL OR lease_expires_at < now())
     RETURNING *`;
-  if (!row) throw new Error(`analysis ${outcome.id} does not exist`);
-  return row;
+  return row ?? null;
 }
 
 export async function getAnalysis(sql: Db, id: string): Promise<AnalysisRow | null> {

@@ -14,6 +14,8 @@ export interface PriceBarsWrite {
   updated: number;
   firstDate: string;
   lastDate: string;
+  /** The currency now stored (a re-import without one keeps the earlier one); null when never given. */
+  currency: string | null;
 }
 
 /** The stored bars of one ticker and source, ascending by date. */
@@ -48,12 +50,12 @@ export async function upsertPriceBars(
   const first = bars[0];
   const last = bars.at(-1);
   if (first === undefined || last === undefined) {
-    return { ticker, rows: 0, inserted: 0, updated: 0, firstDate: "", lastDate: "" };
+    return { ticker, rows: 0, inserted: 0, updated: 0, firstDate: "", lastDate: "", currency };
   }
   const fetchedAt = input.fetchedAt ?? new Date();
   const column = <K extends keyof PriceBar>(key: K) => bars.map((bar) => bar[key]);
   // xmax is 0 only on a freshly inserted row version: it tells inserts from updates.
-  const rows = await db<{ inserted: boolean }[]>`
+  const rows = await db<{ inserted: boolean; currency: string | null }[]>`
     INSERT INTO price_bars (ticker, source, date, open, high, low, close, volume, currency, fetched_at)
     SELECT ${ticker}, ${source}, b.date, b.open, b.high, b.low, b.close, b.volume, ${currency}, ${fetchedAt}
     FROM unnest(
@@ -66,8 +68,10 @@ export async function upsertPriceBars(
     ) AS b(date, open, high, low, close, volume)
     ON CONFLICT (ticker, source, date) DO UPDATE SET
       open = EXCLUDED.open, high = EXCLUDED.high, low = EXCLUDED.low, close = EXCLUDED.close,
-      volume = EXCLUDED.volume, currency = EXCLUDED.currency, fetched_at = EXCLUDED.fetched_at
-    RETURNING (xmax = 0) AS inserted`;
+      volume = EXCLUDED.volume, fetched_at = EXCLUDED.fetched_at,
+      -- A re-import without --currency keeps the currency an earlier import named.
+      currency = COALESCE(EXCLUDED.currency, price_bars.currency)
+    RETURNING (xmax = 0) AS inserted, currency`;
   const inserted = rows.filter((row) => row.inserted).length;
   return {
     ticker,
@@ -76,6 +80,7 @@ export async function upsertPriceBars(
     updated: rows.length - inserted,
     firstDate: first.date,
     lastDate: last.date,
+    currency: rows[0]?.currency ?? null,
   };
 }
 

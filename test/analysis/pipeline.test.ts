@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { executeAnalysis } from "../../src/analysis/execute-analysis.js";
+import { AnalysisBusyError, executeAnalysis } from "../../src/analysis/execute-analysis.js";
 import { AnalysisInterruptedError } from "../../src/analysis/pipeline.js";
 import { CALL_TYPES } from "../../src/ledger/call-record.js";
+import { TrackerRegistry } from "../../src/ledger/tracker-registry.js";
 import { listCalls } from "../../src/store/calls-repo.js";
 import { billedByServer, expectTotalsMatchCalls } from "../helpers/ledger-assertions.js";
 import { createPipelineHarness, type PipelineHarness } from "../helpers/pipeline-harness.js";
@@ -178,5 +179,21 @@ describe("runAnalysis against the Gemini-protocol emulator", () => {
     const requests = h.emulator.requestLog().length;
     expect(await executeAnalysis(id, h.deps)).toBeNull();
     expect(h.emulator.requestLog().length).toBe(requests);
+  });
+});
+
+describe("one run at a time", () => {
+  it("a second run of the same analysis (another process) is told to wait, not run it twice", async () => {
+    h.emulator.setFaults([]);
+    const id = await h.queue("HDFCBANK");
+    // A second "process": same database, its own registry.
+    const other = { ...h.deps, registry: new TrackerRegistry() };
+    const first = executeAnalysis(id, h.deps);
+    while (!h.emulator.requestLog().some((e) => e.analysisId === id))
+      await new Promise((r) => setTimeout(r, 2));
+    await expect(executeAnalysis(id, other)).rejects.toBeInstanceOf(AnalysisBusyError);
+    expect((await first)?.status).toBe("completed");
+    expect(await executeAnalysis(id, other)).toBeNull();
+    expect(billedByServer(h.emulator.requestLog(), id).requests).toBe(6);
   });
 });

@@ -33,6 +33,7 @@ export async function createPipelineHarness(
     }),
     prices: defaultPriceProvider(),
     registry: new TrackerRegistry(),
+    leaseMs: 30_000,
     retryPolicy: {
       maxAttempts: options.maxAttempts ?? 3,
       baseDelayMs: 5,

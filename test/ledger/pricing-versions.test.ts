@@ -136,8 +136,16 @@ describe("priceCall across price versions", () => {
 
   it("flags a book that would misprice", () => {
     const bad: PriceBook = [
-      { ...book[1]!, models: { x: { standard: { input: "0.1234567", output: "1", cachedInput: "0" } } } },
-      { ...book[0]!, models: { y: { standard: { input: "1", output: "1", cachedInput: "1" }, longContextThreshold: 5 } } },
+      {
+        version: "t-2026-03",
+        effectiveFrom: "2026-03-01",
+        models: { x: { standard: { input: "0.1234567", output: "1", cachedInput: "0" } } },
+      },
+      {
+        version: "t-2026-01",
+        effectiveFrom: "2026-01-01",
+        models: { y: { standard: { input: "1", output: "1", cachedInput: "1" }, longContextThreshold: 5 } },
+      },
     ];
     expect(checkPriceBook(bad)).toEqual([
       "t-2026-03 x: rate 0.1234567 needs ≤ 6 decimals",

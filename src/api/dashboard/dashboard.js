@@ -3,7 +3,8 @@
 // innerHTML, so a ticker or an error message can only ever show up as text.
 
 const POLL_MS = 2000;
-const DAILY_EVERY_N_POLLS = 5;
+// The per-day charts refresh when the recent list changes, and at least this often.
+const DAILY_EVERY_N_POLLS = 15;
 const DAYS_SHOWN = 14;
 const STAGES = [
   "indicator_summary",
@@ -16,7 +17,7 @@ const STAGES = [
 const STATUSES = ["queued", "running", "completed", "partial", "failed", "budget_exceeded"];
 const SVG_NS = "http://www.w3.org/2000/svg";
 
-const state = { selectedId: null, followNewest: true, polls: 0 };
+const state = { selectedId: null, followNewest: true, polls: 0, listSignature: "" };
 
 // ---------- small DOM helpers (text only) ----------
 
@@ -228,7 +229,7 @@ async function refreshDetail() {
 function renderDailyChart(box, days, series, format) {
   const width = 640;
   const height = 170;
-  const left = 52;
+  const left = 64;
   const bottom = 22;
   const plotH = height - bottom - 8;
   const slot = (width - left) / days.length;
@@ -236,7 +237,7 @@ function renderDailyChart(box, days, series, format) {
   const max = Math.max(...days.map((d) => series.reduce((sum, s) => sum + s.value(d), 0)));
   const chart = svg("svg", { viewBox: `0 0 ${width} ${height}`, role: "img" });
   const scale = max > 0 ? plotH / max : 0;
-  for (const frac of [0, 0.5, 1]) {
+  for (const frac of max > 0 ? [0, 0.5, 1] : [0]) {
     const y = 8 + plotH - frac * plotH;
     chart.append(
       svg("line", { class: "grid-line", x1: left, x2: width, y1: y, y2: y }),
@@ -263,7 +264,8 @@ function renderDailyChart(box, days, series, format) {
         }),
       );
     }
-    if (i % 2 === days.length % 2 || days.length <= 7) {
+    // Label today and every other day before it.
+    if ((days.length - 1 - i) % 2 === 0 || days.length <= 7) {
       g.append(
         svg(
           "text",
@@ -297,7 +299,7 @@ async function refreshDaily() {
     $("daily-cost-chart"),
     days,
     [{ label: "cost", className: "bar-cost", legend: "cost", value: (d) => d.cost_usd }],
-    (v) => `$${v < 0.01 && v > 0 ? v.toFixed(5) : v.toFixed(2)}`,
+    (v) => (v === 0 ? "$0" : `$${v < 0.01 ? v.toFixed(5) : v.toFixed(2)}`),
   );
 }
 
@@ -309,8 +311,12 @@ async function refresh() {
     state.selectedId = analyses[0].id;
   }
   renderAnalyses(analyses);
+  const signature = analyses.map((a) => `${a.id}:${a.status}:${a.total_tokens}`).join(",");
   const jobs = [refreshDetail()];
-  if (state.polls % DAILY_EVERY_N_POLLS === 0) jobs.push(refreshDaily());
+  if (signature !== state.listSignature || state.polls % DAILY_EVERY_N_POLLS === 0) {
+    state.listSignature = signature;
+    jobs.push(refreshDaily());
+  }
   await Promise.all(jobs);
   state.polls += 1;
 }
@@ -357,7 +363,6 @@ async function enqueue(event) {
       state.followNewest = false;
       select(result.analyses[0].id, false);
     }
-    state.polls = 0;
     await refresh();
   } catch (error) {
     message.classList.add("bad");

@@ -29,11 +29,11 @@ export async function importPricesCommand(
   const writes = await importPriceBars(ctx.sql, barsByTicker, { currency });
   const lines = writes.map(
     (w) =>
-      `imported ${w.ticker}: ${w.rows} bars, ${w.firstDate} to ${w.lastDate} (${w.inserted} new, ${w.updated} updated)`,
+      `imported ${w.ticker}: ${w.rows} bars, ${w.firstDate} to ${w.lastDate} (${w.inserted} new, ${w.updated} updated), ` +
+      (w.currency ?? `currency not given, taken as ${DEFAULT_IMPORT_CURRENCY}`),
   );
   const total = writes.reduce((sum, w) => sum + w.rows, 0);
   if (writes.length > 1) lines.push(`imported ${total} bars for ${writes.length} tickers`);
-  if (currency === null) lines.push(`prices taken as ${DEFAULT_IMPORT_CURRENCY} (use --currency to say otherwise)`);
   process.stdout.write(`${lines.join("\n")}\n`);
 }
 
@@ -61,7 +61,9 @@ function parseFile(file: string, text: string, ticker: string | undefined): Map<
 function parseCurrency(raw: string): string {
   const code = raw.trim().toUpperCase();
   if (!/^[A-Z]{3}$/.test(code)) {
-    throw new UsageError(`invalid currency ${JSON.stringify(raw)}: must be a 3-letter code such as INR or USD`);
+    throw new UsageError(
+      `invalid currency ${JSON.stringify(raw)}: must be a 3-letter code such as INR or USD`,
+    );
   }
   return code;
 }

@@ -30,7 +30,8 @@ export function barsFromChartQuotes(quotes: readonly ChartQuote[], gmtOffsetSeco
     const top = Math.max(high, open, close);
     const bottom = Math.min(low, open, close);
     if (top !== high || bottom !== low) repaired++;
-    const volume = quote.volume !== null && Number.isFinite(quote.volume) && quote.volume > 0 ? quote.volume : 0;
+    const volume =
+      quote.volume !== null && Number.isFinite(quote.volume) && quote.volume > 0 ? quote.volume : 0;
     const date = new Date(quote.date.getTime() + gmtOffsetSeconds * 1000).toISOString().slice(0, 10);
     byDate.set(date, { date, open, high: top, low: bottom, close, volume });
   }

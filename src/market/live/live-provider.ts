@@ -102,8 +102,15 @@ export class LivePriceProvider implements PriceProvider {
       );
       return null;
     }
-    const currency = fetched.currency !== null && /^[A-Za-z]{3}$/.test(fetched.currency) ? fetched.currency : null;
-    await replacePriceBars(sql, { ticker: symbol, source: "live", currency, bars: fetched.bars, fetchedAt: now });
+    const currency =
+      fetched.currency !== null && /^[A-Za-z]{3}$/.test(fetched.currency) ? fetched.currency : null;
+    await replacePriceBars(sql, {
+      ticker: symbol,
+      source: "live",
+      currency,
+      bars: fetched.bars,
+      fetchedAt: now,
+    });
     logger.info({ symbol, bars: fetched.bars.length }, "fetched live prices");
     return {
       state: "fetched",

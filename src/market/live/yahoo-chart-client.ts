@@ -23,7 +23,11 @@ export interface ChartResponse {
 
 /** The seam tests use: the real client with a recorded `fetch`, or any stand-in. */
 export interface ChartClient {
-  dailyBars(symbol: string, range: { from: Date; to: Date }, opts: { timeoutMs: number }): Promise<ChartResponse>;
+  dailyBars(
+    symbol: string,
+    range: { from: Date; to: Date },
+    opts: { timeoutMs: number },
+  ): Promise<ChartResponse>;
 }
 
 type YahooFinanceClient = InstanceType<typeof YahooFinance>;

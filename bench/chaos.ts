@@ -1,0 +1,335 @@
+/**
+ * Chaos run: real worker processes against the Gemini-protocol emulator, real Postgres and
+ * Redis, with faults injected. Prints one row per scenario: analyses, completed, lost,
+ * double-counted calls and leaked trackers. `npm run chaos` (add `-- --only kill-9` for one).
+ */
+import { setTimeout as sleep } from "node:timers/promises";
+import { type EmulatorHandle, type FaultRule, startEmulator } from "../src/llm/emulator/index.js";
+import { enqueueAnalyses } from "../src/queue/enqueue.js";
+import type { LlmCallRow } from "../src/store/calls-repo.js";
+import { runCli, startCli } from "../test/helpers/cli.js";
+import { startPrivateRedis } from "../test/helpers/private-redis.js";
+import {
+  createTestDatabase,
+  dropQueueKeys,
+  openTestQueue,
+  REDIS_URL,
+  uniqueName,
+} from "../test/helpers/services.js";
+import { TcpProxy } from "../test/helpers/tcp-proxy.js";
+
+const TICKERS = ["RELIANCE", "TCS", "INFY", "HDFCBANK", "AAPL", "MSFT"];
+
+interface ScenarioContext {
+  env: Record<string, string>;
+  /** Starts a worker process; its "worker stopped" line reports leaked trackers. */
+  worker(extraEnv?: Record<string, string>): Promise<Awaited<ReturnType<typeof startCli>>>;
+  enqueue(count: number, ids?: string[]): Promise<string[]>;
+  waitForRecorded(calls: number): Promise<void>;
+  emulator: EmulatorHandle;
+}
+
+interface Scenario {
+  name: string;
+  analyses: number;
+  faults?: FaultRule[];
+  run(ctx: ScenarioContext): Promise<{ ids: string[]; stops: Awaited<ReturnType<typeof startCli>>[] }>;
+  setup?(): Promise<{
+    env: Record<string, string>;
+    teardown(): Promise<void>;
+    hooks?: Record<string, () => Promise<void>>;
+  }>;
+}
+
+interface Row {
+  scenario: string;
+  analyses: number;
+  completed: number;
+  calls: number;
+  failedCalls: number;
+  lost: number;
+  doubleCounted: number;
+  leakedTrackers: number;
+  seconds: number;
+}
+
+const randomFaults: FaultRule[] = [
+  { kind: "rate_limited", probability: 0.08, retryDelaySeconds: 0.2 },
+  { kind: "server_error", probability: 0.04 },
+  { kind: "overloaded", probability: 0.04 },
+  { kind: "timeout", probability: 0.02 },
+  { kind: "reset", probability: 0.02 },
+  { kind: "non_json", probability: 0.02 },
+  { kind: "missing_usage", probability: 0.04 },
+  { kind: "bad_schema", callType: "final_decision", probability: 0.2 },
+];
+
+let privateRedis: Awaited<ReturnType<typeof startPrivateRedis>> | null = null;
+let pgProxy: TcpProxy | null = null;
+
+const SCENARIOS: Scenario[] = [
+  {
+    name: "baseline",
+    analyses: 20,
+    async run(ctx) {
+      const w = await ctx.worker();
+      return { ids: await ctx.enqueue(20), stops: [w] };
+    },
+  },
+  {
+    name: "llm faults (429/5xx/hang/reset/bad body)",
+    analyses: 20,
+    faults: randomFaults,
+    async run(ctx) {
+      const w = await ctx.worker();
+      return { ids: await ctx.enqueue(20), stops: [w] };
+    },
+  },
+  {
+    name: "kill -9 worker mid-run",
+    analyses: 20,
+    async run(ctx) {
+      const doomed = await ctx.worker();
+      const ids = await ctx.enqueue(20);
+      await ctx.waitForRecorded(40);
+      await doomed.stop("SIGKILL");
+      return { ids, stops: [await ctx.worker()] };
+    },
+  },
+  {
+    name: "SIGTERM drain mid-run",
+    analyses: 20,
+    async run(ctx) {
+      const first = await ctx.worker();
+      const ids = await ctx.enqueue(20);
+      await ctx.waitForRecorded(30);
+      const code = await first.stop("SIGTERM");
+      if (code !== 0) throw new Error(`worker exited ${code} on SIGTERM`);
+      const leaked = /"liveTrackers":(\d+)/.exec(first.output())?.[1];
+      if (leaked !== "0") throw new Error(`worker leaked ${leaked} trackers`);
+      return { ids, stops: [first, await ctx.worker()] };
+    },
+  },
+  {
+    name: "two workers share the queue",
+    analyses: 40,
+    async run(ctx) {
+      const a = await ctx.worker();
+      const b = await ctx.worker();
+      return { ids: await ctx.enqueue(40), stops: [a, b] };
+    },
+  },
+  {
+    name: "same ids enqueued by two processes",
+    analyses: 10,
+    async run(ctx) {
+      const w = await ctx.worker();
+      const ids = Array.from({ length: 10 }, (_, i) => `${uniqueName("dup").replaceAll("_", "-")}-${i}`);
+      await Promise.all(
+        ids.flatMap((id, i) =>
+          [0, 1].map(() => runCli(["analyze", TICKERS[i % TICKERS.length] as string, "--id", id], ctx.env)),
+        ),
+      );
+      return { ids, stops: [w] };
+    },
+  },
+  {
+    name: "Redis restarted (no persistence)",
+    analyses: 20,
+    async setup() {
+      privateRedis = await startPrivateRedis();
+      const redis = privateRedis;
+      return { env: { REDIS_URL: redis.url }, teardown: async () => privateRedis?.stop() };
+    },
+    async run(ctx) {
+      const w = await ctx.worker();
+      const ids = await ctx.enqueue(20);
+      await ctx.waitForRecorded(30);
+      const port = privateRedis?.port;
+      await privateRedis?.stop();
+      await sleep(500);
+      privateRedis = await startPrivateRedis(port);
+      return { ids, stops: [w] };
+    },
+  },
+  {
+    name: "Postgres away for 3 s",
+    analyses: 20,
+    async setup() {
+      pgProxy = new TcpProxy(5432);
+      const port = await pgProxy.start();
+      return { env: { PG_PROXY_PORT: String(port) }, teardown: async () => pgProxy?.close() };
+    },
+    async run(ctx) {
+      const w = await ctx.worker();
+      const ids = await ctx.enqueue(20);
+      await ctx.waitForRecorded(30);
+      pgProxy?.cut();
+      await sleep(3000);
+      pgProxy?.restore();
+      return { ids, stops: [w] };
+    },
+  },
+];
+
+async function runScenario(scenario: Scenario): Promise<Row> {
+  const started = Date.now();
+  const db = await createTestDatabase();
+  const emulator = await startEmulator({
+    latencyMs: 100,
+    latencyJitterMs: 200,
+    faults: scenario.faults ?? [],
+    seed: 7,
+  });
+  const prefix = uniqueName("sl-chaos");
+  const extra = scenario.setup ? await scenario.setup() : null;
+  const redisUrl = extra?.env.REDIS_URL ?? REDIS_URL;
+  const workerDbUrl = extra?.env.PG_PROXY_PORT
+    ? db.url.replace(":5432/", `:${extra.env.PG_PROXY_PORT}/`)
+    : db.url;
+  const env = {
+    DATABASE_URL: workerDbUrl,
+    REDIS_URL: redisUrl,
+    QUEUE_PREFIX: prefix,
+    GEMINI_BASE_URL: emulator.url,
+    GEMINI_API_KEY: "chaos",
+    WORKER_CONCURRENCY: "8",
+    WORKER_LOCK_MS: "3000",
+    RECOVERY_INTERVAL_MS: "2000",
+    LLM_TIMEOUT_MS: "3000",
+  };
+  const producer = openTestQueue(redisUrl, prefix);
+  const ctx: ScenarioContext = {
+    env: { ...env, DATABASE_URL: db.url },
+    emulator,
+    worker: (extraEnv = {}) => startCli(["worker"], { ...env, ...extraEnv }, /worker ready/),
+    async enqueue(count) {
+      const tickers = Array.from({ length: count }, (_, i) => TICKERS[i % TICKERS.length] as string);
+      const enqueued = await enqueueAnalyses(
+        { sql: db.sql, queue: producer.queue },
+        { tickers, model: "gemini-2.5-flash" },
+      );
+      return enqueued.map((a) => a.id);
+    },
+    async waitForRecorded(calls) {
+      for (;;) {
+        const [row] = await db.sql`SELECT count(*)::int AS n FROM llm_calls WHERE status <> 'interrupted'`;
+        if ((row?.n ?? 0) >= calls) return;
+        await sleep(50);
+      }
+    },
+  };
+  let ids: string[] = [];
+  let leakedTrackers = 0;
+  try {
+    const outcome = await scenario.run(ctx);
+    ids = outcome.ids;
+    const deadline = Date.now() + 120_000;
+    for (;;) {
+      const [row] = await db.sql`SELECT count(*)::int AS n FROM stock_analyses
+        WHERE id = ANY(${ids}) AND status NOT IN ('queued', 'running')`;
+      if (row?.n === ids.length || Date.now() > deadline) break;
+      await sleep(200);
+    }
+    for (const w of outcome.stops) {
+      if (w.child.exitCode === null && w.child.signalCode === null) await w.stop("SIGTERM");
+      const leaked = /"liveTrackers":(\d+)/.exec(w.output())?.[1];
+      if (leaked) leakedTrackers += Number(leaked);
+    }
+    const rows = await db.sql`SELECT * FROM stock_analyses WHERE id = ANY(${ids})`;
+    const [calls] =
+      await db.sql`SELECT count(*)::int AS n, count(*) FILTER (WHERE status <> 'success')::int AS failed
+      FROM llm_calls WHERE analysis_id = ANY(${ids})`;
+    const ended = rows.filter((r) => !["queued", "running"].includes(r.status));
+    return {
+      scenario: scenario.name,
+      analyses: ids.length,
+      completed: rows.filter((r) => r.status === "completed").length,
+      calls: calls?.n ?? 0,
+      failedCalls: calls?.failed ?? 0,
+      lost: ids.length - ended.length,
+      doubleCounted: await countDoubleCounted(db.sql, ids, emulator),
+      leakedTrackers,
+      seconds: (Date.now() - started) / 1000,
+    };
+  } finally {
+    await producer.close();
+    await emulator.close();
+    await extra?.teardown();
+    await db.drop();
+    await dropQueueKeys(prefix);
+  }
+}
+
+/**
+ * A call counts as double-counted when the ledger disagrees with the server: totals that are
+ * not the sums of the calls, a stage asked again after its success was recorded, or a recorded
+ * success whose tokens differ from what the server returned for that attempt.
+ */
+async function countDoubleCounted(
+  sql: Awaited<ReturnType<typeof createTestDatabase>>["sql"],
+  ids: string[],
+  emulator: EmulatorHandle,
+): Promise<number> {
+  const log = emulator.requestLog().filter((e) => e.method === "generateContent");
+  let bad = 0;
+  const mismatched = await sql`
+    SELECT a.id FROM stock_analyses a
+    LEFT JOIN (SELECT analysis_id, count(*) AS n, sum(total_tokens) AS t, sum(input_tokens) AS i, sum(output_tokens) AS o
+               FROM llm_calls GROUP BY analysis_id) c ON c.analysis_id = a.id
+    WHERE a.id = ANY(${ids}) AND a.status NOT IN ('queued', 'running')
+      AND (a.llm_calls_count <> COALESCE(c.n, 0) OR a.total_tokens <> COALESCE(c.t, 0)
+           OR a.total_input_tokens <> COALESCE(c.i, 0) OR a.total_output_tokens <> COALESCE(c.o, 0))`;
+  bad += mismatched.length;
+  const successes = await sql<
+    LlmCallRow[]
+  >`SELECT * FROM llm_calls WHERE analysis_id = ANY(${ids}) AND status = 'success'`;
+  for (const call of successes) {
+    const requests = log.filter((e) => e.analysisId === call.analysis_id && e.callType === call.call_type);
+    bad += requests.filter((e) => (e.attempt ?? 0) > call.attempt).length;
+    const served = requests.find((e) => e.attempt === call.attempt)?.usageMetadata;
+    if (served && served.totalTokenCount !== call.total_tokens) bad += 1;
+  }
+  return bad;
+}
+
+function printTable(rows: Row[]): void {
+  const header = [
+    "scenario",
+    "analyses",
+    "completed",
+    "calls",
+    "failed/interrupted calls",
+    "lost",
+    "double-counted calls",
+    "leaked trackers",
+    "seconds",
+  ];
+  const lines = rows.map((r) => [
+    r.scenario,
+    String(r.analyses),
+    String(r.completed),
+    String(r.calls),
+    String(r.failedCalls),
+    String(r.lost),
+    String(r.doubleCounted),
+    String(r.leakedTrackers),
+    r.seconds.toFixed(1),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => (l[i] ?? "").length)));
+  const fmt = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(" | ")} |`;
+  console.log(fmt(header));
+  console.log(`|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`);
+  for (const line of lines) console.log(fmt(line));
+}
+
+const only = process.argv.indexOf("--only");
+const filter = only >= 0 ? process.argv[only + 1] : undefined;
+const rows: Row[] = [];
+for (const scenario of SCENARIOS.filter((s) => !filter || s.name.includes(filter))) {
+  process.stderr.write(`chaos: ${scenario.name}…\n`);
+  rows.push(await runScenario(scenario));
+}
+printTable(rows);
+const failed = rows.some((r) => r.lost > 0 || r.doubleCounted > 0 || r.leakedTrackers > 0);
+process.exit(failed ? 1 : 0);

@@ -1,0 +1,164 @@
+import { randomBytes } from "node:crypto";
+import { once } from "node:events";
+import { type FileHandle, open, rename, rm, stat } from "node:fs/promises";
+import path from "node:path";
+import type { Writable } from "node:stream";
+import { stringify } from "csv-stringify/sync";
+import type { AnalysisRow } from "../../store/analyses-repo.js";
+import type { LlmCallRow } from "../../store/calls-repo.js";
+import {
+  EXPORT_TABLES,
+  type ExportFilter,
+  type ExportWhat,
+  exportBatches,
+  exportColumns,
+} from "../../store/export-repo.js";
+import type { CliContext } from "../cli-context.js";
+import { UsageError } from "../cli-errors.js";
+import { parseSince, parseStatus, parseTicker } from "../input.js";
+import { analysisJson, callJson } from "../render.js";
+
+export interface ExportOptions {
+  format: string;
+  what?: string;
+  since?: string;
+  until?: string;
+  ticker?: string;
+  status?: string;
+  out?: string;
+}
+
+const FORMATS = ["csv", "json"] as const;
+type ExportFormat = (typeof FORMATS)[number];
+const CALL_STATUSES = ["success", "failure", "interrupted"];
+
+function oneOf<T extends string>(values: readonly T[], raw: string, option: string): T {
+  if ((values as readonly string[]).includes(raw)) return raw as T;
+  throw new UsageError(`invalid ${option} ${JSON.stringify(raw)}: must be one of ${values.join(", ")}`);
+}
+
+/** --until is exclusive; a bare date means "through the end of that UTC day". */
+function parseUntil(raw: string): Date {
+  const date = parseSince(raw);
+  return /^\d{4}-\d{2}-\d{2}$/.test(raw) ? new Date(date.getTime() + 86_400_000) : date;
+}
+
+function parseFilter(what: ExportWhat, options: ExportOptions): ExportFilter {
+  const filter: ExportFilter = {
+    since: options.since === undefined ? undefined : parseSince(options.since),
+    until: options.until === undefined ? undefined : parseUntil(options.until),
+    ticker: options.ticker === undefined ? undefined : parseTicker(options.ticker),
+    status:
+      options.status === undefined
+        ? undefined
+        : what === "analyses"
+          ? parseStatus(options.status)
+          : oneOf(CALL_STATUSES, options.status, "call status"),
+  };
+  if (filter.since && filter.until && filter.since >= filter.until) {
+    throw new UsageError("invalid range: --since must be before --until");
+  }
+  return filter;
+}
+
+/** The target's directory must exist before anything is read, so bad paths fail as usage errors. */
+async function checkOut(out: string): Promise<string> {
+  const target = path.resolve(out);
+  const dir = await stat(path.dirname(target)).catch(() => null);
+  if (!dir?.isDirectory()) throw new UsageError(`cannot write ${out}: its directory does not exist`);
+  if ((await stat(target).catch(() => null))?.isDirectory()) {
+    throw new UsageError(`cannot write ${out}: it is a directory`);
+  }
+  return target;
+}
+
+/** A CSV cell: ISO timestamps, JSON for JSONB, empty for NULL, exact decimals for money. */
+function csvCell(value: unknown): string {
+  if (value === null || value === undefined) return "";
+  if (value instanceof Date) return value.toISOString();
+  if (typeof value === "object") return JSON.stringify(value);
+  return String(value);
+}
+
+/** Encodes batches of rows as CSV (with a header row) or NDJSON, one chunk per batch. */
+async function* encode(
+  format: ExportFormat,
+  what: ExportWhat,
+  columns: string[],
+  batches: AsyncIterable<Record<string, unknown>[]>,
+): AsyncGenerator<string> {
+  if (format === "csv") yield stringify([columns]);
+  for await (const rows of batches) {
+    if (format === "csv") {
+      yield stringify(rows.map((row) => columns.map((column) => csvCell(row[column]))));
+    } else {
+      const json =
+        what === "analyses"
+          ? (r: unknown) => analysisJson(r as AnalysisRow)
+          : (r: unknown) => callJson(r as LlmCallRow);
+      yield `${rows.map((row) => JSON.stringify(json(row))).join("\n")}\n`;
+    }
+  }
+}
+
+/** Writes with backpressure: the next batch is read from Postgres only once this one is out. */
+async function writeAll(chunks: AsyncIterable<string>, stream: Writable): Promise<void> {
+  let failure: unknown = null;
+  const onError = (error: unknown) => {
+    failure ??= error;
+  };
+  stream.on("error", onError);
+  try {
+    for await (const chunk of chunks) {
+      if (failure) throw failure;
+      if (!stream.write(chunk)) await once(stream, "drain");
+    }
+    if (stream.writableLength > 0) await once(stream, "drain");
+    if (failure) throw failure;
+  } finally {
+    stream.off("error", onError);
+  }
+}
+
+/** Writes to a temporary file beside the target and renames it on success: never a half file. */
+async function writeFileAtomically(target: string, chunks: AsyncIterable<string>): Promise<void> {
+  const temp = path.join(
+    path.dirname(target),
+    `.${path.basename(target)}.${randomBytes(4).toString("hex")}.tmp`,
+  );
+  let handle: FileHandle | undefined;
+  try {
+    handle = await open(temp, "wx");
+    const stream = handle.createWriteStream({ autoClose: false });
+    await writeAll(chunks, stream);
+    stream.end();
+    await once(stream, "finish");
+    await handle.sync();
+    await handle.close();
+    handle = undefined;
+    await rename(temp, target);
+  } catch (error) {
+    await handle?.close().catch(() => undefined);
+    await rm(temp, { force: true });
+    throw error;
+  }
+}
+
+export async function exportCommand(ctx: CliContext, options: ExportOptions): Promise<void> {
+  const format = oneOf(FORMATS, options.format, "--format");
+  const what = oneOf(EXPORT_TABLES, options.what ?? "analyses", "--what");
+  const filter = parseFilter(what, options);
+  const target = options.out === undefined ? null : await checkOut(options.out);
+  const columns = await exportColumns(ctx.sql, what);
+  const chunks = encode(format, what, columns, exportBatches(ctx.sql, what, columns, filter));
+  if (target) {
+    await writeFileAtomically(target, chunks);
+    return;
+  }
+  try {
+    await writeAll(chunks, process.stdout);
+  } catch (error) {
+    // The reader went away (`export ... | head`): stop quietly, as other Unix tools do.
+    if ((error as { code?: string }).code !== "EPIPE") throw error;
+  }
+}

@@ -1,0 +1,125 @@
+import { existsSync, mkdirSync } from "node:fs";
+import path from "node:path";
+import { type Browser, chromium, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type EmulatorHandle, startEmulator } from "../../src/llm/emulator/index.js";
+import { watchTrackerRegistry } from "../../src/metrics/worker-metrics.js";
+import { projectRoot } from "../../src/paths.js";
+import type { WorkerRuntime } from "../../src/queue/worker-runtime.js";
+import { type ApiHarness, startApiHarness, startTestWorker } from "./api-harness.js";
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+const ARTIFACTS = path.join(projectRoot, "test-artifacts");
+const XSS = "<script>alert(1)</script>";
+
+let api: ApiHarness;
+let emulator: EmulatorHandle;
+let worker: WorkerRuntime;
+let browser: Browser;
+let page: Page;
+const dialogs: string[] = [];
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium`);
+  mkdirSync(ARTIFACTS, { recursive: true });
+  emulator = await startEmulator({ latencyMs: 60, latencyJitterMs: 60 });
+  api = await startApiHarness({ listen: true });
+  worker = await startTestWorker(api.config, emulator);
+  watchTrackerRegistry(worker.resources.registry);
+  // An analysis whose error text is markup: the page must show it as text, never run it.
+  await api.db.sql`
+    INSERT INTO stock_analyses (id, ticker, model, status, created_at, completed_at, error)
+    VALUES ('an-xss-error', 'XSS', 'gemini-2.5-flash', 'failed', now() - interval '1 minute', now(), ${XSS})`;
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
+  page = await browser.newPage({ viewport: { width: 1360, height: 900 } });
+  page.on("dialog", (dialog) => {
+    dialogs.push(dialog.message());
+    void dialog.dismiss();
+  });
+  await page.goto(`${api.url}/`);
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await worker?.close(5_000);
+  await api?.close();
+  await emulator?.close();
+});
+
+const row = (id: string) => page.locator(`#analyses-table tbody tr[data-analysis-id="${id}"]`);
+
+describe("dashboard in a real browser", () => {
+  it("enqueues a ticker through the form and shows it complete with its stage breakdown", async () => {
+    await page.fill("#tickers-input", "reliance");
+    await page.click("#enqueue-button");
+    await expect.poll(() => page.textContent("#enqueue-message")).toMatch(/^Queued RELIANCE \(an_/);
+    const id = ((await page.textContent("#enqueue-message")) ?? "").match(/\((an_[^)]+)\)/)?.[1] ?? "";
+
+    await page.waitForSelector(`#detail[data-analysis-id="${id}"][data-status="completed"]`, {
+      timeout: 30_000,
+    });
+    await page.waitForSelector(
+      `${`#analyses-table tbody tr[data-analysis-id="${id}"]`}[data-status="completed"]`,
+    );
+    const stages = await page.$$eval("#stage-chart [data-stage]", (nodes) =>
+      nodes.map((n) => n.getAttribute("data-stage")),
+    );
+    expect(stages).toEqual([
+      "indicator_summary",
+      "comprehensive_overview",
+      "volume_analysis",
+      "reversal_patterns",
+      "continuation_levels",
+      "final_decision",
+    ]);
+    const [stored] = await api.db.sql<{ total_tokens: number; ticker: string }[]>`
+      SELECT total_tokens, ticker FROM stock_analyses WHERE id = ${id}`;
+    expect(stored?.ticker).toBe("RELIANCE");
+    const totals = await page.textContent("#detail-totals");
+    expect(totals).toContain((stored?.total_tokens ?? -1).toLocaleString("en-US"));
+    expect(await row(id).locator(".badge").textContent()).toBe("completed");
+
+    // The per-day charts pick the run up as soon as the list shows it ended.
+    const drawnBars = (selector: string) =>
+      page.$$eval(selector, (rects) => rects.filter((r) => Number(r.getAttribute("height")) > 0).length);
+    await expect.poll(() => drawnBars("#daily-tokens-chart rect.bar-input"), { timeout: 15_000 }).toBe(1);
+    await expect.poll(() => drawnBars("#daily-cost-chart rect.bar-cost"), { timeout: 15_000 }).toBe(1);
+    await page.screenshot({ path: path.join(ARTIFACTS, "dashboard-completed.png"), fullPage: true });
+  });
+
+  it("shows error text holding <script> as text and runs nothing", async () => {
+    await row("an-xss-error").click();
+    await page.waitForSelector('#detail[data-analysis-id="an-xss-error"]');
+    expect(await page.textContent("#detail-error")).toBe(`Error: ${XSS}`);
+    expect(await row("an-xss-error").locator("td.error-cell").textContent()).toBe(XSS);
+    // Only the dashboard's own script element exists; no dialog ever opened.
+    expect(await page.$$eval("script", (nodes) => nodes.map((n) => n.getAttribute("src")))).toEqual([
+      "/dashboard.js",
+    ]);
+    expect(dialogs).toEqual([]);
+    await page.screenshot({ path: path.join(ARTIFACTS, "dashboard-error-text.png"), fullPage: true });
+  });
+
+  it("shows the API's refusal of a bad ticker as text", async () => {
+    await page.fill("#tickers-input", "<b>bad</b>");
+    await page.click("#enqueue-button");
+    await expect
+      .poll(() => page.textContent("#enqueue-message"))
+      .toContain('invalid tickers[0] "<b>bad</b>"');
+    expect(await page.$$eval("#enqueue-message *", (nodes) => nodes.length)).toBe(0);
+    expect(await page.getAttribute("#enqueue-message", "class")).toContain("bad");
+    expect(dialogs).toEqual([]);
+  });
+});

@@ -1,0 +1,202 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { usdToPico } from "../../src/ledger/money.js";
+import { type EmulatorHandle, startEmulator } from "../../src/llm/emulator/index.js";
+import { startMetricsServer } from "../../src/metrics/metrics-server.js";
+import {
+  recordAnalysisMetrics,
+  recordCallMetrics,
+  watchTrackerRegistry,
+} from "../../src/metrics/worker-metrics.js";
+import type { WorkerRuntime } from "../../src/queue/worker-runtime.js";
+import { type ApiHarness, startApiHarness, startTestWorker, waitUntilEnded } from "./api-harness.js";
+import { parsePrometheusText, type Sample, sumOf } from "./prometheus-text.js";
+
+let api: ApiHarness;
+let emulator: EmulatorHandle;
+let worker: WorkerRuntime;
+
+async function scrape(): Promise<Sample[]> {
+  const response = await api.app.inject({ url: "/metrics" });
+  expect(response.statusCode).toBe(200);
+  expect(response.headers["content-type"]).toContain("text/plain");
+  return parsePrometheusText(response.body);
+}
+
+beforeAll(async () => {
+  // One billed-but-failed attempt per analysis, so failed calls' tokens are in the sums too.
+  emulator = await startEmulator({
+    latencyMs: 20,
+    faults: [{ kind: "bad_schema", callType: "final_decision", attempt: 1 }],
+  });
+  api = await startApiHarness();
+  worker = await startTestWorker(api.config, emulator);
+  watchTrackerRegistry(worker.resources.registry);
+});
+
+afterAll(async () => {
+  await worker?.close(5_000);
+  await api?.close();
+  await emulator?.close();
+});
+
+describe("/metrics", () => {
+  it("token, call and cost counters equal the ledger after analyses run by a real worker", async () => {
+    const enqueued = await api.app.inject({
+      method: "POST",
+      url: "/analyses",
+      payload: { tickers: ["RELIANCE", "TCS", "INFY"] },
+    });
+    expect(enqueued.statusCode).toBe(202);
+    const ids = enqueued.json().analyses.map((a: { id: string }) => a.id);
+    await waitUntilEnded(api, ids);
+    // BullMQ marks the job completed just after the ledger's finalize commits.
+    await expect.poll(async () => (await api.queue.getJobCounts("active", "waiting")).active).toBe(0);
+
+    const samples = await scrape();
+    const ledger = await api.db.sql<
+      {
+        model: string;
+        stage: string;
+        input: number;
+        output: number;
+        thinking: number;
+        cached: number;
+        calls: number;
+        failed: number;
+        cost: string;
+      }[]
+    >`
+      SELECT model, call_type AS stage, sum(input_tokens)::int AS input, sum(output_tokens)::int AS output,
+             sum(thinking_tokens)::int AS thinking, sum(cached_input_tokens)::int AS cached,
+             count(*)::int AS calls, count(*) FILTER (WHERE status = 'failure')::int AS failed,
+             COALESCE(sum(cost_usd), 0)::text AS cost
+      FROM llm_calls GROUP BY model, call_type ORDER BY call_type`;
+    expect(ledger).toHaveLength(6);
+    expect(ledger.find((r) => r.stage === "final_decision")?.failed).toBe(3);
+
+    for (const row of ledger) {
+      const where = { gen_ai_request_model: row.model, stage: row.stage };
+      expect(sumOf(samples, "gen_ai_client_token_usage", { ...where, gen_ai_token_type: "input" })).toBe(
+        row.input,
+      );
+      expect(sumOf(samples, "gen_ai_client_token_usage", { ...where, gen_ai_token_type: "output" })).toBe(
+        row.output,
+      );
+      expect(sumOf(samples, "stock_ledger_thinking_tokens_total", where)).toBe(row.thinking);
+      expect(sumOf(samples, "stock_ledger_cached_input_tokens_total", where)).toBe(row.cached);
+      expect(sumOf(samples, "stock_ledger_llm_calls_total", where)).toBe(row.calls);
+      expect(sumOf(samples, "stock_ledger_llm_calls_total", { ...where, status: "failure" })).toBe(
+        row.failed,
+      );
+      expect(sumOf(samples, "stock_ledger_cost_usd_total", where)).toBeCloseTo(Number(row.cost), 12);
+    }
+
+    // And the grand totals equal the analyses' own totals (the seed's columns).
+    const [totals] = await api.db.sql<{ input: number; output: number; total: number; cost: string }[]>`
+      SELECT sum(total_input_tokens)::int AS input, sum(total_output_tokens)::int AS output,
+             sum(total_tokens)::int AS total, sum(cost_usd)::text AS cost
+      FROM stock_analyses WHERE id = ANY(${ids})`;
+    const input = sumOf(samples, "gen_ai_client_token_usage", { gen_ai_token_type: "input" });
+    const output = sumOf(samples, "gen_ai_client_token_usage", { gen_ai_token_type: "output" });
+    expect({ input, output, total: input + output }).toEqual({
+      input: totals?.input,
+      output: totals?.output,
+      total: totals?.total,
+    });
+    const costPico = usdToPico(String(sumOf(samples, "stock_ledger_cost_usd_total").toFixed(12)));
+    expect(Number(costPico - usdToPico(totals?.cost ?? "0"))).toBeLessThan(1_000);
+
+    expect(sumOf(samples, "stock_ledger_analyses", { status: "completed" })).toBe(3);
+    expect(sumOf(samples, "stock_ledger_analyses", { status: "running" })).toBe(0);
+    for (const state of ["waiting", "active", "delayed", "failed"]) {
+      expect(sumOf(samples, "stock_ledger_queue_jobs", { state })).toBe(0);
+    }
+    expect(sumOf(samples, "stock_ledger_live_trackers")).toBe(0);
+    expect(sumOf(samples, "stock_ledger_metrics_source_up", { source: "postgres" })).toBe(1);
+    expect(sumOf(samples, "stock_ledger_metrics_source_up", { source: "redis" })).toBe(1);
+  });
+
+  it("shows what the worker's recorders observe, in OpenTelemetry GenAI names", async () => {
+    const startedAt = new Date();
+    const base = {
+      attempt: 1,
+      model: "gemini-test-metrics",
+      usage: {
+        inputTokens: 100,
+        outputTokens: 20,
+        thinkingTokens: 5,
+        cachedInputTokens: 0,
+        totalTokens: 120,
+        usageSource: "provider" as const,
+        modalityTokens: { input: {}, output: {} },
+        totalMismatch: false,
+      },
+      cost: { costPico: 1n, priceVersion: null, priceTier: null },
+      startedAt,
+      inputChars: 400,
+      outputChars: 80,
+      rawUsage: null,
+    };
+    recordCallMetrics({
+      ...base,
+      callType: "volume_analysis",
+      status: "success",
+      errorType: null,
+      errorMessage: null,
+      durationMs: 150,
+    });
+    recordCallMetrics({
+      ...base,
+      callType: "volume_analysis",
+      attempt: 2,
+      status: "failure",
+      errorType: "rate_limited",
+      errorMessage: "429",
+      durationMs: 30,
+    });
+    recordAnalysisMetrics({ status: "completed", model: "gemini-test-metrics", duration_ms: 4200 });
+
+    const samples = await scrape();
+    const where = { gen_ai_request_model: "gemini-test-metrics", stage: "volume_analysis" };
+    expect(sumOf(samples, "gen_ai_client_operation_duration_seconds_count", where)).toBe(2);
+    expect(sumOf(samples, "gen_ai_client_operation_duration_seconds_sum", where)).toBeCloseTo(0.18, 6);
+    expect(
+      sumOf(samples, "gen_ai_client_operation_duration_seconds_count", {
+        ...where,
+        error_type: "rate_limited",
+      }),
+    ).toBe(1);
+    const bucket = samples.find(
+      (s) =>
+        s.name === "gen_ai_client_operation_duration_seconds_bucket" &&
+        s.labels.gen_ai_request_model === "gemini-test-metrics" &&
+        s.labels.le === "0.16" &&
+        !s.labels.error_type,
+    );
+    expect(bucket).toMatchObject({
+      value: 1,
+      labels: { gen_ai_operation_name: "generate_content", gen_ai_provider_name: "gcp.gemini" },
+    });
+    expect(
+      sumOf(samples, "stock_ledger_analysis_duration_seconds_sum", { model: "gemini-test-metrics" }),
+    ).toBeCloseTo(4.2, 6);
+    expect(
+      sumOf(samples, "stock_ledger_analyses_finished_total", { status: "completed" }),
+    ).toBeGreaterThanOrEqual(1);
+  });
+
+  it("serves the worker's own metrics on a port for a worker process without the API", async () => {
+    const server = await startMetricsServer({ port: 0 });
+    try {
+      const response = await fetch(server.url);
+      expect(response.status).toBe(200);
+      const samples = parsePrometheusText(await response.text());
+      expect(sumOf(samples, "stock_ledger_live_trackers")).toBe(0);
+      expect(samples.some((s) => s.name === "process_cpu_user_seconds_total")).toBe(true);
+      expect(samples.some((s) => s.name === "gen_ai_client_token_usage")).toBe(false);
+      expect((await fetch(server.url.replace("/metrics", "/other"))).status).toBe(404);
+    } finally {
+      await server.close();
+    }
+  });
+});
