@@ -2,9 +2,11 @@ import type { ExecuteDeps } from "./analysis/execute-analysis.js";
 import type { Config } from "./config/config.js";
 import { TrackerRegistry } from "./ledger/tracker-registry.js";
 import { connectLlm, type LlmConnection } from "./llm/create-llm.js";
+import { SharedRateLimiter } from "./llm/rate-limiter.js";
 import { DEFAULT_RETRY_POLICY } from "./llm/retry-policy.js";
 import type { Logger } from "./logger.js";
 import { defaultPriceProvider } from "./market/index.js";
+import { createRedis } from "./queue/redis.js";
 import { CallWriter } from "./store/call-writer.js";
 import { createSql, type Sql } from "./store/database.js";
 
@@ -26,10 +28,15 @@ export async function createWorkerResources(
   const sql =
     overrides.sql ?? createSql(config.databaseUrl, { max: Math.min(20, config.workerConcurrency + 2) });
   const llmConnection = overrides.llmConnection ?? (await connectLlm(config, logger));
+  const { rateLimit } = config.gemini;
+  const limiterRedis =
+    rateLimit.requestsPerWindow || rateLimit.tokensPerWindow ? createRedis(config.redisUrl, "worker") : null;
+  limiterRedis?.on("error", () => {}); // the worker's own connection reports Redis trouble
   return {
     config,
     sql,
     callWriter: new CallWriter(sql, logger),
+    rateLimiter: limiterRedis ? new SharedRateLimiter(limiterRedis, config.queuePrefix, rateLimit) : null,
     llm: llmConnection.client,
     llmConnection,
     prices: defaultPriceProvider(),
@@ -39,6 +46,7 @@ export async function createWorkerResources(
     logger,
     async close() {
       if (!overrides.llmConnection) await llmConnection.close();
+      await limiterRedis?.quit().catch(() => limiterRedis.disconnect());
       if (!overrides.sql) await sql.end({ timeout: 5 });
     },
   };

@@ -2,9 +2,10 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { CallRecord } from "../ledger/call-record.js";
 import { priceCall } from "../ledger/pricing.js";
 import type { TokenTracker } from "../ledger/token-tracker.js";
-import { normalizeUsage } from "../ledger/usage.js";
+import { CHARS_PER_TOKEN, normalizeUsage } from "../ledger/usage.js";
 import { LlmCallError } from "../llm/errors.js";
 import type { LlmClient } from "../llm/gemini-client.js";
+import type { SharedRateLimiter } from "../llm/rate-limiter.js";
 import { nextRetryDelayMs, type RetryPolicy } from "../llm/retry-policy.js";
 import type { Logger } from "../logger.js";
 import type { CallWriter } from "../store/call-writer.js";
@@ -18,6 +19,8 @@ export interface CallRunnerDeps {
   sql: Sql;
   /** Group-commits call rows; a write resolves once its row is durable. */
   callWriter: CallWriter;
+  /** The LLM key's quota shared by all workers; null when none is configured. */
+  rateLimiter?: SharedRateLimiter | null;
   llm: LlmClient;
   retryPolicy: RetryPolicy;
   logger: Logger;
@@ -78,6 +81,8 @@ export async function runStageCall<Output>(
   const inputChars = SYSTEM_INSTRUCTION.length + prompt.length;
   for (let tries = 1; ; tries++) {
     const attempt = call.previousAttempts + tries;
+    // Waiting for the shared quota is not part of the call's own duration.
+    await deps.rateLimiter?.acquire(Math.ceil(inputChars / CHARS_PER_TOKEN), call.signal);
     const startedAt = new Date();
     const t0 = performance.now();
     const closeRecord = (fields: {
@@ -160,6 +165,10 @@ export async function runStageCall<Output>(
     await deps.callWriter.write(row);
     if (outcome.ok) return outcome;
     const delay = nextRetryDelayMs(outcome.error, tries, deps.retryPolicy);
+    if (outcome.error.type === "rate_limited" && delay !== null) {
+      // The provider's quota is shared: make every worker wait, not just this one.
+      await deps.rateLimiter?.pause(delay).catch(() => undefined);
+    }
     log.warn(
       { attempt, errorType: outcome.error.type, retryInMs: delay, err: outcome.error.message },
       delay === null ? "stage call failed; giving up" : "stage call failed; retrying",

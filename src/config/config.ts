@@ -48,6 +48,10 @@ const envSchema = z.object({
   WORKER_LOCK_MS: z.coerce.number().int().min(1000).max(600_000).default(30_000),
   // How often each worker re-queues analyses that Postgres says are unfinished but Redis lost.
   RECOVERY_INTERVAL_MS: z.coerce.number().int().min(500).max(3_600_000).default(60_000),
+  // The LLM key's quota, shared by all workers through Redis; unset = no limit of our own.
+  LLM_RPM: z.coerce.number().int().min(1).max(1_000_000).optional(),
+  LLM_TPM: z.coerce.number().int().min(1).max(1_000_000_000).optional(),
+  LLM_RATE_WINDOW_MS: z.coerce.number().int().min(100).max(3_600_000).default(60_000),
   EMULATOR_LATENCY_MS: z.coerce.number().int().min(0).max(60_000).default(0),
   EMULATOR_FAULTS: z.string().optional(),
   // Where analyses get prices: "sample" (imported CSV, then the shipped samples) or "live"
@@ -79,6 +83,7 @@ export type Config = {
     model: string;
     timeoutMs: number;
     maxAttempts: number;
+    rateLimit: { requestsPerWindow: number | undefined; tokensPerWindow: number | undefined; windowMs: number };
     /** True when no key and no base URL are set: the built-in emulator serves. */
     useEmulator: boolean;
   };
@@ -114,6 +119,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       model: e.GEMINI_MODEL,
       timeoutMs: e.LLM_TIMEOUT_MS,
       maxAttempts: e.LLM_MAX_ATTEMPTS,
+      rateLimit: { requestsPerWindow: e.LLM_RPM, tokensPerWindow: e.LLM_TPM, windowMs: e.LLM_RATE_WINDOW_MS },
       useEmulator: e.GEMINI_API_KEY === undefined && e.GEMINI_BASE_URL === undefined,
     },
     workerConcurrency: e.WORKER_CONCURRENCY,

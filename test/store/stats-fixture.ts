@@ -47,7 +47,18 @@ const call = (
   cost: string | null,
   durationMs: number,
   startedAt: string,
-): CallFixture => ({ callType, attempt, status, input, output, thinking, cached, cost, durationMs, startedAt });
+): CallFixture => ({
+  callType,
+  attempt,
+  status,
+  input,
+  output,
+  thinking,
+  cached,
+  cost,
+  durationMs,
+  startedAt,
+});
 
 export const FIXTURE: AnalysisFixture[] = [
   {

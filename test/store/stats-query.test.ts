@@ -29,7 +29,11 @@ describe("stats from the rollups", () => {
   it("has the DESIGN §5 shape and the hand-summed totals", async () => {
     const report = await stats({ range: "all" });
     expect(Object.keys(report)).toEqual(["from", "to", "by", "totals", "groups"]);
-    expect(report).toMatchObject({ from: "2026-03-10T00:00:00.000Z", to: "2026-04-03T00:00:00.000Z", by: "stage" });
+    expect(report).toMatchObject({
+      from: "2026-03-10T00:00:00.000Z",
+      to: "2026-04-03T00:00:00.000Z",
+      by: "stage",
+    });
     expect(Object.keys(report.totals).sort()).toEqual(
       [
         "key",
@@ -134,19 +138,37 @@ describe("stats from the rollups", () => {
   it("filters by named ranges relative to today (2026-04-02)", async () => {
     const today = await stats({ range: "today" });
     expect(today).toMatchObject({ from: "2026-04-02T00:00:00.000Z", to: "2026-04-03T00:00:00.000Z" });
-    expect(pick(today.totals)).toEqual({ key: "all", analyses: 2, calls: 1, failed_calls: 0, cost_usd: null });
+    expect(pick(today.totals)).toEqual({
+      key: "all",
+      analyses: 2,
+      calls: 1,
+      failed_calls: 0,
+      cost_usd: null,
+    });
     const week = await stats({ range: "7d" });
     expect(week.from).toBe("2026-03-27T00:00:00.000Z");
     expect(week.totals.analyses).toBe(2);
     const month = await stats({ range: "30d" });
     expect(month.from).toBe("2026-03-04T00:00:00.000Z");
-    expect(pick(month.totals)).toEqual({ key: "all", analyses: 4, calls: 6, failed_calls: 2, cost_usd: 0.0065 });
+    expect(pick(month.totals)).toEqual({
+      key: "all",
+      analyses: 4,
+      calls: 6,
+      failed_calls: 2,
+      cost_usd: 0.0065,
+    });
   });
 
   it("filters by --since/--until days, inclusive, reading whole months from month rows", async () => {
     const oneDay = await stats({ since: "2026-03-11", until: "2026-03-11" });
     expect(oneDay).toMatchObject({ from: "2026-03-11T00:00:00.000Z", to: "2026-03-12T00:00:00.000Z" });
-    expect(pick(oneDay.totals)).toEqual({ key: "all", analyses: 1, calls: 2, failed_calls: 1, cost_usd: 0.0035 });
+    expect(pick(oneDay.totals)).toEqual({
+      key: "all",
+      analyses: 1,
+      calls: 2,
+      failed_calls: 1,
+      cost_usd: 0.0035,
+    });
     const fromMarch11 = await stats({ since: "2026-03-11" });
     expect(fromMarch11.totals.analyses).toBe(3);
     const untilMarch = await stats({ until: "2026-03-31", by: "ticker" });
@@ -157,9 +179,21 @@ describe("stats from the rollups", () => {
     expect(tiered.totals).toEqual(full.totals);
     expect(tiered.groups).toEqual(full.groups);
     const marchOnly = await stats({ since: "2026-03-01", until: "2026-03-31" });
-    expect(pick(marchOnly.totals)).toEqual({ key: "all", analyses: 2, calls: 5, failed_calls: 2, cost_usd: 0.0065 });
+    expect(pick(marchOnly.totals)).toEqual({
+      key: "all",
+      analyses: 2,
+      calls: 5,
+      failed_calls: 2,
+      cost_usd: 0.0065,
+    });
     const empty = await stats({ since: "2026-05-01" });
-    expect(empty.totals).toMatchObject({ analyses: 0, calls: 0, cost_usd: 0, success_rate: null, p50_ms: null });
+    expect(empty.totals).toMatchObject({
+      analyses: 0,
+      calls: 0,
+      cost_usd: 0,
+      success_rate: null,
+      p50_ms: null,
+    });
     expect(empty.groups).toEqual([]);
   });
 

@@ -113,7 +113,10 @@ async function writeAll(chunks: AsyncIterable<string>, stream: Writable): Promis
       if (failure) throw failure;
       if (!stream.write(chunk)) await once(stream, "drain");
     }
-    if (stream.writableLength > 0) await once(stream, "drain");
+    // Resolves once everything queued before it has been handed to the OS.
+    await new Promise<void>((resolve, reject) =>
+      stream.write("", (error) => (error ? reject(error) : resolve())),
+    );
     if (failure) throw failure;
   } finally {
     stream.off("error", onError);

@@ -58,6 +58,8 @@ export interface EmulatorOptions {
   faults?: FaultRule[];
   /** generateContent requests per rolling minute; beyond it → 429 with RetryInfo. */
   rpmLimit?: number;
+  /** Length of the rpmLimit window; default one minute (tests shorten it). */
+  rpmWindowMs?: number;
   /** Report thoughtsTokenCount for thinking models (2.5 / 3); default true. */
   thinking?: boolean;
   /** Seed of the PRNG behind fault probabilities and latency jitter; default 1. */

@@ -56,7 +56,8 @@ class Emulator {
     const seed = options.seed ?? 1;
     this.#log = new RequestLog(options.logLimit);
     this.#faults = new FaultBook(options.faults ?? [], seed);
-    this.#limiter = options.rpmLimit !== undefined ? new RpmLimiter(options.rpmLimit) : null;
+    this.#limiter =
+      options.rpmLimit !== undefined ? new RpmLimiter(options.rpmLimit, Date.now, options.rpmWindowMs) : null;
     this.#jitter = createRandom(seed ^ 0x68e31da4);
     this.#control = { log: this.#log, faults: this.#faults, startedAt: Date.now() };
     // Every request waiting out its latency listens on this one signal (and stops when done).

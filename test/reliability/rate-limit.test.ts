@@ -1,0 +1,77 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type EmulatorHandle, startEmulator } from "../../src/llm/emulator/index.js";
+import { GeminiClient } from "../../src/llm/gemini-client.js";
+import { logger } from "../../src/logger.js";
+import { enqueueAnalyses } from "../../src/queue/enqueue.js";
+import { startWorkerRuntime, type WorkerRuntime } from "../../src/queue/worker-runtime.js";
+import {
+  createTestDatabase,
+  dropQueueKeys,
+  openTestQueue,
+  type TestDatabase,
+  testConfig,
+  uniqueName,
+} from "../helpers/services.js";
+
+const WINDOW_MS = 4000;
+const LIMIT = 12;
+
+let db: TestDatabase;
+let emulator: EmulatorHandle;
+const prefix = uniqueName("sl-test-rate");
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  // The provider allows LIMIT requests per window and answers 429 beyond it.
+  emulator = await startEmulator({ latencyMs: 20, rpmLimit: LIMIT, rpmWindowMs: WINDOW_MS });
+});
+afterAll(async () => {
+  await emulator.close();
+  await db.drop();
+  await dropQueueKeys(prefix);
+});
+
+describe("shared rate limiter across workers", () => {
+  it("three workers together never send more than the quota in any window, and all analyses complete", async () => {
+    const config = testConfig({
+      DATABASE_URL: db.url,
+      QUEUE_PREFIX: prefix,
+      LLM_RPM: String(LIMIT),
+      LLM_RATE_WINDOW_MS: String(WINDOW_MS),
+    });
+    const workers: WorkerRuntime[] = [];
+    for (let i = 0; i < 3; i++) {
+      const client = new GeminiClient({ apiKey: "test", baseUrl: emulator.url, timeoutMs: 5000 });
+      workers.push(
+        await startWorkerRuntime(config, logger, {
+          concurrency: 4,
+          llmConnection: { client, endpoint: emulator.url, emulator, close: async () => {} },
+        }),
+      );
+    }
+    const { queue, close } = openTestQueue(config.redisUrl, prefix);
+    const enqueued = await enqueueAnalyses(
+      { sql: db.sql, queue },
+      { tickers: ["RELIANCE", "TCS", "INFY", "AAPL"], model: "gemini-2.5-flash" },
+    );
+    const ids = enqueued.map((a) => a.id);
+    for (;;) {
+      const rows = await db.sql`SELECT status FROM stock_analyses WHERE id = ANY(${ids})`;
+      if (rows.every((r) => r.status !== "queued" && r.status !== "running")) break;
+      await sleep(200);
+    }
+    await close();
+    for (const w of workers) await w.close();
+
+    const rows = await db.sql`SELECT status FROM stock_analyses WHERE id = ANY(${ids})`;
+    expect(rows.map((r) => r.status)).toEqual(Array(4).fill("completed"));
+    const sent = emulator.requestLog().filter((e) => e.method === "generateContent");
+    expect(sent).toHaveLength(24);
+    expect(sent.filter((e) => e.status === 429)).toEqual([]);
+    const times = sent.map((e) => Date.parse(e.at)).sort((a, b) => a - b);
+    const busiest = Math.max(...times.map((t) => times.filter((u) => u >= t && u < t + WINDOW_MS).length));
+    expect(busiest).toBeLessThanOrEqual(LIMIT);
+    expect(busiest).toBe(LIMIT); // the limiter used the quota, not less
+  });
+});
