@@ -32,6 +32,8 @@ export interface StageCall<Output> {
   prompt: string;
   /** Attempts already stored for this stage by earlier runs; numbering continues after them. */
   previousAttempts: number;
+  /** Why no further attempt may be made (the analysis' limit is reached), or null. */
+  overBudget?: () => string | null;
   signal?: AbortSignal | undefined;
 }
 
@@ -174,6 +176,8 @@ export async function runStageCall<Output>(
       delay === null ? "stage call failed; giving up" : "stage call failed; retrying",
     );
     if (delay === null || call.signal?.aborted) return outcome;
+    const limit = call.overBudget?.();
+    if (limit) return { ok: false, error: new LlmCallError("budget_exceeded", limit), attempts: tries };
     await sleep(delay, undefined, { signal: call.signal }).catch(() => undefined);
     if (call.signal?.aborted) return outcome;
   }

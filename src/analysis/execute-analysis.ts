@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { usdToPico } from "../ledger/money.js";
 import type { TrackerRegistry } from "../ledger/tracker-registry.js";
 import {
   type AnalysisRow,
@@ -66,7 +67,17 @@ export async function executeAnalysis(
     return await deps.registry.withTracker(
       { analysisId, ticker: claimed.ticker, model: claimed.model },
       async (tracker) => {
-        const result = await runAnalysis(tracker, { ...deps, logger: log }, hooks);
+        const result = await runAnalysis(
+          tracker,
+          { ...deps, logger: log },
+          {
+            ...hooks,
+            limits: {
+              maxTokens: claimed.max_tokens,
+              maxCostPico: claimed.max_cost_usd === null ? null : usdToPico(claimed.max_cost_usd),
+            },
+          },
+        );
         const row = await withDbRetry(
           "finalizing analysis",
           () =>

@@ -18,6 +18,7 @@ export async function failAnalysisFromStore(
   deps: { sql: Sql; logger: Logger },
   analysisId: string,
   error: string,
+  status: "failed" | "budget_exceeded" = "failed",
 ): Promise<AnalysisRow | null> {
   const row = await getAnalysis(deps.sql, analysisId);
   if (!row || TERMINAL_STATUSES.has(row.status)) return null;
@@ -27,7 +28,7 @@ export async function failAnalysisFromStore(
     finalizeAnalysis(tx, {
       id: analysisId,
       leaseOwner: null,
-      status: "failed",
+      status,
       totals: tracker.totals(),
       breakdown: tracker.breakdown(),
       decision: null,
@@ -35,6 +36,6 @@ export async function failAnalysisFromStore(
       marketDataSource: null,
     }),
   );
-  if (failed) deps.logger.warn({ analysisId, error }, "analysis marked failed from its stored calls");
+  if (failed) deps.logger.warn({ analysisId, status, error }, "analysis ended from its stored calls");
   return failed;
 }

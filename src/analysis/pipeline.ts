@@ -1,4 +1,6 @@
+import { type AnalysisLimits, limitReached, NO_LIMITS } from "../ledger/budget.js";
 import type { TokenTracker } from "../ledger/token-tracker.js";
+import { LlmCallError } from "../llm/errors.js";
 import { computeIndicators } from "../market/indicators.js";
 import { formatMarketBrief } from "../market/market-brief.js";
 import type { PriceProvider } from "../market/types.js";
@@ -13,11 +15,13 @@ export interface PipelineDeps extends CallRunnerDeps {
   prices: PriceProvider;
 }
 
-export type StageState = "running" | "done" | "failed" | "reused";
+export type StageState = "running" | "done" | "failed" | "reused" | "skipped";
 
+/** Per-run options: progress callback, cancellation, and the analysis' spending limits. */
 export interface PipelineHooks {
   onStage?: (callType: string, state: StageState) => void | Promise<void>;
   signal?: AbortSignal | undefined;
+  limits?: AnalysisLimits;
 }
 
 export interface PipelineResult {
@@ -55,27 +59,78 @@ async function resumeFromStore(tracker: TokenTracker, deps: PipelineDeps): Promi
   return stored;
 }
 
+/** What every stage of one run shares. */
+interface RunContext {
+  tracker: TokenTracker;
+  deps: PipelineDeps;
+  hooks: PipelineHooks;
+  stored: Map<string, StoredStage>;
+  limits: AnalysisLimits;
+}
+
 async function runOrReuse<Output>(
   stage: StageDefinition<Output>,
   prompt: string,
-  tracker: TokenTracker,
-  stored: Map<string, StoredStage>,
-  deps: PipelineDeps,
-  hooks: PipelineHooks,
+  run: RunContext,
 ): Promise<StageOutcome<Output>> {
-  const previous = stored.get(stage.callType);
+  const { tracker, deps, hooks } = run;
+  const previous = run.stored.get(stage.callType);
   if (previous?.successText != null) {
     await hooks.onStage?.(stage.callType, "reused");
     return { ok: true, output: stage.parse(previous.successText), text: previous.successText, attempts: 0 };
   }
+  const overBudget = () => limitReached(tracker.totals(), run.limits);
+  const limit = overBudget();
+  if (limit) {
+    await hooks.onStage?.(stage.callType, "skipped");
+    return { ok: false, error: new LlmCallError("budget_exceeded", limit), attempts: 0 };
+  }
   await hooks.onStage?.(stage.callType, "running");
   const outcome = await runStageCall(
-    { tracker, stage, prompt, previousAttempts: previous?.attempts ?? 0, signal: hooks.signal },
+    { tracker, stage, prompt, previousAttempts: previous?.attempts ?? 0, signal: hooks.signal, overBudget },
     deps,
   );
   if (hooks.signal?.aborted) throw new AnalysisInterruptedError("analysis interrupted by shutdown");
   await hooks.onStage?.(stage.callType, outcome.ok ? "done" : "failed");
   return outcome;
+}
+
+/** The analysis' end state from its stages' outcomes. */
+function conclude(
+  stageOutcomes: { callType: string; outcome: StageOutcome<unknown> }[],
+  final: StageOutcome<FinalDecision>,
+  marketDataSource: string,
+): PipelineResult {
+  const budgetStop = [...stageOutcomes.map((s) => s.outcome), final].find(
+    (o) => !o.ok && o.error.type === "budget_exceeded",
+  );
+  const skipped = stageOutcomes
+    .filter((s) => !s.outcome.ok && s.outcome.error.type === "budget_exceeded")
+    .map((s) => s.callType);
+  if (!final.ok && final.error.type !== "budget_exceeded") {
+    return {
+      status: "failed",
+      decision: null,
+      error: `final_decision failed: ${final.error.type}: ${final.error.message}`,
+      marketDataSource,
+    };
+  }
+  if (budgetStop && !budgetStop.ok) {
+    const notRun = [...skipped, ...(final.ok ? [] : ["final_decision"])];
+    return {
+      status: "budget_exceeded",
+      decision: final.ok ? final.output : null,
+      error: `${budgetStop.error.message}; not run: ${notRun.join(", ") || "retries"}`,
+      marketDataSource,
+    };
+  }
+  const failedStages = stageOutcomes.filter((s) => !s.outcome.ok).map((s) => s.callType);
+  return {
+    status: failedStages.length > 0 ? "partial" : "completed",
+    decision: final.ok ? final.output : null,
+    error: failedStages.length > 0 ? `stages failed: ${failedStages.join(", ")}` : null,
+    marketDataSource,
+  };
 }
 
 /**
@@ -98,33 +153,25 @@ export async function runAnalysis(
   }
   const marketDataSource = series.source.label;
   const brief = formatMarketBrief(series, computeIndicators(series.bars));
-  const stored = await resumeFromStore(tracker, deps);
+  const run: RunContext = {
+    tracker,
+    deps,
+    hooks,
+    stored: await resumeFromStore(tracker, deps),
+    limits: hooks.limits ?? NO_LIMITS,
+  };
 
   const stageOutcomes = await Promise.all(
-    ANALYSIS_STAGES.map((stage) =>
-      runOrReuse(stage, stagePrompt(brief, stage), tracker, stored, deps, hooks),
-    ),
+    ANALYSIS_STAGES.map(async (stage) => ({
+      callType: stage.callType,
+      outcome: await runOrReuse(stage, stagePrompt(brief, stage), run),
+    })),
   );
-  const results = ANALYSIS_STAGES.map((stage, i) => {
-    const outcome = stageOutcomes[i];
-    return { callType: stage.callType, text: outcome?.ok ? outcome.text : null };
-  });
+  const results = stageOutcomes.map(({ callType, outcome }) => ({
+    callType,
+    text: outcome.ok ? outcome.text : null,
+  }));
   const finalPrompt = finalDecisionPrompt(brief, FINAL_DECISION_STAGE, results);
-  const final = await runOrReuse(FINAL_DECISION_STAGE, finalPrompt, tracker, stored, deps, hooks);
-
-  if (!final.ok) {
-    return {
-      status: "failed",
-      decision: null,
-      error: `final_decision failed: ${final.error.type}: ${final.error.message}`,
-      marketDataSource,
-    };
-  }
-  const failedStages = results.filter((r) => r.text === null).map((r) => r.callType);
-  return {
-    status: failedStages.length > 0 ? "partial" : "completed",
-    decision: final.output,
-    error: failedStages.length > 0 ? `stages failed: ${failedStages.join(", ")}` : null,
-    marketDataSource,
-  };
+  const final = await runOrReuse(FINAL_DECISION_STAGE, finalPrompt, run);
+  return conclude(stageOutcomes, final, marketDataSource);
 }

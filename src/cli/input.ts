@@ -52,3 +52,19 @@ export function parseConcurrency(raw: string): number {
   }
   return value;
 }
+
+export function parsePositiveInt(raw: string, what: string): number {
+  const value = Number(raw);
+  if (!/^\d+$/.test(raw) || value < 1 || !Number.isSafeInteger(value)) {
+    throw new UsageError(`invalid ${what} ${quoteInput(raw)}: must be a whole number of at least 1`);
+  }
+  return value;
+}
+
+/** A USD amount with at most 6 decimals, kept as an exact decimal string. */
+export function parseUsd(raw: string, what: string): string {
+  if (!/^\d+(\.\d{1,6})?$/.test(raw) || Number(raw) <= 0) {
+    throw new UsageError(`invalid ${what} ${quoteInput(raw)}: must be a USD amount above 0 such as 0.05`);
+  }
+  return raw;
+}

@@ -1,4 +1,5 @@
 import { Command, CommanderError } from "commander";
+import { DailyBudgetExhaustedError } from "../analysis/daily-budget.js";
 import { UsageError } from "../config/config.js";
 import { logger } from "../logger.js";
 import { CliContext } from "./cli-context.js";
@@ -41,6 +42,8 @@ function buildProgram(ctx: CliContext): Command {
     .option("--wait", "wait until they end; exit 0 only if all completed")
     .option("--model <model>", "Gemini model (default GEMINI_MODEL)")
     .option("--id <id>", "analysis id (makes enqueueing idempotent; one ticker)")
+    .option("--max-tokens <n>", "stop spending on this analysis after n tokens")
+    .option("--max-cost <usd>", "stop spending on this analysis after this many USD")
     .option("--json", "print JSON")
     .action((tickers: string[], options) => analyzeCommand(ctx, tickers, options));
   program
@@ -123,7 +126,9 @@ function exitCodeFor(error: unknown): { code: number; message: string | null } {
     return { code: benign ? 0 : 2, message: null };
   }
   if (error instanceof UsageError) return { code: 2, message: error.message };
-  if (error instanceof CliFailure) return { code: 1, message: error.message };
+  if (error instanceof CliFailure || error instanceof DailyBudgetExhaustedError) {
+    return { code: 1, message: error.message };
+  }
   const explained = explainDbError(error);
   return { code: 1, message: explained ?? (error instanceof Error ? error.message : String(error)) };
 }

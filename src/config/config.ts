@@ -52,6 +52,16 @@ const envSchema = z.object({
   LLM_RPM: z.coerce.number().int().min(1).max(1_000_000).optional(),
   LLM_TPM: z.coerce.number().int().min(1).max(1_000_000_000).optional(),
   LLM_RATE_WINDOW_MS: z.coerce.number().int().min(100).max(3_600_000).default(60_000),
+  // Daily budget across all analyses (UTC day); unset = none.
+  DAILY_TOKEN_BUDGET: z.coerce.number().int().min(1).optional(),
+  DAILY_COST_BUDGET_USD: z
+    .string()
+    .regex(/^\d+(\.\d{1,6})?$/, "must be a USD amount such as 25 or 12.50")
+    .refine((v) => Number(v) > 0, "must be more than 0")
+    .optional(),
+  BUDGET_ALERT_THRESHOLD: z.coerce.number().gt(0).lt(1).default(0.8),
+  // What happens to new analyses once the daily budget is spent: refuse them, or queue them for tomorrow.
+  DAILY_BUDGET_EXCEEDED: z.enum(["refuse", "queue"]).default("refuse"),
   EMULATOR_LATENCY_MS: z.coerce.number().int().min(0).max(60_000).default(0),
   EMULATOR_FAULTS: z.string().optional(),
   // Where analyses get prices: "sample" (imported CSV, then the shipped samples) or "live"
@@ -73,6 +83,14 @@ export interface MarketDataConfig {
   timeoutMs: number;
 }
 
+export interface DailyBudget {
+  dailyTokens: number | undefined;
+  /** Decimal string, kept exact. */
+  dailyCostUsd: string | undefined;
+  alertThreshold: number;
+  whenExceeded: "refuse" | "queue";
+}
+
 export type Config = {
   databaseUrl: string;
   redisUrl: string;
@@ -83,12 +101,17 @@ export type Config = {
     model: string;
     timeoutMs: number;
     maxAttempts: number;
-    rateLimit: { requestsPerWindow: number | undefined; tokensPerWindow: number | undefined; windowMs: number };
+    rateLimit: {
+      requestsPerWindow: number | undefined;
+      tokensPerWindow: number | undefined;
+      windowMs: number;
+    };
     /** True when no key and no base URL are set: the built-in emulator serves. */
     useEmulator: boolean;
   };
   workerConcurrency: number;
   workerLockMs: number;
+  budget: DailyBudget;
   recoveryIntervalMs: number;
   emulator: { latencyMs: number; faults: string | undefined };
   /** Price source settings; optional so hand-built configs (tests) can leave it out: "sample". */
@@ -124,6 +147,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     workerConcurrency: e.WORKER_CONCURRENCY,
     workerLockMs: e.WORKER_LOCK_MS,
+    budget: {
+      dailyTokens: e.DAILY_TOKEN_BUDGET,
+      dailyCostUsd: e.DAILY_COST_BUDGET_USD,
+      alertThreshold: e.BUDGET_ALERT_THRESHOLD,
+      whenExceeded: e.DAILY_BUDGET_EXCEEDED,
+    },
     recoveryIntervalMs: e.RECOVERY_INTERVAL_MS,
     emulator: { latencyMs: e.EMULATOR_LATENCY_MS, faults: e.EMULATOR_FAULTS },
     market: {

@@ -1,3 +1,4 @@
+export * from "./budget.js";
 export * from "./call-record.js";
 export * from "./money.js";
 export * from "./price-table.js";

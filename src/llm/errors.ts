@@ -14,6 +14,8 @@ export const LLM_ERROR_TYPES = [
   "malformed_output",
   "network",
   "interrupted",
+  // Not from the provider: the analysis reached its token or cost limit, so the call was not made.
+  "budget_exceeded",
 ] as const;
 
 export type LlmErrorType = (typeof LLM_ERROR_TYPES)[number];

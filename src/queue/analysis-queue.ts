@@ -27,6 +27,14 @@ export function createAnalysisQueueEvents(connection: Redis, prefix: string): Qu
 }
 
 /** Adds the job with the analysis id as job id, so BullMQ drops duplicates of a live job. */
-export async function addAnalysisJob(queue: AnalysisQueue, data: AnalysisJobData): Promise<void> {
-  await queue.add("analysis", data, { ...ANALYSIS_JOB_OPTIONS, jobId: data.analysisId });
+export async function addAnalysisJob(
+  queue: AnalysisQueue,
+  data: AnalysisJobData,
+  options: { delayMs?: number } = {},
+): Promise<void> {
+  await queue.add("analysis", data, {
+    ...ANALYSIS_JOB_OPTIONS,
+    jobId: data.analysisId,
+    ...(options.delayMs ? { delay: options.delayMs } : {}),
+  });
 }

@@ -1,9 +1,16 @@
 import { setMaxListeners } from "node:events";
 import { DelayedError, type Job, Worker } from "bullmq";
 import type { Redis } from "ioredis";
+import {
+  assertDailyBudgetLeft,
+  DailyBudgetExhaustedError,
+  hasDailyBudget,
+  noteBudgetCrossings,
+} from "../analysis/daily-budget.js";
 import { AnalysisBusyError, type ExecuteDeps, executeAnalysis } from "../analysis/execute-analysis.js";
 import { failAnalysisFromStore } from "../analysis/fail-analysis.js";
 import type { StageState } from "../analysis/pipeline.js";
+import type { DailyBudget } from "../config/config.js";
 import { CALL_TYPES } from "../ledger/call-record.js";
 import { QUEUE_NAME } from "./analysis-queue.js";
 import { type AnalysisJobData, analysisJobSchema } from "./job-payload.js";
@@ -21,12 +28,39 @@ export interface AnalysisWorkerOptions {
   concurrency: number;
   /** Lock on a running job; a killed worker's jobs return to the queue about this long after. */
   lockMs: number;
+  budget?: DailyBudget;
+}
+
+/** Asks the worker to put the job back until `retryAt` without using one of its attempts. */
+class DeferJob extends Error {
+  constructor(readonly retryAt: Date) {
+    super(`deferred until ${retryAt.toISOString()}`);
+  }
+}
+
+/**
+ * Today's budget gate: with budget left, null; once spent, either ends the analysis as
+ * `budget_exceeded` from what it stored (refuse) or defers the job to the reset (queue).
+ */
+async function gateOnDailyBudget(deps: ExecuteDeps, budget: DailyBudget | undefined, analysisId: string) {
+  if (!budget || !hasDailyBudget(budget)) return null;
+  try {
+    await assertDailyBudgetLeft(deps.sql, budget);
+    return null;
+  } catch (error) {
+    if (!(error instanceof DailyBudgetExhaustedError)) throw error;
+    if (budget.whenExceeded === "queue") throw new DeferJob(error.resetsAt);
+    await failAnalysisFromStore(deps, analysisId, error.message, "budget_exceeded");
+    return { status: "budget_exceeded" };
+  }
 }
 
 /** The BullMQ processor: validate the payload, run the analysis, report per-stage progress. */
-export function analysisProcessor(deps: ExecuteDeps, shutdown: AbortSignal) {
-  return async (job: Job<AnalysisJobData>, token?: string): Promise<{ status: string } | null> => {
+export function analysisProcessor(deps: ExecuteDeps, shutdown: AbortSignal, budget?: DailyBudget) {
+  return async (job: Job<AnalysisJobData>, _token?: string): Promise<{ status: string } | null> => {
     const data = analysisJobSchema.parse(job.data);
+    const refused = await gateOnDailyBudget(deps, budget, data.analysisId);
+    if (refused) return refused;
     const progress: AnalysisProgress = {
       stages: Object.fromEntries(CALL_TYPES.map((t) => [t, "pending"])),
       done: 0,
@@ -43,22 +77,28 @@ export function analysisProcessor(deps: ExecuteDeps, shutdown: AbortSignal) {
         job.updateProgress({ ...progress, stages: { ...progress.stages } }).catch(() => undefined);
       },
     });
+    if (row && budget) {
+      await noteBudgetCrossings(deps, budget).catch((err: unknown) =>
+        deps.logger.warn({ analysisId: data.analysisId, err }, "could not check the daily budget"),
+      );
+    }
     return row ? { status: row.status } : null;
   };
 }
 
 /**
  * Wraps the processor so a job whose analysis is being run elsewhere (another worker holds
- * its lease) waits and comes back, without using up one of its attempts.
+ * its lease), or that waits for tomorrow's budget, comes back later without using up one of
+ * its attempts.
  */
-function deferWhileBusy(
+function deferWhenAsked(
   processor: ReturnType<typeof analysisProcessor>,
 ): ReturnType<typeof analysisProcessor> {
   return async (job, token) => {
     try {
       return await processor(job, token);
     } catch (error) {
-      if (!(error instanceof AnalysisBusyError)) throw error;
+      if (!(error instanceof AnalysisBusyError || error instanceof DeferJob)) throw error;
       await job.moveToDelayed(Math.max(error.retryAt.getTime(), Date.now()) + 250, token);
       throw new DelayedError();
     }
@@ -71,7 +111,7 @@ export function createAnalysisWorker(deps: ExecuteDeps, options: AnalysisWorkerO
   setMaxListeners(0, shutdown.signal);
   const worker = new Worker<AnalysisJobData, { status: string } | null, string>(
     QUEUE_NAME,
-    deferWhileBusy(analysisProcessor(deps, shutdown.signal)),
+    deferWhenAsked(analysisProcessor(deps, shutdown.signal, options.budget)),
     {
       connection: options.connection,
       prefix: options.prefix,

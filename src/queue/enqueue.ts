@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
-import { UsageError } from "../config/config.js";
+import { assertDailyBudgetLeft, DailyBudgetExhaustedError } from "../analysis/daily-budget.js";
+import { type DailyBudget, UsageError } from "../config/config.js";
 import { deleteQueuedAnalysis, insertQueuedAnalysis, TERMINAL_STATUSES } from "../store/analyses-repo.js";
 import type { Sql } from "../store/database.js";
 import { type AnalysisQueue, addAnalysisJob } from "./analysis-queue.js";
@@ -10,6 +11,10 @@ export interface EnqueueRequest {
   model: string;
   /** Client-chosen id: makes enqueueing idempotent. Only with a single ticker. */
   id?: string | undefined;
+  /** Per-analysis limits: remaining stages are skipped once reached. */
+  maxTokens?: number | undefined;
+  /** Decimal USD string. */
+  maxCostUsd?: string | undefined;
 }
 
 export interface EnqueuedAnalysis {
@@ -31,22 +36,30 @@ export function newAnalysisId(): string {
  * has not ended re-adds the job (BullMQ ignores a live duplicate), an ended one is left alone.
  */
 export async function enqueueAnalyses(
-  deps: { sql: Sql; queue: AnalysisQueue },
+  deps: { sql: Sql; queue: AnalysisQueue; budget?: DailyBudget | undefined },
   request: EnqueueRequest,
 ): Promise<EnqueuedAnalysis[]> {
   if (request.id !== undefined && request.tickers.length !== 1) {
     throw new UsageError("--id takes exactly one ticker");
   }
+  // Checked before anything is written: a refused request leaves no row and no job.
+  const delayMs = deps.budget ? await budgetDelay(deps.sql, deps.budget) : 0;
   const enqueued: EnqueuedAnalysis[] = [];
   for (const ticker of request.tickers) {
     const id = request.id ?? newAnalysisId();
-    const { created, row } = await insertQueuedAnalysis(deps.sql, { id, ticker, model: request.model });
+    const { created, row } = await insertQueuedAnalysis(deps.sql, {
+      id,
+      ticker,
+      model: request.model,
+      maxTokens: request.maxTokens ?? null,
+      maxCostUsd: request.maxCostUsd ?? null,
+    });
     if (!created && row.ticker !== ticker) {
       throw new UsageError(`analysis id ${id} already exists for ticker ${row.ticker}`);
     }
     if (!TERMINAL_STATUSES.has(row.status)) {
       try {
-        await addAnalysisJob(deps.queue, { analysisId: id, ticker, model: row.model });
+        await addAnalysisJob(deps.queue, { analysisId: id, ticker, model: row.model }, { delayMs });
       } catch (error) {
         // Without its job the new row would sit `queued` forever: take it back.
         if (created) await deleteQueuedAnalysis(deps.sql, id);
@@ -56,4 +69,15 @@ export async function enqueueAnalyses(
     enqueued.push({ id, ticker, created, status: row.status });
   }
   return enqueued;
+}
+
+/** 0 while today's budget lasts; once spent, refuses or (by config) holds new jobs until it resets. */
+async function budgetDelay(sql: Sql, budget: DailyBudget): Promise<number> {
+  try {
+    await assertDailyBudgetLeft(sql, budget);
+    return 0;
+  } catch (error) {
+    if (!(error instanceof DailyBudgetExhaustedError) || budget.whenExceeded === "refuse") throw error;
+    return Math.max(0, error.resetsAt.getTime() - Date.now());
+  }
 }

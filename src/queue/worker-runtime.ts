@@ -31,6 +31,7 @@ export async function startWorkerRuntime(
     prefix: config.queuePrefix,
     concurrency,
     lockMs: config.workerLockMs,
+    budget: config.budget,
   });
   await worker.waitUntilReady();
   const recovery = startRecoveryLoop(config, resources, logger);

@@ -45,6 +45,8 @@ export interface AnalysisRow {
   runs: number;
   lease_owner: string | null;
   lease_expires_at: Date | null;
+  max_tokens: number | null;
+  max_cost_usd: string | null;
 }
 
 type Db = Sql | TransactionSql;
@@ -52,11 +54,11 @@ type Db = Sql | TransactionSql;
 /** Inserts a queued analysis; an existing id is left as it is and returned with `created: false`. */
 export async function insertQueuedAnalysis(
   sql: Db,
-  input: { id: string; ticker: string; model: string },
+  input: { id: string; ticker: string; model: string; maxTokens?: number | null; maxCostUsd?: string | null },
 ): Promise<{ created: boolean; row: AnalysisRow }> {
   const [inserted] = await sql<AnalysisRow[]>`
-    INSERT INTO stock_analyses (id, ticker, model, status)
-    VALUES (${input.id}, ${input.ticker}, ${input.model}, 'queued')
+    INSERT INTO stock_analyses (id, ticker, model, status, max_tokens, max_cost_usd)
+    VALUES (${input.id}, ${input.ticker}, ${input.model}, 'queued', ${input.maxTokens ?? null}, ${input.maxCostUsd ?? null})
     ON CONFLICT (id) DO NOTHING
     RETURNING *`;
   if (inserted) return { created: true, row: inserted };

@@ -64,6 +64,14 @@ describe("bad input is refused before it reaches Redis or SQL", () => {
     await expectRefused(["analyze"], /missing required argument/);
     await expectRefused(["analyze", "TCS", "INFY", "--id", "two-tickers"], /--id takes exactly one ticker/);
     await expectRefused(["frobnicate"], /unknown command/);
+    await expectRefused(
+      ["analyze", "TCS", "--max-tokens", "lots"],
+      /invalid --max-tokens "lots": must be a whole number/,
+    );
+    await expectRefused(
+      ["analyze", "TCS", "--max-cost", "-1"],
+      /invalid --max-cost "-1": must be a USD amount/,
+    );
   });
 
   it("refuses invalid environment naming the variable", async () => {

@@ -75,7 +75,7 @@ describe("stock-ledger stats", () => {
     expect(text).toMatch(/^TOTAL\s+4\s+6\s+2\s+66\.7%\s+4,400\s+1,110\s+170\s+200\s+5,510\s+\$0\.006500/m);
     expect(text).toContain("Most expensive model:  gemini-2.5-pro ($0.003500)");
     expect(text).toContain("Most expensive ticker: TCS ($0.003500)");
-    expect(text).toContain("Note: 1 calls used a model with no known price");
+    expect(text).toContain("Note: 1 call used a model with no known price");
   });
 });
 

@@ -8,7 +8,14 @@ type Ohlc = [open: number, high: number, low: number, close: number];
 /** Bars from [open, high, low, close] rows on consecutive weekdays. */
 function bars(rows: Ohlc[]): PriceBar[] {
   const dates = weekdays(rows.length);
-  return rows.map(([open, high, low, close], i) => ({ date: dates[i] as string, open, high, low, close, volume: 1000 }));
+  return rows.map(([open, high, low, close], i) => ({
+    date: dates[i] as string,
+    open,
+    high,
+    low,
+    close,
+    volume: 1000,
+  }));
 }
 
 // Six plain candles (body 1, range 2, shadows 0.5) closing 110 → 100 or 100 → 110: a move

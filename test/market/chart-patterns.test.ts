@@ -47,15 +47,39 @@ describe("double tops and bottoms on hand-made bars", () => {
     expect(pattern).toMatchObject({ kind: "double_top", status: "forming", confirmedDate: null });
   });
 
-  it("drops a top once price closes above the higher peak", () => {
-    expect(findDoublePatterns(flatBars([...TOP.slice(0, 38), 125, 126, 127, 128, 129, 130]))).toEqual([]);
+  it("drops a top once price closes above the higher peak (which here completes a double bottom)", () => {
+    const bars = flatBars([...TOP.slice(0, 38), 125, 126, 127, 128, 129, 130]);
+    // Lows 109 (bar 20) and 111 (bar 37, close 112) with the 120 high of bar 30 between:
+    // a bottom, confirmed by the close of 125 at bar 38. The top is gone.
+    expect(findDoublePatterns(bars)).toEqual([
+      {
+        kind: "double_bottom",
+        first: { index: 20, date: bars[20]?.date, price: 109 },
+        second: { index: 37, date: bars[37]?.date, price: 111 },
+        neckline: { index: 30, date: bars[30]?.date, price: 120 },
+        status: "confirmed",
+        confirmedDate: bars[38]?.date,
+      },
+    ]);
   });
 
   it("wants peaks within 3% of each other and a real pullback between them", () => {
-    const uneven = [100, ...walk(100, 120, 10), ...walk(120, 110, 10), ...walk(110, 114, 10), ...walk(114, 100, 15)];
+    const uneven = [
+      100,
+      ...walk(100, 120, 10),
+      ...walk(120, 110, 10),
+      ...walk(110, 114, 10),
+      ...walk(114, 100, 15),
+    ];
     expect(findDoublePatterns(flatBars(uneven))).toEqual([]); // 121 vs 115
-    const shallow = [100, ...walk(100, 120, 10), ...walk(120, 118, 10), ...walk(118, 119.5, 10), ...walk(119.5, 104, 15)];
-    expect(findDoublePatterns(flatBars(shallow))).toEqual([]); // trough 117 is 2.1% under 119.5... and 120.5
+    const shallow = [
+      100,
+      ...walk(100, 120, 10),
+      ...walk(120, 118, 10),
+      ...walk(118, 119.5, 10),
+      ...walk(119.5, 104, 15),
+    ];
+    expect(findDoublePatterns(flatBars(shallow))).toEqual([]); // trough 117 is 2.9% under the 120.5 peak
   });
 
   it("finds the mirror image as a double bottom", () => {

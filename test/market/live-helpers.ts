@@ -47,12 +47,18 @@ export const tooMany = (retryAfter?: string): Reply => ({
 export const notFound: Reply = {
   status: 404,
   body: JSON.stringify({
-    chart: { result: null, error: { code: "Not Found", description: "No data found, symbol may be delisted" } },
+    chart: {
+      result: null,
+      error: { code: "Not Found", description: "No data found, symbol may be delisted" },
+    },
   }),
 };
 
 /** A pino logger whose lines the test can read. */
-export function capturedLogger(): { logger: Logger; lines: { level: number; msg: string; [key: string]: unknown }[] } {
+export function capturedLogger(): {
+  logger: Logger;
+  lines: { level: number; msg: string; [key: string]: unknown }[];
+} {
   const lines: { level: number; msg: string }[] = [];
   const stream = new Writable({
     write(chunk, _encoding, done) {

@@ -90,7 +90,11 @@ describe("LivePriceProvider with recorded chart() responses", () => {
     });
     expect(bars.map((bar) => bar.date)).not.toContain("2026-10-30");
     // The open above the day's high widens the range instead of losing the day.
-    expect(bars.find((bar) => bar.date === "2026-11-06")).toMatchObject({ open: 1386.5, high: 1386.5, low: 1373.55 });
+    expect(bars.find((bar) => bar.date === "2026-11-06")).toMatchObject({
+      open: 1386.5,
+      high: 1386.5,
+      low: 1373.55,
+    });
     // The live quote of the last session replaced its earlier row.
     expect(bars.at(-1)).toEqual({
       date: "2026-11-19",
@@ -158,7 +162,9 @@ describe("LivePriceProvider with recorded chart() responses", () => {
       "live prices for RELIANCE.NS unavailable (rate_limited); falling back to 23 cached bars from 2026-11-20 06:00 UTC",
     );
     // The failed refresh left the cache as it was.
-    expect((await loadPriceBars(db.sql, "RELIANCE.NS", "live"))?.fetchedAt.toISOString()).toBe(T0.toISOString());
+    expect((await loadPriceBars(db.sql, "RELIANCE.NS", "live"))?.fetchedAt.toISOString()).toBe(
+      T0.toISOString(),
+    );
   });
 
   it("times out a hung request and, with nothing cached, hands over to the samples", async () => {

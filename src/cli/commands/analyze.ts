@@ -2,12 +2,14 @@ import type { AnalysisProgress } from "../../queue/analysis-worker.js";
 import { type EnqueuedAnalysis, enqueueAnalyses } from "../../queue/enqueue.js";
 import type { CliContext } from "../cli-context.js";
 import { CliFailure, UsageError } from "../cli-errors.js";
-import { parseAnalysisId, parseModel, parseTicker } from "../input.js";
+import { parseAnalysisId, parseModel, parsePositiveInt, parseTicker, parseUsd } from "../input.js";
 import { printJson, renderSummary } from "../render.js";
 import { type WaitOutcome, waitForAnalyses } from "../wait-for-analyses.js";
 
 export interface AnalyzeOptions {
   wait?: boolean;
+  maxTokens?: string;
+  maxCost?: string;
   model?: string;
   id?: string;
   json?: boolean;
@@ -37,7 +39,10 @@ function parseRequest(rawTickers: string[], options: AnalyzeOptions, defaultMode
   if (id !== undefined && tickers.length !== 1) throw new UsageError("--id takes exactly one ticker");
   if (new Set(tickers).size !== tickers.length) throw new UsageError("a ticker is listed twice");
   const model = options.model === undefined ? defaultModel() : parseModel(options.model);
-  return { tickers, id, model };
+  const maxTokens =
+    options.maxTokens === undefined ? undefined : parsePositiveInt(options.maxTokens, "--max-tokens");
+  const maxCostUsd = options.maxCost === undefined ? undefined : parseUsd(options.maxCost, "--max-cost");
+  return { tickers, id, model, maxTokens, maxCostUsd };
 }
 
 export function reportOutcomes(outcomes: WaitOutcome[], json: boolean): boolean {
@@ -64,7 +69,7 @@ export async function analyzeCommand(ctx: CliContext, rawTickers: string[], opti
   const queue = ctx.queue();
   // Subscribe before enqueueing so no progress event is missed.
   const queueEvents = options.wait ? await ctx.queueEvents() : null;
-  const analyses = await enqueueAnalyses({ sql: ctx.sql, queue }, request);
+  const analyses = await enqueueAnalyses({ sql: ctx.sql, queue, budget: ctx.config.budget }, request);
   if (!options.wait || !queueEvents) {
     if (options.json) printJson({ analyses: analyses.map(({ id, ticker }) => ({ id, ticker })) });
     else {

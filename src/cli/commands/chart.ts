@@ -46,7 +46,8 @@ function parseKind(raw: string): ChartKind {
 async function checkOutput(file: string): Promise<void> {
   const folder = path.dirname(path.resolve(file));
   const info = await stat(folder).catch(() => null);
-  if (info === null || !info.isDirectory()) throw new UsageError(`cannot write ${file}: no such directory ${folder}`);
+  if (info === null || !info.isDirectory())
+    throw new UsageError(`cannot write ${file}: no such directory ${folder}`);
   const existing = await stat(file).catch(() => null);
   if (existing?.isDirectory()) throw new UsageError(`cannot write ${file}: it is a directory`);
 }

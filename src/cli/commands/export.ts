@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
-import { type FileHandle, open, rename, rm, stat } from "node:fs/promises";
+import { createWriteStream } from "node:fs";
+import { open, rename, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import type { Writable } from "node:stream";
 import { stringify } from "csv-stringify/sync";
@@ -129,19 +130,18 @@ async function writeFileAtomically(target: string, chunks: AsyncIterable<string>
     path.dirname(target),
     `.${path.basename(target)}.${randomBytes(4).toString("hex")}.tmp`,
   );
-  let handle: FileHandle | undefined;
+  const stream = createWriteStream(temp, { flags: "wx" });
   try {
-    handle = await open(temp, "wx");
-    const stream = handle.createWriteStream({ autoClose: false });
+    await once(stream, "open");
     await writeAll(chunks, stream);
     stream.end();
-    await once(stream, "finish");
-    await handle.sync();
-    await handle.close();
-    handle = undefined;
+    await once(stream, "close");
+    // fsync before rename, so a crash cannot leave the target name on an unwritten file.
+    const handle = await open(temp, "r");
+    await handle.sync().finally(() => handle.close());
     await rename(temp, target);
   } catch (error) {
-    await handle?.close().catch(() => undefined);
+    stream.destroy();
     await rm(temp, { force: true });
     throw error;
   }

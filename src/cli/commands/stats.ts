@@ -89,7 +89,7 @@ export async function statsCommand(ctx: CliContext, options: StatsOptions): Prom
   ];
   if (report.totals.unpriced_calls > 0) {
     lines.push(
-      `Note: ${count(report.totals.unpriced_calls)} calls used a model with no known price; their cost is not included.`,
+      `Note: ${count(report.totals.unpriced_calls)} call${report.totals.unpriced_calls === 1 ? "" : "s"} used a model with no known price; their cost is not included.`,
     );
   }
   process.stdout.write(`${lines.join("\n")}\n`);

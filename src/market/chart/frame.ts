@@ -92,8 +92,12 @@ export function chartDocument(frame: Frame, series: PriceSeries, title: string, 
   });
   const content = [
     rect(0, 0, size.width, size.height, { fill: "#ffffff" }),
-    text(MARGIN.left, 19, title, { "font-size": 15, "font-weight": "bold", fill: COLORS.text }),
-    text(MARGIN.left, 36, fit(subtitle, size.width - 2 * MARGIN.left, 6), {
+    text(MARGIN.left, 19, truncateToWidth(title, size.width - 2 * MARGIN.left, 8.6), {
+      "font-size": 15,
+      "font-weight": "bold",
+      fill: COLORS.text,
+    }),
+    text(MARGIN.left, 36, truncateToWidth(subtitle, size.width - 2 * MARGIN.left, 6), {
       "font-size": 11,
       fill: COLORS.muted,
     }),
@@ -114,7 +118,7 @@ export function chartDocument(frame: Frame, series: PriceSeries, title: string, 
 }
 
 /** Cuts text to about the characters that fit in `width` px at `charWidth` px each. */
-function fit(content: string, width: number, charWidth: number): string {
+function truncateToWidth(content: string, width: number, charWidth: number): string {
   const max = Math.floor(width / charWidth);
   return content.length <= max ? content : `${content.slice(0, max - 1)}…`;
 }

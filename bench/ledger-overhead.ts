@@ -1,0 +1,164 @@
+/**
+ * Issue 7 item 1, ledger overhead: the emulator at 0 ms latency in its own process; one
+ * stock-ledger worker at concurrency 64 against a plain BullMQ + Gemini SDK baseline doing the
+ * same six calls with the same prompts, measured in the same run, alternately.
+ * `npx tsx bench/ledger-overhead.ts [--analyses 3000] [--rounds 1] [--concurrency 64]
+ *   [--baseline-brief per-job|cached] [--log-level warn|info] [--cpu-prof DIR]`
+ */
+import { mkdirSync } from "node:fs";
+import path from "node:path";
+import { loadLine } from "./lib/proc.js";
+import { startEmulatorProcess } from "./lib/processes.js";
+import { summarizeProfiles } from "./lib/profile.js";
+import {
+  type BenchResult,
+  fmt,
+  isMain,
+  median,
+  numberArg,
+  printResult,
+  row,
+  stringArg,
+} from "./lib/report.js";
+import { type BaselineRun, type ProductRun, runBaseline, runProduct } from "./lib/runs.js";
+
+export interface LedgerOverheadOptions {
+  analyses: number;
+  rounds: number;
+  concurrency: number;
+  baselineBrief: "per-job" | "cached";
+  logLevel: "warn" | "info";
+  /** Profile the stock-ledger worker of the first round into this directory. */
+  cpuProfDir?: string | undefined;
+}
+
+export const LEDGER_OVERHEAD_DEFAULTS: LedgerOverheadOptions = {
+  analyses: 3000,
+  rounds: 1,
+  concurrency: 64,
+  baselineBrief: "per-job",
+  logLevel: "warn",
+};
+
+const log = (line: string) => process.stderr.write(`ledger-overhead: ${line}\n`);
+
+export async function runLedgerOverhead(options: LedgerOverheadOptions): Promise<BenchResult> {
+  const started = Date.now();
+  const notes: string[] = [];
+  const emulator = await startEmulatorProcess(0);
+  const baselines: BaselineRun[] = [];
+  const products: ProductRun[] = [];
+  try {
+    for (let round = 0; round < options.rounds; round++) {
+      // Alternate which goes first, so a drift in machine load does not always favour one side.
+      const order = round % 2 === 0 ? ["baseline", "stock-ledger"] : ["stock-ledger", "baseline"];
+      for (const side of order) {
+        const load = loadLine();
+        if (side === "baseline") {
+          const run = await runBaseline({
+            analyses: options.analyses,
+            concurrency: options.concurrency,
+            emulatorUrl: emulator.url,
+            emulatorPid: emulator.pid,
+            brief: options.baselineBrief,
+          });
+          baselines.push(run);
+          log(
+            `round ${round + 1} baseline: ${fmt(run.throughput.overall)} analyses/s, ${fmt(run.cpuPerAnalysisMs, 2)} CPU ms/analysis (${load})`,
+          );
+        } else {
+          const cpuProfDir = round === 0 ? options.cpuProfDir : undefined;
+          if (cpuProfDir) mkdirSync(cpuProfDir, { recursive: true });
+          const run = await runProduct({
+            analyses: options.analyses,
+            workers: 1,
+            concurrency: options.concurrency,
+            emulatorUrl: emulator.url,
+            emulatorPid: emulator.pid,
+            cpuProfDir,
+            logLevel: options.logLevel,
+          });
+          products.push(run);
+          log(
+            `round ${round + 1} stock-ledger: ${fmt(run.throughput.overall)} analyses/s, ${fmt(run.cpuPerAnalysisMs, 2)} CPU ms/analysis ` +
+              `(worker ${fmt(run.workerCpuPerAnalysisMs, 2)} + postgres ${fmt((run.cpuMs.postgres ?? 0) / run.analyses, 2)}; ` +
+              `all postgres processes ${fmt((run.cpuMs.postgresAll ?? 0) / run.analyses, 2)}) statuses ${JSON.stringify(run.statuses)} (${load})`,
+          );
+          if (cpuProfDir) {
+            notes.push(...summarizeProfiles(cpuProfDir, { skipMs: run.startOffsetMs, top: 25 }).split("\n"));
+          }
+        }
+      }
+    }
+  } finally {
+    await emulator.stop("SIGTERM");
+  }
+  const per = (runs: { analyses: number; cpuMs: Record<string, number> }[], key: string) =>
+    median(runs.map((r) => (r.cpuMs[key] ?? 0) / r.analyses));
+  const baseRate = median(baselines.map((r) => r.throughput.overall));
+  const ledgerRate = median(products.map((r) => r.throughput.overall));
+  const baseCpu = median(baselines.map((r) => r.cpuPerAnalysisMs));
+  const ledgerCpu = median(products.map((r) => r.cpuPerAnalysisMs));
+  const rateRatio = ledgerRate / baseRate;
+  const cpuRatio = ledgerCpu / baseCpu;
+  const statuses = products.map((p) => JSON.stringify(p.statuses)).join(" ");
+  notes.unshift(
+    `${options.analyses} analyses per side, ${options.rounds} round(s), concurrency ${options.concurrency}, emulator latency 0 ms, ` +
+      `baseline brief ${options.baselineBrief}, worker LOG_LEVEL=${options.logLevel}; medians over rounds`,
+    `stock-ledger final statuses: ${statuses}; failed jobs: baseline ${baselines.map((b) => b.failedJobs).join("/")}, ` +
+      `stock-ledger ${products.map((p) => p.failedJobs).join("/")}`,
+    `steady-state analyses/s (10th–90th percentile completions): baseline ${fmt(median(baselines.map((r) => r.throughput.steady)))}, ` +
+      `stock-ledger ${fmt(median(products.map((r) => r.throughput.steady)))}`,
+    `stock-ledger CPU ms/analysis = worker ${fmt(per(products, "workers"), 2)} + Postgres ${fmt(per(products, "postgres"), 2)} ` +
+      `(bench database backends + background processes; every postgres process on the machine: ${fmt(per(products, "postgresAll"), 2)})`,
+    `not in the ratio: emulator ${fmt(per(baselines, "emulator"), 2)} / ${fmt(per(products, "emulator"), 2)} and ` +
+      `Redis ${fmt(per(baselines, "redis"), 2)} / ${fmt(per(products, "redis"), 2)} CPU ms/analysis (baseline / stock-ledger)`,
+    `peak RSS: baseline ${fmt(median(baselines.map((r) => r.peakRssMb)), 0)} MB, stock-ledger worker ${fmt(median(products.map((r) => r.peakRssMb)), 0)} MB`,
+    `took ${fmt((Date.now() - started) / 1000, 0)} s; ${loadLine()} at the end`,
+  );
+  return {
+    name: "1. Ledger overhead (L = 0 ms, one worker, concurrency 64)",
+    rows: [
+      row({
+        metric: "analyses/s",
+        baseline: fmt(baseRate),
+        value: fmt(ledgerRate),
+        ratio: fmt(rateRatio, 2),
+        target: "≥ 0.90",
+        pass: rateRatio >= 0.9,
+      }),
+      row({
+        metric: "CPU ms per analysis (worker + Postgres)",
+        baseline: fmt(baseCpu, 2),
+        value: fmt(ledgerCpu, 2),
+        ratio: fmt(cpuRatio, 2),
+        target: "≤ 1.25",
+        pass: cpuRatio <= 1.25,
+      }),
+    ],
+    notes,
+  };
+}
+
+export function ledgerOverheadOptions(argv: string[]): LedgerOverheadOptions {
+  const brief = stringArg(argv, "baseline-brief") ?? LEDGER_OVERHEAD_DEFAULTS.baselineBrief;
+  const level = stringArg(argv, "log-level") ?? LEDGER_OVERHEAD_DEFAULTS.logLevel;
+  if ((brief !== "per-job" && brief !== "cached") || (level !== "warn" && level !== "info")) {
+    process.stderr.write("ledger-overhead: --baseline-brief per-job|cached, --log-level warn|info\n");
+    process.exit(2);
+  }
+  const prof = stringArg(argv, "cpu-prof");
+  return {
+    analyses: numberArg(argv, "analyses", LEDGER_OVERHEAD_DEFAULTS.analyses),
+    rounds: Math.max(1, numberArg(argv, "rounds", LEDGER_OVERHEAD_DEFAULTS.rounds)),
+    concurrency: numberArg(argv, "concurrency", LEDGER_OVERHEAD_DEFAULTS.concurrency),
+    baselineBrief: brief,
+    logLevel: level,
+    cpuProfDir: prof ? path.resolve(prof) : undefined,
+  };
+}
+
+if (isMain(import.meta.url)) {
+  printResult(await runLedgerOverhead(ledgerOverheadOptions(process.argv)));
+  process.exit(0);
+}

@@ -1,0 +1,65 @@
+/**
+ * One measured run: workers already started and idle on a paused queue, every job enqueued,
+ * CPU marks taken, then the queue is resumed and the clock runs until every job has ended.
+ * Startup (tsx compiling the sources, connecting) and enqueueing stay outside the window.
+ */
+import type { Queue } from "bullmq";
+import { processCpuMs, RssSampler } from "./proc.js";
+import { completionTimes, failedCount, type Throughput, throughputOf, waitForEnded } from "./wait.js";
+
+export interface CpuSource {
+  label: string;
+  /** Marks now; the returned function gives the CPU ms spent since. */
+  mark(): Promise<() => Promise<number>>;
+}
+
+export function processCpu(label: string, pid: number): CpuSource {
+  return {
+    label,
+    async mark() {
+      const start = processCpuMs(pid) ?? 0;
+      return async () => (processCpuMs(pid) ?? start) - start;
+    },
+  };
+}
+
+export interface Window {
+  analyses: number;
+  throughput: Throughput;
+  /** CPU ms per source label over the window. */
+  cpuMs: Record<string, number>;
+  peakRssMb: number;
+  failedJobs: number;
+  startedAt: number;
+}
+
+export async function measureWindow(options: {
+  queue: Queue;
+  analyses: number;
+  workerPids: number[];
+  cpu: CpuSource[];
+  timeoutMs: number;
+  ended?: () => Promise<number>;
+}): Promise<Window> {
+  const { queue, analyses } = options;
+  const samplers = options.workerPids.map((pid) => new RssSampler(pid));
+  const ends = await Promise.all(options.cpu.map((source) => source.mark()));
+  const startedAt = Date.now();
+  await queue.resume();
+  try {
+    await waitForEnded(queue, analyses, { timeoutMs: options.timeoutMs, pollMs: 100, ended: options.ended });
+  } finally {
+    for (const s of samplers) s.stop();
+  }
+  const spent = await Promise.all(ends.map((end) => end()));
+  const cpuMs = Object.fromEntries(options.cpu.map((source, i) => [source.label, spent[i] ?? 0]));
+  const times = await completionTimes(queue);
+  return {
+    analyses,
+    throughput: throughputOf(times, startedAt),
+    cpuMs,
+    peakRssMb: Math.max(...samplers.map((s) => s.peakMb)),
+    failedJobs: await failedCount(queue),
+    startedAt,
+  };
+}

@@ -1,0 +1,185 @@
+/**
+ * The processes a bench measures: the Gemini emulator, stock-ledger workers and the baseline
+ * worker, each in its own OS process so /proc can tell their CPU apart.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { createServer } from "node:net";
+import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { projectRoot } from "../../src/paths.js";
+import { REDIS_URL } from "./services.js";
+
+const CLI = path.join(projectRoot, "bin", "stock-ledger.js");
+const BASELINE = path.join(projectRoot, "bench", "baseline-worker.ts");
+/** Output kept per process: enough for the last log lines, bounded over 100,000 analyses. */
+const OUTPUT_TAIL_CHARS = 64 * 1024;
+
+export interface BenchProcess {
+  child: ChildProcess;
+  pid: number;
+  /** The last 64 KB of stdout and stderr. */
+  output(): string;
+  waitFor(pattern: RegExp, timeoutMs?: number): Promise<void>;
+  /** Sends `signal` and resolves with the exit code once the process has exited. */
+  stop(signal?: NodeJS.Signals, timeoutMs?: number): Promise<number | null>;
+}
+
+export function spawnNode(args: string[], env: Record<string, string>, name: string): BenchProcess {
+  const child = spawn(process.execPath, args, {
+    cwd: projectRoot,
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  if (child.pid === undefined) throw new Error(`could not start ${name}`);
+  let output = "";
+  const waiters: { pattern: RegExp; resolve: () => void }[] = [];
+  const onData = (chunk: Buffer) => {
+    output += chunk.toString();
+    for (const waiter of [...waiters]) {
+      if (waiter.pattern.test(output)) {
+        waiters.splice(waiters.indexOf(waiter), 1);
+        waiter.resolve();
+      }
+    }
+    if (output.length > OUTPUT_TAIL_CHARS * 2) output = output.slice(-OUTPUT_TAIL_CHARS);
+  };
+  child.stdout?.on("data", onData);
+  child.stderr?.on("data", onData);
+  const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
+  const pid = child.pid;
+  return {
+    child,
+    pid,
+    output: () => output,
+    waitFor(pattern, timeoutMs = 60_000) {
+      if (pattern.test(output)) return Promise.resolve();
+      return new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(
+          () => reject(new Error(`${name} did not print ${pattern} within ${timeoutMs} ms:\n${output}`)),
+          timeoutMs,
+        );
+        const done = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+        waiters.push({ pattern, resolve: done });
+        exited.then((code) => {
+          clearTimeout(timer);
+          reject(new Error(`${name} exited (${code}) before printing ${pattern}:\n${output}`));
+        });
+      });
+    },
+    async stop(signal = "SIGTERM", timeoutMs = 60_000) {
+      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+      child.kill(signal);
+      const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+      try {
+        return await exited;
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+  };
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() =>
+        typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port")),
+      );
+    });
+  });
+}
+
+export interface EmulatorProcess extends BenchProcess {
+  url: string;
+}
+
+/** `stock-ledger emulator` in its own process, answering after `latencyMs`. */
+export async function startEmulatorProcess(latencyMs: number): Promise<EmulatorProcess> {
+  const port = await freePort();
+  const proc = spawnNode(
+    [CLI, "emulator", "--port", String(port)],
+    { EMULATOR_LATENCY_MS: String(latencyMs), LOG_LEVEL: "warn" },
+    "emulator",
+  );
+  await proc.waitFor(/Gemini emulator listening on/);
+  return { ...proc, url: `http://127.0.0.1:${port}` };
+}
+
+export interface WorkerOptions {
+  databaseUrl: string;
+  queuePrefix: string;
+  emulatorUrl: string;
+  concurrency: number;
+  /** warn (default) keeps per-analysis log lines out; info prints "worker ready"/"worker stopped". */
+  logLevel?: "warn" | "info";
+  /** Directory for a V8 CPU profile written when the worker exits (`node --cpu-prof`). */
+  cpuProfDir?: string;
+  extraEnv?: Record<string, string>;
+}
+
+/**
+ * `stock-ledger worker` in its own process. Readiness is the worker's BullMQ connection showing
+ * up in Redis (`isReady`), since at LOG_LEVEL=warn it prints nothing when ready.
+ */
+export async function startWorkerProcess(
+  options: WorkerOptions,
+  isReady: () => Promise<boolean>,
+): Promise<BenchProcess> {
+  const nodeFlags = options.cpuProfDir ? ["--cpu-prof", `--cpu-prof-dir=${options.cpuProfDir}`] : [];
+  const proc = spawnNode(
+    [...nodeFlags, CLI, "worker"],
+    {
+      DATABASE_URL: options.databaseUrl,
+      REDIS_URL,
+      QUEUE_PREFIX: options.queuePrefix,
+      GEMINI_BASE_URL: options.emulatorUrl,
+      GEMINI_API_KEY: "bench",
+      WORKER_CONCURRENCY: String(options.concurrency),
+      LOG_LEVEL: options.logLevel ?? "warn",
+      ...options.extraEnv,
+    },
+    "worker",
+  );
+  await waitUntil(isReady, proc, "worker");
+  return proc;
+}
+
+export interface BaselineOptions {
+  queuePrefix: string;
+  emulatorUrl: string;
+  concurrency: number;
+  /** "per-job" builds the market brief in every job as the product does; "cached" once per ticker. */
+  brief: "per-job" | "cached";
+}
+
+/** bench/baseline-worker.ts: plain BullMQ + Gemini SDK, no ledger, no Postgres. */
+export async function startBaselineProcess(options: BaselineOptions): Promise<BenchProcess> {
+  const proc = spawnNode(
+    ["--import", "tsx", BASELINE],
+    {
+      REDIS_URL,
+      QUEUE_PREFIX: options.queuePrefix,
+      GEMINI_BASE_URL: options.emulatorUrl,
+      GEMINI_API_KEY: "bench",
+      WORKER_CONCURRENCY: String(options.concurrency),
+      BASELINE_BRIEF: options.brief,
+    },
+    "baseline worker",
+  );
+  await proc.waitFor(/baseline worker ready/);
+  return proc;
+}
+
+async function waitUntil(check: () => Promise<boolean>, proc: BenchProcess, name: string, timeoutMs = 60_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (proc.child.exitCode !== null) throw new Error(`${name} exited early:\n${proc.output()}`);
+    if (Date.now() > deadline) throw new Error(`${name} not ready after ${timeoutMs} ms:\n${proc.output()}`);
+    await sleep(100);
+  }
+}

@@ -1,0 +1,153 @@
+/** A measured batch through stock-ledger workers, and the same batch through the baseline worker. */
+import { createAnalysisQueue } from "../../src/queue/analysis-queue.js";
+import { createRedis } from "../../src/queue/redis.js";
+import { createBaselineQueue, enqueueBaselineJobs, enqueueProductAnalyses } from "./enqueue.js";
+import { type CpuSource, measureWindow, processCpu, type Window } from "./measure.js";
+import { markPgCpu, pgCpuSince } from "./pg-cpu.js";
+import { type BenchProcess, startBaselineProcess, startWorkerProcess } from "./processes.js";
+import { createBenchDatabase, dropQueueKeys, REDIS_URL, redisServerPid, uniqueName } from "./services.js";
+
+export interface ProductRun extends Window {
+  /** Rows per final status in stock_analyses. */
+  statuses: Record<string, number>;
+  /** CPU ms per analysis: worker processes + Postgres (bench database backends and background processes). */
+  cpuPerAnalysisMs: number;
+  workerCpuPerAnalysisMs: number;
+  /** Output of each worker after it stopped (its last 64 KB). */
+  workerOutputs: string[];
+  /** When the clock started, relative to the first worker's spawn (to cut startup out of a profile). */
+  startOffsetMs: number;
+}
+
+export interface ProductRunOptions {
+  analyses: number;
+  workers: number;
+  concurrency: number;
+  emulatorUrl: string;
+  emulatorPid: number;
+  cpuProfDir?: string | undefined;
+  logLevel?: "warn" | "info";
+  timeoutMs?: number;
+}
+
+async function commonCpuSources(emulatorPid: number): Promise<CpuSource[]> {
+  const sources = [processCpu("emulator", emulatorPid)];
+  const redisPid = await redisServerPid();
+  if (redisPid !== null) sources.push(processCpu("redis", redisPid));
+  return sources;
+}
+
+export async function runProduct(options: ProductRunOptions): Promise<ProductRun> {
+  const db = await createBenchDatabase();
+  const prefix = uniqueName("slbench");
+  const connection = createRedis(REDIS_URL, "worker");
+  const queue = createAnalysisQueue(connection, prefix);
+  const workers: BenchProcess[] = [];
+  try {
+    // Paused until every worker is up and every job is in: the window holds only the processing.
+    await queue.pause();
+    const spawnedAt = Date.now();
+    for (let i = 0; i < options.workers; i++) {
+      workers.push(
+        await startWorkerProcess(
+          {
+            databaseUrl: db.url,
+            queuePrefix: prefix,
+            emulatorUrl: options.emulatorUrl,
+            concurrency: options.concurrency,
+            logLevel: options.logLevel,
+            cpuProfDir: options.cpuProfDir,
+          },
+          async () => (await queue.getWorkersCount()) > i,
+        ),
+      );
+    }
+    await enqueueProductAnalyses({ sql: db.sql, queue }, options.analyses);
+    let pgAll = 0;
+    const pg: CpuSource = {
+      label: "postgres",
+      async mark() {
+        const start = await markPgCpu(db.sql, db.name);
+        return async () => {
+          const spent = await pgCpuSince(db.sql, db.name, start);
+          pgAll = spent.allMs;
+          return spent.benchMs;
+        };
+      },
+    };
+    const sources = [
+      ...workers.map((w, i) => processCpu(`worker${i}`, w.pid)),
+      pg,
+      ...(await commonCpuSources(options.emulatorPid)),
+    ];
+    const window = await measureWindow({
+      queue,
+      analyses: options.analyses,
+      workerPids: workers.map((w) => w.pid),
+      cpu: sources,
+      timeoutMs: options.timeoutMs ?? 600_000,
+    });
+    const workerCpu = workers.reduce((sum, _, i) => sum + (window.cpuMs[`worker${i}`] ?? 0), 0);
+    window.cpuMs.workers = workerCpu;
+    window.cpuMs.postgresAll = pgAll;
+    const statusRows = await db.sql<{ status: string; n: number }[]>`
+      SELECT status, count(*)::int AS n FROM stock_analyses GROUP BY status`;
+    for (const w of workers) await w.stop("SIGTERM");
+    return {
+      ...window,
+      statuses: Object.fromEntries(statusRows.map((r) => [r.status, r.n])),
+      cpuPerAnalysisMs: (workerCpu + (window.cpuMs.postgres ?? 0)) / options.analyses,
+      workerCpuPerAnalysisMs: workerCpu / options.analyses,
+      workerOutputs: workers.map((w) => w.output()),
+      startOffsetMs: window.startedAt - spawnedAt,
+    };
+  } finally {
+    for (const w of workers) await w.stop("SIGKILL", 5_000);
+    await queue.close();
+    connection.disconnect();
+    await db.drop();
+    await dropQueueKeys(prefix);
+  }
+}
+
+export interface BaselineRun extends Window {
+  cpuPerAnalysisMs: number;
+}
+
+export async function runBaseline(options: {
+  analyses: number;
+  concurrency: number;
+  emulatorUrl: string;
+  emulatorPid: number;
+  brief: "per-job" | "cached";
+  timeoutMs?: number;
+}): Promise<BaselineRun> {
+  const prefix = uniqueName("slbase");
+  const connection = createRedis(REDIS_URL, "worker");
+  const queue = createBaselineQueue(connection, prefix);
+  let worker: BenchProcess | null = null;
+  try {
+    await queue.pause();
+    worker = await startBaselineProcess({
+      queuePrefix: prefix,
+      emulatorUrl: options.emulatorUrl,
+      concurrency: options.concurrency,
+      brief: options.brief,
+    });
+    await enqueueBaselineJobs(queue, options.analyses);
+    const window = await measureWindow({
+      queue,
+      analyses: options.analyses,
+      workerPids: [worker.pid],
+      cpu: [processCpu("baseline", worker.pid), ...(await commonCpuSources(options.emulatorPid))],
+      timeoutMs: options.timeoutMs ?? 600_000,
+    });
+    await worker.stop("SIGTERM");
+    return { ...window, cpuPerAnalysisMs: (window.cpuMs.baseline ?? 0) / options.analyses };
+  } finally {
+    await worker?.stop("SIGKILL", 5_000);
+    await queue.close();
+    connection.disconnect();
+    await dropQueueKeys(prefix);
+  }
+}
