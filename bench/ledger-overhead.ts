@@ -3,7 +3,7 @@
  * stock-ledger worker at concurrency 64 against a plain BullMQ + Gemini SDK baseline doing the
  * same six calls with the same prompts, measured in the same run, alternately.
  * `npx tsx bench/ledger-overhead.ts [--analyses 3000] [--rounds 1] [--concurrency 64]
- *   [--baseline-brief per-job|cached] [--log-level warn|info] [--cpu-prof DIR]`
+ *   [--baseline-brief per-job|cached] [--log-level warn|info] [--cpu-prof DIR] [--pg-stats]`
  */
 import { mkdirSync } from "node:fs";
 import path from "node:path";
@@ -30,6 +30,8 @@ export interface LedgerOverheadOptions {
   logLevel: "warn" | "info";
   /** Profile the stock-ledger worker of the first round into this directory. */
   cpuProfDir?: string | undefined;
+  /** Time Postgres' PL/pgSQL functions in the first round (track_functions). */
+  pgStats?: boolean;
 }
 
 export const LEDGER_OVERHEAD_DEFAULTS: LedgerOverheadOptions = {
@@ -77,6 +79,7 @@ export async function runLedgerOverhead(options: LedgerOverheadOptions): Promise
             emulatorPid: emulator.pid,
             cpuProfDir,
             logLevel: options.logLevel,
+            pgStats: round === 0 && options.pgStats,
           });
           products.push(run);
           log(
@@ -84,6 +87,7 @@ export async function runLedgerOverhead(options: LedgerOverheadOptions): Promise
               `(worker ${fmt(run.workerCpuPerAnalysisMs, 2)} + postgres ${fmt((run.cpuMs.postgres ?? 0) / run.analyses, 2)}; ` +
               `all postgres processes ${fmt((run.cpuMs.postgresAll ?? 0) / run.analyses, 2)}) statuses ${JSON.stringify(run.statuses)} (${load})`,
           );
+          if (round === 0) notes.push(...run.pgActivity);
           if (cpuProfDir) {
             notes.push(...summarizeProfiles(cpuProfDir, { skipMs: run.startOffsetMs, top: 25 }).split("\n"));
           }
@@ -155,6 +159,7 @@ export function ledgerOverheadOptions(argv: string[]): LedgerOverheadOptions {
     baselineBrief: brief,
     logLevel: level,
     cpuProfDir: prof ? path.resolve(prof) : undefined,
+    pgStats: argv.includes("--pg-stats"),
   };
 }
 

@@ -70,10 +70,14 @@ export function summarizeProfile(file: string, skipMs = 0): ProfileSummary {
   return { totalMs: total, functions: sorted(functions), groups: sorted(groups) };
 }
 
-/** A profile file, or the newest profile in a directory, summarised as text lines. */
+/**
+ * A profile file, or the newest main-thread profile in a directory, summarised as text lines.
+ * Node names them CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile; thread 0 is the main
+ * thread (tsx's module loader thread writes its own, mostly idle, profile).
+ */
 export function summarizeProfiles(dir: string, options: { skipMs?: number; top?: number } = {}): string {
   const files = (dir.endsWith(".cpuprofile") ? [dir] : readdirSync(dir))
-    .filter((f) => f.endsWith(".cpuprofile"))
+    .filter((f) => (dir.endsWith(".cpuprofile") ? true : /\.\d+\.0\.\d+\.cpuprofile$/.test(f)))
     .map((f) => (path.isAbsolute(f) ? f : path.join(dir, f)))
     .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
   const file = files[0];

@@ -4,6 +4,7 @@ import { createRedis } from "../../src/queue/redis.js";
 import { createBaselineQueue, enqueueBaselineJobs, enqueueProductAnalyses } from "./enqueue.js";
 import { type CpuSource, measureWindow, processCpu, type Window } from "./measure.js";
 import { markPgCpu, pgCpuSince } from "./pg-cpu.js";
+import { dbCounters, pgActivitySince, trackFunctions } from "./pg-stats.js";
 import { type BenchProcess, startBaselineProcess, startWorkerProcess } from "./processes.js";
 import { createBenchDatabase, dropQueueKeys, REDIS_URL, redisServerPid, uniqueName } from "./services.js";
 
@@ -17,6 +18,8 @@ export interface ProductRun extends Window {
   workerOutputs: string[];
   /** When the clock started, relative to the first worker's spawn (to cut startup out of a profile). */
   startOffsetMs: number;
+  /** Transactions and rows per analysis (and PL/pgSQL function times with `pgStats`). */
+  pgActivity: string[];
 }
 
 export interface ProductRunOptions {
@@ -28,6 +31,8 @@ export interface ProductRunOptions {
   cpuProfDir?: string | undefined;
   logLevel?: "warn" | "info";
   timeoutMs?: number;
+  /** Time PL/pgSQL functions (track_functions = pl): a small cost of its own inside Postgres. */
+  pgStats?: boolean;
 }
 
 async function commonCpuSources(emulatorPid: number): Promise<CpuSource[]> {
@@ -46,6 +51,7 @@ export async function runProduct(options: ProductRunOptions): Promise<ProductRun
   try {
     // Paused until every worker is up and every job is in: the window holds only the processing.
     await queue.pause();
+    if (options.pgStats) await trackFunctions(db.sql, db.name);
     const spawnedAt = Date.now();
     for (let i = 0; i < options.workers; i++) {
       workers.push(
@@ -80,6 +86,7 @@ export async function runProduct(options: ProductRunOptions): Promise<ProductRun
       pg,
       ...(await commonCpuSources(options.emulatorPid)),
     ];
+    const counters = await dbCounters(db.sql, db.name);
     const window = await measureWindow({
       queue,
       analyses: options.analyses,
@@ -92,8 +99,10 @@ export async function runProduct(options: ProductRunOptions): Promise<ProductRun
     window.cpuMs.postgresAll = pgAll;
     const statusRows = await db.sql<{ status: string; n: number }[]>`
       SELECT status, count(*)::int AS n FROM stock_analyses GROUP BY status`;
+    const pgActivity = await pgActivitySince(db.sql, db.name, counters, options.analyses);
     for (const w of workers) await w.stop("SIGTERM");
     return {
+      pgActivity,
       ...window,
       statuses: Object.fromEntries(statusRows.map((r) => [r.status, r.n])),
       cpuPerAnalysisMs: (workerCpu + (window.cpuMs.postgres ?? 0)) / options.analyses,

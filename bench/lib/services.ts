@@ -8,6 +8,9 @@ import { migrate } from "../../src/store/migrate.js";
 export const PG_SERVER = process.env.BENCH_PG_URL ?? "postgres://postgres@127.0.0.1:5432";
 export const REDIS_URL = process.env.BENCH_REDIS_URL ?? "redis://127.0.0.1:6379";
 
+/** The bench's own use of product code (migrate) logs only warnings: its output is the figures. */
+const quiet = logger.child({}, { level: "warn" });
+
 export const uniqueName = (stem: string) => `${stem}_${process.pid}_${randomBytes(3).toString("hex")}`;
 
 export interface BenchDatabase {
@@ -21,7 +24,7 @@ export interface BenchDatabase {
 export async function createBenchDatabase(): Promise<BenchDatabase> {
   const name = uniqueName("sl_bench");
   const url = `${PG_SERVER}/${name}`;
-  await migrate(url, logger);
+  await migrate(url, quiet);
   const sql = createSql(url, { max: 4 });
   return {
     name,

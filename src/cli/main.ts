@@ -42,6 +42,7 @@ function buildProgram(ctx: CliContext): Command {
     .option("--wait", "wait until they end; exit 0 only if all completed")
     .option("--model <model>", "Gemini model (default GEMINI_MODEL)")
     .option("--id <id>", "analysis id (makes enqueueing idempotent; one ticker)")
+    .option("--estimate", "print predicted tokens and cost per stage; run nothing")
     .option("--max-tokens <n>", "stop spending on this analysis after n tokens")
     .option("--max-cost <usd>", "stop spending on this analysis after this many USD")
     .option("--json", "print JSON")

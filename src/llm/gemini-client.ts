@@ -34,8 +34,17 @@ export interface GeminiClientOptions {
   timeoutMs: number;
 }
 
+export interface CountRequest {
+  model: string;
+  systemInstruction: string;
+  prompt: string;
+  signal?: AbortSignal;
+}
+
 export interface LlmClient {
   generate(request: GenerateRequest): Promise<GenerateResult>;
+  /** Prompt tokens as the provider counts them (free on Gemini; used for preflight estimates). */
+  countTokens(request: CountRequest): Promise<number>;
 }
 
 interface RawPart {
@@ -116,9 +125,31 @@ export class GeminiClient implements LlmClient {
     return model;
   }
 
-  async generate(request: GenerateRequest): Promise<GenerateResult> {
-    // One controller per call, with our own timer and a listener on the caller's signal that
-    // are both removed when the call ends: nothing accumulates on a long-lived shutdown signal.
+  async countTokens(request: CountRequest): Promise<number> {
+    return this.#withDeadline(request.signal, async (signal) => {
+      const result = await this.#model(request.model).countTokens(
+        {
+          generateContentRequest: {
+            // Unlike generateContent, the SDK passes this through as is: it must be a Content.
+            systemInstruction: { role: "system", parts: [{ text: request.systemInstruction }] },
+            contents: [{ role: "user", parts: [{ text: request.prompt }] }],
+          },
+        },
+        { signal },
+      );
+      return result.totalTokens;
+    });
+  }
+
+  /**
+   * Runs one request under our own deadline. One controller per call, with a timer and a
+   * listener on the caller's signal that are both removed when the call ends, so nothing
+   * accumulates on a long-lived shutdown signal (and no SDK timer leaks).
+   */
+  async #withDeadline<T>(
+    outer: AbortSignal | undefined,
+    work: (signal: AbortSignal) => Promise<T>,
+  ): Promise<T> {
     const controller = new AbortController();
     let timedOut = false;
     const timer = setTimeout(() => {
@@ -126,10 +157,20 @@ export class GeminiClient implements LlmClient {
       controller.abort();
     }, this.#timeoutMs);
     const cancel = () => controller.abort();
-    if (request.signal?.aborted) controller.abort();
-    request.signal?.addEventListener("abort", cancel, { once: true });
-    const signal = controller.signal;
+    if (outer?.aborted) controller.abort();
+    outer?.addEventListener("abort", cancel, { once: true });
     try {
+      return await work(controller.signal);
+    } catch (error) {
+      throw mapSdkError(error, { timedOut, timeoutMs: this.#timeoutMs });
+    } finally {
+      clearTimeout(timer);
+      outer?.removeEventListener("abort", cancel);
+    }
+  }
+
+  async generate(request: GenerateRequest): Promise<GenerateResult> {
+    return this.#withDeadline(request.signal, async (signal) => {
       const result = await this.#model(request.model).generateContent(
         {
           systemInstruction: request.systemInstruction,
@@ -153,11 +194,6 @@ export class GeminiClient implements LlmClient {
         finishReason: response.candidates?.[0]?.finishReason,
         modelVersion: response.modelVersion,
       };
-    } catch (error) {
-      throw mapSdkError(error, { timedOut, timeoutMs: this.#timeoutMs });
-    } finally {
-      clearTimeout(timer);
-      request.signal?.removeEventListener("abort", cancel);
-    }
+    });
   }
 }

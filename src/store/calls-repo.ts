@@ -126,3 +126,36 @@ export async function listCalls(sql: Sql, analysisId: string): Promise<LlmCallRo
     SELECT * FROM llm_calls WHERE analysis_id = ${analysisId}
     ORDER BY started_at, call_type, attempt`;
 }
+
+export interface StageHistory {
+  callType: string;
+  calls: number;
+  outputTokens: number;
+  thinkingTokens: number;
+  outputChars: number;
+}
+
+/** Average answer size per stage over recent successful calls of a model (for estimates). */
+export async function recentStageHistory(sql: Sql, model: string): Promise<Map<string, StageHistory>> {
+  const rows = await sql<
+    { call_type: string; calls: number; output: number; thinking: number; chars: number }[]
+  >`
+    SELECT call_type, count(*)::int AS calls, avg(output_tokens)::float AS output,
+           avg(thinking_tokens)::float AS thinking, avg(output_chars)::float AS chars
+    FROM (SELECT call_type, output_tokens, thinking_tokens, output_chars FROM llm_calls
+          WHERE model = ${model} AND status = 'success'
+          ORDER BY started_at DESC LIMIT 3000) recent
+    GROUP BY call_type`;
+  return new Map(
+    rows.map((r) => [
+      r.call_type,
+      {
+        callType: r.call_type,
+        calls: r.calls,
+        outputTokens: Math.round(r.output),
+        thinkingTokens: Math.round(r.thinking),
+        outputChars: Math.round(r.chars),
+      },
+    ]),
+  );
+}

@@ -142,3 +142,26 @@ describe("npm run demo", () => {
     expect(result.stdout.match(/^Status: completed$/gm)).toHaveLength(3);
   });
 });
+
+describe("analyze --estimate", () => {
+  it("counts each stage's prompt with countTokens and writes nothing", async () => {
+    const before = await db.sql`SELECT count(*)::int AS n FROM stock_analyses`;
+    const logBefore = (await serverLog()).length;
+    const result = await runCli(["analyze", "HDFCBANK", "--estimate", "--json"], env);
+    expect(result.code, result.stderr).toBe(0);
+    const [estimate] = JSON.parse(result.stdout).estimates;
+    expect(estimate.stages.map((s: { call_type: string }) => s.call_type)).toEqual([
+      "indicator_summary",
+      "comprehensive_overview",
+      "volume_analysis",
+      "reversal_patterns",
+      "continuation_levels",
+      "final_decision",
+    ]);
+    const requests = (await serverLog()).slice(logBefore);
+    expect(requests.map((e) => e.method)).toEqual(Array(6).fill("countTokens"));
+    expect(estimate.cost_usd).toBeGreaterThan(0);
+    const after = await db.sql`SELECT count(*)::int AS n FROM stock_analyses`;
+    expect(after[0]?.n).toBe(before[0]?.n);
+  });
+});

@@ -102,8 +102,8 @@ describe("stock-ledger export", () => {
       started_at: "2026-03-10T09:00:02.000Z",
       cost_usd: "0.001000000000",
       error_type: "",
-      modality_tokens: '{"input":{},"output":{}}',
     });
+    expect(JSON.parse(records[1]?.modality_tokens ?? "")).toEqual({ input: {}, output: {} });
     expect(records[5]?.cost_usd).toBe(""); // unpriced: NULL, not 0
   });
 

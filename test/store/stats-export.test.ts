@@ -12,9 +12,12 @@ beforeAll(async () => {
 afterAll(() => db.drop());
 
 async function exported(what: "analyses" | "calls", filter: ExportFilter, batchSize = 2) {
-  const columns = await exportColumns(db.sql, what);
+  const exported = await exportColumns(db.sql, what);
+  const columns = exported.map((c) => c.name);
   const batches: Record<string, unknown>[][] = [];
-  for await (const batch of exportBatches(db.sql, what, columns, filter, batchSize)) batches.push(batch);
+  for await (const batch of exportBatches(db.sql, what, exported, filter, batchSize)) {
+    batches.push(batch.map((values) => Object.fromEntries(columns.map((name, i) => [name, values[i]]))));
+  }
   return { columns, batches, rows: batches.flat() };
 }
 
@@ -23,6 +26,13 @@ const callKey = (r: Record<string, unknown>) => `${r.analysis_id}/${r.call_type}
 describe("export rows (stats-fixture.ts)", () => {
   it("exports every column but a call's output text, in table order, in cursor batches", async () => {
     const { columns, batches, rows } = await exported("calls", {});
+    expect(rows[1]).toMatchObject({
+      started_at: "2026-03-10T09:00:02.000Z",
+      cost_usd: "0.001000000000",
+      input_tokens: 1000,
+      modality_tokens: '{"input": {}, "output": {}}',
+      error_type: null,
+    });
     expect(columns).not.toContain("output");
     expect(columns.slice(0, 5)).toEqual(["analysis_id", "call_type", "attempt", "model", "status"]);
     expect(batches.map((b) => b.length)).toEqual([2, 2, 2]);

@@ -5,9 +5,11 @@ import { CliFailure, UsageError } from "../cli-errors.js";
 import { parseAnalysisId, parseModel, parsePositiveInt, parseTicker, parseUsd } from "../input.js";
 import { printJson, renderSummary } from "../render.js";
 import { type WaitOutcome, waitForAnalyses } from "../wait-for-analyses.js";
+import { estimateCommand } from "./estimate.js";
 
 export interface AnalyzeOptions {
   wait?: boolean;
+  estimate?: boolean;
   maxTokens?: string;
   maxCost?: string;
   model?: string;
@@ -66,6 +68,7 @@ export function reportOutcomes(outcomes: WaitOutcome[], json: boolean): boolean 
 
 export async function analyzeCommand(ctx: CliContext, rawTickers: string[], options: AnalyzeOptions) {
   const request = parseRequest(rawTickers, options, () => ctx.config.gemini.model);
+  if (options.estimate) return estimateCommand(ctx, request, options.json ?? false);
   const queue = ctx.queue();
   // Subscribe before enqueueing so no progress event is missed.
   const queueEvents = options.wait ? await ctx.queueEvents() : null;

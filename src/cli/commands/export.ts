@@ -5,10 +5,9 @@ import { open, rename, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import type { Writable } from "node:stream";
 import { stringify } from "csv-stringify/sync";
-import type { AnalysisRow } from "../../store/analyses-repo.js";
-import type { LlmCallRow } from "../../store/calls-repo.js";
 import {
   EXPORT_TABLES,
+  type ExportColumn,
   type ExportFilter,
   type ExportWhat,
   exportBatches,
@@ -17,7 +16,6 @@ import {
 import type { CliContext } from "../cli-context.js";
 import { UsageError } from "../cli-errors.js";
 import { parseSince, parseStatus, parseTicker } from "../input.js";
-import { analysisJson, callJson } from "../render.js";
 
 export interface ExportOptions {
   format: string;
@@ -73,32 +71,32 @@ async function checkOut(out: string): Promise<string> {
   return target;
 }
 
-/** A CSV cell: ISO timestamps, JSON for JSONB, empty for NULL, exact decimals for money. */
-function csvCell(value: unknown): string {
-  if (value === null || value === undefined) return "";
-  if (value instanceof Date) return value.toISOString();
-  if (typeof value === "object") return JSON.stringify(value);
-  return String(value);
+type Value = string | number | null;
+
+/** One NDJSON object; JSONB and numeric values are already JSON literals (money stays exact). */
+function jsonLine(columns: ExportColumn[], keys: string[], row: Value[]): string {
+  const fields = row.map((value, i) => {
+    const literal =
+      value === null ? "null" : columns[i]?.kind === "text" ? JSON.stringify(value) : String(value);
+    return `${keys[i]}:${literal}`;
+  });
+  return `{${fields.join(",")}}`;
 }
 
 /** Encodes batches of rows as CSV (with a header row) or NDJSON, one chunk per batch. */
 async function* encode(
   format: ExportFormat,
-  what: ExportWhat,
-  columns: string[],
-  batches: AsyncIterable<Record<string, unknown>[]>,
+  columns: ExportColumn[],
+  batches: AsyncIterable<Value[][]>,
 ): AsyncGenerator<string> {
-  if (format === "csv") yield stringify([columns]);
+  const names = columns.map((c) => c.name);
+  const keys = names.map((name) => JSON.stringify(name));
+  const csvOptions = { cast: { boolean: (value: boolean) => String(value) } };
+  if (format === "csv") yield stringify([names], csvOptions);
   for await (const rows of batches) {
-    if (format === "csv") {
-      yield stringify(rows.map((row) => columns.map((column) => csvCell(row[column]))));
-    } else {
-      const json =
-        what === "analyses"
-          ? (r: unknown) => analysisJson(r as AnalysisRow)
-          : (r: unknown) => callJson(r as LlmCallRow);
-      yield `${rows.map((row) => JSON.stringify(json(row))).join("\n")}\n`;
-    }
+    // NULL is an empty cell; everything else arrives as text or a number.
+    if (format === "csv") yield stringify(rows, csvOptions);
+    else yield `${rows.map((row) => jsonLine(columns, keys, row)).join("\n")}\n`;
   }
 }
 
@@ -153,7 +151,7 @@ export async function exportCommand(ctx: CliContext, options: ExportOptions): Pr
   const filter = parseFilter(what, options);
   const target = options.out === undefined ? null : await checkOut(options.out);
   const columns = await exportColumns(ctx.sql, what);
-  const chunks = encode(format, what, columns, exportBatches(ctx.sql, what, columns, filter));
+  const chunks = encode(format, columns, exportBatches(ctx.sql, what, columns, filter));
   if (target) {
     await writeFileAtomically(target, chunks);
     return;

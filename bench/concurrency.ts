@@ -1,0 +1,103 @@
+/**
+ * Issue 7 item 3, concurrency: emulator latency L = 500 ms. One worker at concurrency 128
+ * against the ideal 128 / (2L) analyses/s, its peak RSS and CPU per analysis; then two worker
+ * processes at 64 each against one at 64. Rates are steady-state (between the 10th and 90th
+ * percentile completion), so the 2L ramp-up and the tail of a short run do not count.
+ * `npx tsx bench/concurrency.ts [--analyses 1000] [--latency 500]`
+ */
+import { loadLine } from "./lib/proc.js";
+import { startEmulatorProcess } from "./lib/processes.js";
+import { type BenchResult, fmt, isMain, numberArg, printResult, row } from "./lib/report.js";
+import { type ProductRun, runProduct } from "./lib/runs.js";
+
+export interface ConcurrencyOptions {
+  /** Analyses for the concurrency-128 and the two-worker runs; the one-worker-at-64 run gets 60%. */
+  analyses: number;
+  latencyMs: number;
+}
+
+export const CONCURRENCY_DEFAULTS: ConcurrencyOptions = { analyses: 1000, latencyMs: 500 };
+
+const log = (line: string) => process.stderr.write(`concurrency: ${line}\n`);
+
+function describe(label: string, run: ProductRun, load: string): string {
+  return (
+    `${label}: ${run.analyses} analyses, steady ${fmt(run.throughput.steady)} / overall ${fmt(run.throughput.overall)} analyses/s, ` +
+    `worker CPU ${fmt(run.workerCpuPerAnalysisMs, 2)} ms/analysis, Postgres ${fmt((run.cpuMs.postgres ?? 0) / run.analyses, 2)} ms/analysis, ` +
+    `emulator ${fmt((run.cpuMs.emulator ?? 0) / run.analyses, 2)} ms/analysis, peak RSS ${fmt(run.peakRssMb, 0)} MB, ` +
+    `statuses ${JSON.stringify(run.statuses)} (${load})`
+  );
+}
+
+export async function runConcurrency(options: ConcurrencyOptions): Promise<BenchResult> {
+  const started = Date.now();
+  const L = options.latencyMs;
+  const emulator = await startEmulatorProcess(L);
+  const notes: string[] = [];
+  const measure = async (label: string, workers: number, concurrency: number, analyses: number) => {
+    const load = loadLine();
+    const run = await runProduct({
+      analyses,
+      workers,
+      concurrency,
+      emulatorUrl: emulator.url,
+      emulatorPid: emulator.pid,
+    });
+    const line = describe(label, run, load);
+    log(line);
+    notes.push(line);
+    return run;
+  };
+  try {
+    const wide = await measure("1 worker × 128", 1, 128, options.analyses);
+    const one = await measure("1 worker × 64", 1, 64, Math.round(options.analyses * 0.6));
+    const two = await measure("2 workers × 64", 2, 64, options.analyses);
+    const ideal = 128 / ((2 * L) / 1000);
+    const scale = two.throughput.steady / one.throughput.steady;
+    notes.push(`took ${fmt((Date.now() - started) / 1000, 0)} s; ${loadLine()} at the end`);
+    return {
+      name: `3. Concurrency (L = ${L} ms)`,
+      rows: [
+        row({
+          metric: "analyses/s, 1 worker × 128 (vs 128 / 2L)",
+          baseline: fmt(ideal),
+          value: fmt(wide.throughput.steady),
+          ratio: fmt(wide.throughput.steady / ideal, 2),
+          target: "≥ 0.80",
+          pass: wide.throughput.steady / ideal >= 0.8,
+        }),
+        row({
+          metric: "peak RSS MB, 1 worker × 128",
+          value: fmt(wide.peakRssMb, 0),
+          target: "< 400 MB",
+          pass: wide.peakRssMb < 400,
+        }),
+        row({
+          metric: "worker CPU ms per analysis, 1 worker × 128",
+          value: fmt(wide.workerCpuPerAnalysisMs, 2),
+        }),
+        row({
+          metric: "analyses/s, 2 workers × 64 vs 1 × 64",
+          baseline: fmt(one.throughput.steady),
+          value: fmt(two.throughput.steady),
+          ratio: fmt(scale, 2),
+          target: "≥ 1.80",
+          pass: scale >= 1.8,
+        }),
+      ],
+      notes,
+    };
+  } finally {
+    await emulator.stop("SIGTERM");
+  }
+}
+
+if (isMain(import.meta.url)) {
+  printResult(
+    await runConcurrency({
+      analyses: numberArg(process.argv, "analyses", CONCURRENCY_DEFAULTS.analyses),
+      latencyMs: numberArg(process.argv, "latency", CONCURRENCY_DEFAULTS.latencyMs),
+    }),
+  );
+  process.exit(0);
+}
