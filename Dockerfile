@@ -17,6 +17,8 @@ COPY --from=build /app/dist ./dist
 COPY bin ./bin
 COPY sql ./sql
 COPY data ./data
+# The dashboard's static files are served from the source tree (no build step).
+COPY src/api/dashboard ./src/api/dashboard
 USER node
 ENTRYPOINT ["node", "bin/stock-ledger.js"]
 CMD ["worker"]

@@ -9,7 +9,13 @@ import { type GenerativeModel, GoogleGenerativeAI } from "@google/generative-ai"
 import { type Job, Worker } from "bullmq";
 import { Redis } from "ioredis";
 import { BASELINE_QUEUE, type BaselineJobData } from "./lib/enqueue.js";
-import { finalStagePrompt, marketBrief, SYSTEM_INSTRUCTION, type StagePrompt, stagePrompts } from "./lib/prompts.js";
+import {
+  finalStagePrompt,
+  marketBrief,
+  type StagePrompt,
+  SYSTEM_INSTRUCTION,
+  stagePrompts,
+} from "./lib/prompts.js";
 
 const env = process.env;
 const sdk = new GoogleGenerativeAI(env.GEMINI_API_KEY ?? "baseline");
@@ -61,7 +67,9 @@ async function processJob(job: Job<BaselineJobData>): Promise<{ action: string }
   const prompts = stagePrompts(brief);
   const texts = await Promise.all(prompts.map((p) => call(modelName, jobId, p)));
   const results = prompts.map((p, i) => ({ callType: p.stage.callType, text: texts[i] ?? null }));
-  const decision = JSON.parse(await call(modelName, jobId, finalStagePrompt(brief, results))) as { action: string };
+  const decision = JSON.parse(await call(modelName, jobId, finalStagePrompt(brief, results))) as {
+    action: string;
+  };
   return { action: decision.action };
 }
 
@@ -71,7 +79,9 @@ const worker = new Worker<BaselineJobData>(BASELINE_QUEUE, processJob, {
   prefix: env.QUEUE_PREFIX ?? "bench-baseline",
   concurrency: Number(env.WORKER_CONCURRENCY ?? 64),
 });
-worker.on("failed", (job, error) => process.stderr.write(`baseline job ${job?.id} failed: ${error.message}\n`));
+worker.on("failed", (job, error) =>
+  process.stderr.write(`baseline job ${job?.id} failed: ${error.message}\n`),
+);
 await worker.waitUntilReady();
 process.stdout.write("baseline worker ready\n");
 await new Promise<void>((resolve) => {

@@ -3,17 +3,19 @@
  * against the ideal 128 / (2L) analyses/s, its peak RSS and CPU per analysis; then two worker
  * processes at 64 each against one at 64. Rates are steady-state (between the 10th and 90th
  * percentile completion), so the 2L ramp-up and the tail of a short run do not count.
- * `npx tsx bench/concurrency.ts [--analyses 1000] [--latency 500]`
+ * `npx tsx bench/concurrency.ts [--analyses 1000] [--latency 500] [--what-if no-rollups,async-commit]`
  */
 import { loadLine } from "./lib/proc.js";
 import { startEmulatorProcess } from "./lib/processes.js";
-import { type BenchResult, fmt, isMain, numberArg, printResult, row } from "./lib/report.js";
-import { type ProductRun, runProduct } from "./lib/runs.js";
+import { type BenchResult, fmt, isMain, numberArg, printResult, row, stringArg } from "./lib/report.js";
+import { type ProductRun, parseWhatIfs, runProduct, type WhatIf } from "./lib/runs.js";
 
 export interface ConcurrencyOptions {
   /** Analyses for the concurrency-128 and the two-worker runs; the one-worker-at-64 run gets 60%. */
   analyses: number;
   latencyMs: number;
+  /** Hypothetical changes to the bench databases (WHAT_IFS in lib/runs.ts), to size a fix. */
+  whatIf?: WhatIf[];
 }
 
 export const CONCURRENCY_DEFAULTS: ConcurrencyOptions = { analyses: 1000, latencyMs: 500 };
@@ -24,7 +26,7 @@ function describe(label: string, run: ProductRun, load: string): string {
   return (
     `${label}: ${run.analyses} analyses, steady ${fmt(run.throughput.steady)} / overall ${fmt(run.throughput.overall)} analyses/s, ` +
     `worker CPU ${fmt(run.workerCpuPerAnalysisMs, 2)} ms/analysis, Postgres ${fmt((run.cpuMs.postgres ?? 0) / run.analyses, 2)} ms/analysis, ` +
-    `emulator ${fmt((run.cpuMs.emulator ?? 0) / run.analyses, 2)} ms/analysis, peak RSS ${fmt(run.peakRssMb, 0)} MB, ` +
+    `emulator ${fmt((run.cpuMs.emulator ?? 0) / run.analyses, 2)} ms/analysis, RSS ${fmt(run.startRssMb, 0)} MB idle → ${fmt(run.peakRssMb, 0)} MB peak, ` +
     `statuses ${JSON.stringify(run.statuses)} (${load})`
   );
 }
@@ -42,6 +44,7 @@ export async function runConcurrency(options: ConcurrencyOptions): Promise<Bench
       concurrency,
       emulatorUrl: emulator.url,
       emulatorPid: emulator.pid,
+      whatIf: options.whatIf,
     });
     const line = describe(label, run, load);
     log(line);
@@ -55,6 +58,8 @@ export async function runConcurrency(options: ConcurrencyOptions): Promise<Bench
     const ideal = 128 / ((2 * L) / 1000);
     const scale = two.throughput.steady / one.throughput.steady;
     notes.push(`took ${fmt((Date.now() - started) / 1000, 0)} s; ${loadLine()} at the end`);
+    if (options.whatIf?.length)
+      notes.unshift(`WHAT-IF (hypothetical, bench databases only): ${options.whatIf.join(", ")}`);
     return {
       name: `3. Concurrency (L = ${L} ms)`,
       rows: [
@@ -97,6 +102,7 @@ if (isMain(import.meta.url)) {
     await runConcurrency({
       analyses: numberArg(process.argv, "analyses", CONCURRENCY_DEFAULTS.analyses),
       latencyMs: numberArg(process.argv, "latency", CONCURRENCY_DEFAULTS.latencyMs),
+      whatIf: parseWhatIfs(stringArg(process.argv, "what-if")),
     }),
   );
   process.exit(0);

@@ -16,7 +16,13 @@ import { createRedis } from "../src/queue/redis.js";
 import { MODEL } from "./lib/enqueue.js";
 import { loadLine } from "./lib/proc.js";
 import { type BenchProcess, startEmulatorProcess, startWorkerProcess } from "./lib/processes.js";
-import { finalStagePrompt, marketBrief, SYSTEM_INSTRUCTION, type StagePrompt, stagePrompts } from "./lib/prompts.js";
+import {
+  finalStagePrompt,
+  marketBrief,
+  type StagePrompt,
+  SYSTEM_INSTRUCTION,
+  stagePrompts,
+} from "./lib/prompts.js";
 import { type BenchResult, fmt, isMain, median, numberArg, printResult, row } from "./lib/report.js";
 import { createBenchDatabase, dropQueueKeys, REDIS_URL, uniqueName } from "./lib/services.js";
 
@@ -134,7 +140,9 @@ export async function runCriticalPath(options: CriticalPathOptions): Promise<Ben
     const e2e = p("e2eMs");
     const seq = median(sequential);
     const speedup = seq / e2e;
-    log(`stock-ledger e2e ms: ${product.map((t) => t.e2eMs).join(", ")}; sequential ms: ${sequential.map((s) => fmt(s, 0)).join(", ")}`);
+    log(
+      `stock-ledger e2e ms: ${product.map((t) => t.e2eMs).join(", ")}; sequential ms: ${sequential.map((s) => fmt(s, 0)).join(", ")}`,
+    );
     return {
       name: `2. Critical path (L = ${L} ms, one analysis, median of ${options.repeats})`,
       rows: [

@@ -3,13 +3,14 @@
  * stock-ledger worker at concurrency 64 against a plain BullMQ + Gemini SDK baseline doing the
  * same six calls with the same prompts, measured in the same run, alternately.
  * `npx tsx bench/ledger-overhead.ts [--analyses 3000] [--rounds 1] [--concurrency 64]
- *   [--baseline-brief per-job|cached] [--log-level warn|info] [--cpu-prof DIR] [--pg-stats]`
+ *   [--baseline-brief per-job|cached] [--log-level warn|info] [--cpu-prof DIR] [--pg-stats]
+ *   [--what-if no-rollups,async-commit]`
  */
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { loadLine } from "./lib/proc.js";
 import { startEmulatorProcess } from "./lib/processes.js";
-import { summarizeProfiles } from "./lib/profile.js";
+import { compareProfiles, summarizeProfiles } from "./lib/profile.js";
 import {
   type BenchResult,
   fmt,
@@ -20,7 +21,14 @@ import {
   row,
   stringArg,
 } from "./lib/report.js";
-import { type BaselineRun, type ProductRun, runBaseline, runProduct } from "./lib/runs.js";
+import {
+  type BaselineRun,
+  type ProductRun,
+  parseWhatIfs,
+  runBaseline,
+  runProduct,
+  type WhatIf,
+} from "./lib/runs.js";
 
 export interface LedgerOverheadOptions {
   analyses: number;
@@ -32,6 +40,8 @@ export interface LedgerOverheadOptions {
   cpuProfDir?: string | undefined;
   /** Time Postgres' PL/pgSQL functions in the first round (track_functions). */
   pgStats?: boolean;
+  /** Hypothetical changes to the bench database (see WHAT_IFS in lib/runs.ts), to size a fix. */
+  whatIf?: WhatIf[];
 }
 
 export const LEDGER_OVERHEAD_DEFAULTS: LedgerOverheadOptions = {
@@ -49,6 +59,15 @@ export async function runLedgerOverhead(options: LedgerOverheadOptions): Promise
   const notes: string[] = [];
   const emulator = await startEmulatorProcess(0);
   const baselines: BaselineRun[] = [];
+  const profiled: { baseline?: { dir: string; skipMs: number }; product?: { dir: string; skipMs: number } } =
+    {};
+  // Only the first round is profiled (--cpu-prof slows a process down by a few per cent).
+  const profDir = (round: number, side: string) => {
+    if (round > 0 || !options.cpuProfDir) return undefined;
+    const dir = path.join(options.cpuProfDir, side);
+    mkdirSync(dir, { recursive: true });
+    return dir;
+  };
   const products: ProductRun[] = [];
   try {
     for (let round = 0; round < options.rounds; round++) {
@@ -63,14 +82,16 @@ export async function runLedgerOverhead(options: LedgerOverheadOptions): Promise
             emulatorUrl: emulator.url,
             emulatorPid: emulator.pid,
             brief: options.baselineBrief,
+            cpuProfDir: profDir(round, "baseline"),
           });
           baselines.push(run);
+          const dir = profDir(round, "baseline");
+          if (dir) profiled.baseline = { dir, skipMs: run.startOffsetMs };
           log(
             `round ${round + 1} baseline: ${fmt(run.throughput.overall)} analyses/s, ${fmt(run.cpuPerAnalysisMs, 2)} CPU ms/analysis (${load})`,
           );
         } else {
-          const cpuProfDir = round === 0 ? options.cpuProfDir : undefined;
-          if (cpuProfDir) mkdirSync(cpuProfDir, { recursive: true });
+          const cpuProfDir = profDir(round, "stock-ledger");
           const run = await runProduct({
             analyses: options.analyses,
             workers: 1,
@@ -80,6 +101,7 @@ export async function runLedgerOverhead(options: LedgerOverheadOptions): Promise
             cpuProfDir,
             logLevel: options.logLevel,
             pgStats: round === 0 && options.pgStats,
+            whatIf: options.whatIf,
           });
           products.push(run);
           log(
@@ -89,6 +111,7 @@ export async function runLedgerOverhead(options: LedgerOverheadOptions): Promise
           );
           if (round === 0) notes.push(...run.pgActivity);
           if (cpuProfDir) {
+            profiled.product = { dir: cpuProfDir, skipMs: run.startOffsetMs };
             notes.push(...summarizeProfiles(cpuProfDir, { skipMs: run.startOffsetMs, top: 25 }).split("\n"));
           }
         }
@@ -96,6 +119,9 @@ export async function runLedgerOverhead(options: LedgerOverheadOptions): Promise
     }
   } finally {
     await emulator.stop("SIGTERM");
+  }
+  if (profiled.baseline && profiled.product) {
+    notes.push(...compareProfiles(profiled.baseline, profiled.product, options.analyses));
   }
   const per = (runs: { analyses: number; cpuMs: Record<string, number> }[], key: string) =>
     median(runs.map((r) => (r.cpuMs[key] ?? 0) / r.analyses));
@@ -108,7 +134,10 @@ export async function runLedgerOverhead(options: LedgerOverheadOptions): Promise
   const statuses = products.map((p) => JSON.stringify(p.statuses)).join(" ");
   notes.unshift(
     `${options.analyses} analyses per side, ${options.rounds} round(s), concurrency ${options.concurrency}, emulator latency 0 ms, ` +
-      `baseline brief ${options.baselineBrief}, worker LOG_LEVEL=${options.logLevel}; medians over rounds`,
+      `baseline brief ${options.baselineBrief}, worker LOG_LEVEL=${options.logLevel}; medians over rounds` +
+      (options.whatIf?.length
+        ? `; WHAT-IF (hypothetical, bench database only): ${options.whatIf.join(", ")}`
+        : ""),
     `stock-ledger final statuses: ${statuses}; failed jobs: baseline ${baselines.map((b) => b.failedJobs).join("/")}, ` +
       `stock-ledger ${products.map((p) => p.failedJobs).join("/")}`,
     `steady-state analyses/s (10th–90th percentile completions): baseline ${fmt(median(baselines.map((r) => r.throughput.steady)))}, ` +
@@ -117,7 +146,8 @@ export async function runLedgerOverhead(options: LedgerOverheadOptions): Promise
       `(bench database backends + background processes; every postgres process on the machine: ${fmt(per(products, "postgresAll"), 2)})`,
     `not in the ratio: emulator ${fmt(per(baselines, "emulator"), 2)} / ${fmt(per(products, "emulator"), 2)} and ` +
       `Redis ${fmt(per(baselines, "redis"), 2)} / ${fmt(per(products, "redis"), 2)} CPU ms/analysis (baseline / stock-ledger)`,
-    `peak RSS: baseline ${fmt(median(baselines.map((r) => r.peakRssMb)), 0)} MB, stock-ledger worker ${fmt(median(products.map((r) => r.peakRssMb)), 0)} MB`,
+    `RSS idle → peak: baseline ${fmt(median(baselines.map((r) => r.startRssMb)), 0)} → ${fmt(median(baselines.map((r) => r.peakRssMb)), 0)} MB, ` +
+      `stock-ledger worker ${fmt(median(products.map((r) => r.startRssMb)), 0)} → ${fmt(median(products.map((r) => r.peakRssMb)), 0)} MB`,
     `took ${fmt((Date.now() - started) / 1000, 0)} s; ${loadLine()} at the end`,
   );
   return {
@@ -152,6 +182,7 @@ export function ledgerOverheadOptions(argv: string[]): LedgerOverheadOptions {
     process.exit(2);
   }
   const prof = stringArg(argv, "cpu-prof");
+
   return {
     analyses: numberArg(argv, "analyses", LEDGER_OVERHEAD_DEFAULTS.analyses),
     rounds: Math.max(1, numberArg(argv, "rounds", LEDGER_OVERHEAD_DEFAULTS.rounds)),
@@ -160,6 +191,7 @@ export function ledgerOverheadOptions(argv: string[]): LedgerOverheadOptions {
     logLevel: level,
     cpuProfDir: prof ? path.resolve(prof) : undefined,
     pgStats: argv.includes("--pg-stats"),
+    whatIf: parseWhatIfs(stringArg(argv, "what-if")),
   };
 }
 

@@ -11,5 +11,8 @@ if (!target) {
   process.exit(2);
 }
 console.log(
-  summarizeProfiles(target, { skipMs: numberArg(process.argv, "skip-ms", 0), top: numberArg(process.argv, "top", 30) }),
+  summarizeProfiles(target, {
+    skipMs: numberArg(process.argv, "skip-ms", 0),
+    top: numberArg(process.argv, "top", 30),
+  }),
 );

@@ -42,6 +42,7 @@ export async function createWorkerResources(
     prices: defaultPriceProvider(),
     registry: new TrackerRegistry(),
     leaseMs: config.workerLockMs,
+    reuseTtlSeconds: config.reuse.ttlSeconds,
     retryPolicy: { ...DEFAULT_RETRY_POLICY, maxAttempts: config.gemini.maxAttempts },
     logger,
     async close() {

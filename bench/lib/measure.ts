@@ -29,6 +29,8 @@ export interface Window {
   /** CPU ms per source label over the window. */
   cpuMs: Record<string, number>;
   peakRssMb: number;
+  /** Largest worker RSS when the clock started (idle, after startup). */
+  startRssMb: number;
   failedJobs: number;
   startedAt: number;
 }
@@ -43,6 +45,7 @@ export async function measureWindow(options: {
 }): Promise<Window> {
   const { queue, analyses } = options;
   const samplers = options.workerPids.map((pid) => new RssSampler(pid));
+  const startRssMb = Math.max(...samplers.map((s) => s.lastMb));
   const ends = await Promise.all(options.cpu.map((source) => source.mark()));
   const startedAt = Date.now();
   await queue.resume();
@@ -59,6 +62,7 @@ export async function measureWindow(options: {
     throughput: throughputOf(times, startedAt),
     cpuMs,
     peakRssMb: Math.max(...samplers.map((s) => s.peakMb)),
+    startRssMb,
     failedJobs: await failedCount(queue),
     startedAt,
   };

@@ -155,12 +155,14 @@ export interface BaselineOptions {
   concurrency: number;
   /** "per-job" builds the market brief in every job as the product does; "cached" once per ticker. */
   brief: "per-job" | "cached";
+  cpuProfDir?: string | undefined;
 }
 
 /** bench/baseline-worker.ts: plain BullMQ + Gemini SDK, no ledger, no Postgres. */
 export async function startBaselineProcess(options: BaselineOptions): Promise<BenchProcess> {
+  const nodeFlags = options.cpuProfDir ? ["--cpu-prof", `--cpu-prof-dir=${options.cpuProfDir}`] : [];
   const proc = spawnNode(
-    ["--import", "tsx", BASELINE],
+    [...nodeFlags, "--import", "tsx", BASELINE],
     {
       REDIS_URL,
       QUEUE_PREFIX: options.queuePrefix,
@@ -175,7 +177,12 @@ export async function startBaselineProcess(options: BaselineOptions): Promise<Be
   return proc;
 }
 
-async function waitUntil(check: () => Promise<boolean>, proc: BenchProcess, name: string, timeoutMs = 60_000) {
+async function waitUntil(
+  check: () => Promise<boolean>,
+  proc: BenchProcess,
+  name: string,
+  timeoutMs = 60_000,
+) {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
     if (proc.child.exitCode !== null) throw new Error(`${name} exited early:\n${proc.output()}`);

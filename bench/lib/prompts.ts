@@ -2,7 +2,7 @@
  * The product's own prompts (src/market + src/analysis/prompts.ts), so the baseline and the
  * sequential variant send requests byte for byte like the pipeline's.
  */
-import { SYSTEM_INSTRUCTION, finalDecisionPrompt, stagePrompt } from "../../src/analysis/prompts.js";
+import { finalDecisionPrompt, SYSTEM_INSTRUCTION, stagePrompt } from "../../src/analysis/prompts.js";
 import { ANALYSIS_STAGES, FINAL_DECISION_STAGE, type StageDefinition } from "../../src/analysis/stages.js";
 import { computeIndicators, defaultPriceProvider, formatMarketBrief } from "../../src/market/index.js";
 
@@ -24,6 +24,9 @@ export function stagePrompts(brief: string): StagePrompt[] {
   return ANALYSIS_STAGES.map((stage) => ({ stage, prompt: stagePrompt(brief, stage) }));
 }
 
-export function finalStagePrompt(brief: string, results: { callType: string; text: string | null }[]): StagePrompt {
+export function finalStagePrompt(
+  brief: string,
+  results: { callType: string; text: string | null }[],
+): StagePrompt {
   return { stage: FINAL_DECISION_STAGE, prompt: finalDecisionPrompt(brief, FINAL_DECISION_STAGE, results) };
 }

@@ -1,6 +1,7 @@
 /** A measured batch through stock-ledger workers, and the same batch through the baseline worker. */
 import { createAnalysisQueue } from "../../src/queue/analysis-queue.js";
 import { createRedis } from "../../src/queue/redis.js";
+import type { Sql } from "../../src/store/database.js";
 import { createBaselineQueue, enqueueBaselineJobs, enqueueProductAnalyses } from "./enqueue.js";
 import { type CpuSource, measureWindow, processCpu, type Window } from "./measure.js";
 import { markPgCpu, pgCpuSince } from "./pg-cpu.js";
@@ -33,6 +34,38 @@ export interface ProductRunOptions {
   timeoutMs?: number;
   /** Time PL/pgSQL functions (track_functions = pl): a small cost of its own inside Postgres. */
   pgStats?: boolean;
+  /** Hypothetical changes applied to the bench database only, to size a fix before making it. */
+  whatIf?: WhatIf[];
+}
+
+/**
+ * - no-rollups: stats_apply_analysis does nothing (the finalize transaction's rollup upserts gone);
+ * - async-commit: synchronous_commit = off for the bench database (commits stop waiting for fsync;
+ *   not a fix, since a crash could lose acknowledged rows, but it shows what WAL flushes cost).
+ */
+export const WHAT_IFS = ["no-rollups", "async-commit"] as const;
+export type WhatIf = (typeof WHAT_IFS)[number];
+
+/** `--what-if a,b` → the list; one clear line and exit code 2 for an unknown name. */
+export function parseWhatIfs(value: string | undefined): WhatIf[] {
+  const names = (value ?? "").split(",").filter(Boolean);
+  const unknown = names.find((w) => !(WHAT_IFS as readonly string[]).includes(w));
+  if (unknown) {
+    process.stderr.write(`bench: --what-if takes ${WHAT_IFS.join(",")}, not ${unknown}\n`);
+    process.exit(2);
+  }
+  return names as WhatIf[];
+}
+
+async function applyWhatIfs(db: { sql: Sql; name: string }, whatIfs: WhatIf[]) {
+  for (const whatIf of whatIfs) {
+    if (whatIf === "no-rollups") {
+      await db.sql.unsafe(`CREATE OR REPLACE FUNCTION stats_apply_analysis(p_analysis text) RETURNS text
+        LANGUAGE sql AS $$ SELECT 'added' $$`);
+    } else {
+      await db.sql.unsafe(`ALTER DATABASE "${db.name}" SET synchronous_commit = off`);
+    }
+  }
 }
 
 async function commonCpuSources(emulatorPid: number): Promise<CpuSource[]> {
@@ -52,6 +85,7 @@ export async function runProduct(options: ProductRunOptions): Promise<ProductRun
     // Paused until every worker is up and every job is in: the window holds only the processing.
     await queue.pause();
     if (options.pgStats) await trackFunctions(db.sql, db.name);
+    await applyWhatIfs(db, options.whatIf ?? []);
     const spawnedAt = Date.now();
     for (let i = 0; i < options.workers; i++) {
       workers.push(
@@ -121,6 +155,7 @@ export async function runProduct(options: ProductRunOptions): Promise<ProductRun
 
 export interface BaselineRun extends Window {
   cpuPerAnalysisMs: number;
+  startOffsetMs: number;
 }
 
 export async function runBaseline(options: {
@@ -130,6 +165,7 @@ export async function runBaseline(options: {
   emulatorPid: number;
   brief: "per-job" | "cached";
   timeoutMs?: number;
+  cpuProfDir?: string | undefined;
 }): Promise<BaselineRun> {
   const prefix = uniqueName("slbase");
   const connection = createRedis(REDIS_URL, "worker");
@@ -137,11 +173,13 @@ export async function runBaseline(options: {
   let worker: BenchProcess | null = null;
   try {
     await queue.pause();
+    const spawnedAt = Date.now();
     worker = await startBaselineProcess({
       queuePrefix: prefix,
       emulatorUrl: options.emulatorUrl,
       concurrency: options.concurrency,
       brief: options.brief,
+      cpuProfDir: options.cpuProfDir,
     });
     await enqueueBaselineJobs(queue, options.analyses);
     const window = await measureWindow({
@@ -152,7 +190,11 @@ export async function runBaseline(options: {
       timeoutMs: options.timeoutMs ?? 600_000,
     });
     await worker.stop("SIGTERM");
-    return { ...window, cpuPerAnalysisMs: (window.cpuMs.baseline ?? 0) / options.analyses };
+    return {
+      ...window,
+      cpuPerAnalysisMs: (window.cpuMs.baseline ?? 0) / options.analyses,
+      startOffsetMs: window.startedAt - spawnedAt,
+    };
   } finally {
     await worker?.stop("SIGKILL", 5_000);
     await queue.close();

@@ -51,7 +51,8 @@ async function scanKeys(redis: Redis, prefix: string, each: (keys: string[]) => 
 /** Keys under a queue prefix, in total and how many are job hashes (`<prefix>:<queue>:<jobId>`). */
 export async function countQueueKeys(prefix: string): Promise<{ total: number; jobs: number }> {
   const redis = new Redis(REDIS_URL);
-  const fixed = /:(wait|paused|active|prioritized|delayed|completed|failed|stalled|id|meta|events|marker|limiter|stalled-check|pc|de|repeat|metrics|lock)$/;
+  const fixed =
+    /:(wait|paused|active|prioritized|delayed|completed|failed|stalled|id|meta|events|marker|limiter|stalled-check|pc|de|repeat|metrics|lock)$/;
   let total = 0;
   let jobs = 0;
   try {

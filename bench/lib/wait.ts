@@ -25,7 +25,8 @@ export async function waitForEnded(queue: Queue, expected: number, options: Wait
     const n = await ended();
     await options.onPoll?.(n);
     if (n >= expected) return;
-    if (Date.now() > deadline) throw new Error(`only ${n} of ${expected} jobs ended within ${options.timeoutMs} ms`);
+    if (Date.now() > deadline)
+      throw new Error(`only ${n} of ${expected} jobs ended within ${options.timeoutMs} ms`);
     await sleep(options.pollMs ?? 200);
   }
 }
@@ -33,7 +34,9 @@ export async function waitForEnded(queue: Queue, expected: number, options: Wait
 /** `finishedOn` (ms) of every job in the completed set, ascending: the set's scores. */
 export async function completionTimes(queue: Queue): Promise<number[]> {
   const client = new Redis(REDIS_URL);
-  const flat = await client.zrange(queue.toKey("completed"), 0, -1, "WITHSCORES").finally(() => client.disconnect());
+  const flat = await client
+    .zrange(queue.toKey("completed"), 0, -1, "WITHSCORES")
+    .finally(() => client.disconnect());
   const times: number[] = [];
   for (let i = 1; i < flat.length; i += 2) times.push(Number(flat[i]));
   return times.sort((a, b) => a - b);

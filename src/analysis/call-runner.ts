@@ -8,6 +8,7 @@ import type { LlmClient } from "../llm/gemini-client.js";
 import type { SharedRateLimiter } from "../llm/rate-limiter.js";
 import { nextRetryDelayMs, type RetryPolicy } from "../llm/retry-policy.js";
 import type { Logger } from "../logger.js";
+import { recordCallMetrics } from "../metrics/worker-metrics.js";
 import type { CallWriter } from "../store/call-writer.js";
 import { callRowFromRecord } from "../store/calls-repo.js";
 import type { Sql } from "../store/database.js";
@@ -32,6 +33,8 @@ export interface StageCall<Output> {
   prompt: string;
   /** Attempts already stored for this stage by earlier runs; numbering continues after them. */
   previousAttempts: number;
+  /** Fingerprint of this exact input, stored so later analyses can reuse the answer. */
+  inputHash: string | null;
   /** Why no further attempt may be made (the analysis' limit is reached), or null. */
   overBudget?: () => string | null;
   signal?: AbortSignal | undefined;
@@ -113,6 +116,7 @@ export async function runStageCall<Output>(
         inputChars,
         outputChars: fields.outputChars,
         rawUsage: fields.usageMetadata ?? null,
+        inputHash: call.inputHash,
       };
     };
     let outcome: StageOutcome<Output>;
@@ -163,6 +167,7 @@ export async function runStageCall<Output>(
     if (record.cost.costPico === null)
       log.warn({ model: tracker.model }, "no price known for model; cost left null");
     tracker.recordCall(record);
+    recordCallMetrics(record);
     const row = callRowFromRecord(tracker.analysisId, record, outcome.ok ? text : null);
     await deps.callWriter.write(row);
     if (outcome.ok) return outcome;

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { usdToPico } from "../ledger/money.js";
 import type { TrackerRegistry } from "../ledger/tracker-registry.js";
+import { recordAnalysisMetrics } from "../metrics/worker-metrics.js";
 import {
   type AnalysisRow,
   claimAnalysisRun,
@@ -16,6 +17,8 @@ export interface ExecuteDeps extends PipelineDeps {
   registry: TrackerRegistry;
   /** How long a run's claim on its analysis lasts without renewal. */
   leaseMs: number;
+  /** How old another analysis' answer may be to be reused (for analyses enqueued with reuse). */
+  reuseTtlSeconds: number;
 }
 
 /** Another run holds the analysis' lease: try again after `retryAt`. */
@@ -72,6 +75,7 @@ export async function executeAnalysis(
           { ...deps, logger: log },
           {
             ...hooks,
+            reuseWithinSeconds: claimed.reuse ? deps.reuseTtlSeconds : null,
             limits: {
               maxTokens: claimed.max_tokens,
               maxCostPico: claimed.max_cost_usd === null ? null : usdToPico(claimed.max_cost_usd),
@@ -87,6 +91,7 @@ export async function executeAnalysis(
                 leaseOwner: owner,
                 status: result.status,
                 totals: tracker.totals(),
+                saved: tracker.saved(),
                 breakdown: tracker.breakdown(),
                 decision: result.decision,
                 error: result.error,
@@ -99,6 +104,7 @@ export async function executeAnalysis(
           { logger: log },
         );
         if (!row) throw new LeaseLostError(`analysis ${analysisId} was taken over by another run`);
+        recordAnalysisMetrics(row);
         log.info(
           {
             status: row.status,

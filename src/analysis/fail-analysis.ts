@@ -1,5 +1,6 @@
 import { TokenTracker } from "../ledger/token-tracker.js";
 import type { Logger } from "../logger.js";
+import { recordAnalysisMetrics } from "../metrics/worker-metrics.js";
 import {
   type AnalysisRow,
   finalizeAnalysis,
@@ -36,6 +37,7 @@ export async function failAnalysisFromStore(
       marketDataSource: null,
     }),
   );
+  if (failed) recordAnalysisMetrics(failed);
   if (failed) deps.logger.warn({ analysisId, status, error }, "analysis ended from its stored calls");
   return failed;
 }

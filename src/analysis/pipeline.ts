@@ -1,14 +1,16 @@
 import { type AnalysisLimits, limitReached, NO_LIMITS } from "../ledger/budget.js";
+import { usdToPico } from "../ledger/money.js";
 import type { TokenTracker } from "../ledger/token-tracker.js";
 import { LlmCallError } from "../llm/errors.js";
 import { computeIndicators } from "../market/indicators.js";
 import { formatMarketBrief } from "../market/market-brief.js";
 import type { PriceProvider } from "../market/types.js";
 import type { AnalysisStatus } from "../store/analyses-repo.js";
-import { type LlmCallRow, listCalls, recordFromRow } from "../store/calls-repo.js";
+import { findReusableAnswer, type LlmCallRow, listCalls, recordFromRow } from "../store/calls-repo.js";
 import { type CallRunnerDeps, runStageCall, type StageOutcome } from "./call-runner.js";
+import { stageInputHash } from "./input-hash.js";
 import type { FinalDecision } from "./output-schemas.js";
-import { finalDecisionPrompt, stagePrompt } from "./prompts.js";
+import { finalDecisionPrompt, SYSTEM_INSTRUCTION, stagePrompt } from "./prompts.js";
 import { ANALYSIS_STAGES, FINAL_DECISION_STAGE, type StageDefinition } from "./stages.js";
 
 export interface PipelineDeps extends CallRunnerDeps {
@@ -22,6 +24,8 @@ export interface PipelineHooks {
   onStage?: (callType: string, state: StageState) => void | Promise<void>;
   signal?: AbortSignal | undefined;
   limits?: AnalysisLimits;
+  /** Reuse answers other analyses got for exactly the same input within this many seconds. */
+  reuseWithinSeconds?: number | null;
 }
 
 export interface PipelineResult {
@@ -79,6 +83,9 @@ async function runOrReuse<Output>(
     await hooks.onStage?.(stage.callType, "reused");
     return { ok: true, output: stage.parse(previous.successText), text: previous.successText, attempts: 0 };
   }
+  const inputHash = stageInputHash(tracker.model, stage, SYSTEM_INSTRUCTION, prompt);
+  const reused = await reuseAnswer(stage, inputHash, run);
+  if (reused) return reused;
   const overBudget = () => limitReached(tracker.totals(), run.limits);
   const limit = overBudget();
   if (limit) {
@@ -87,12 +94,54 @@ async function runOrReuse<Output>(
   }
   await hooks.onStage?.(stage.callType, "running");
   const outcome = await runStageCall(
-    { tracker, stage, prompt, previousAttempts: previous?.attempts ?? 0, signal: hooks.signal, overBudget },
+    {
+      tracker,
+      stage,
+      prompt,
+      inputHash,
+      previousAttempts: previous?.attempts ?? 0,
+      signal: hooks.signal,
+      overBudget,
+    },
     deps,
   );
   if (hooks.signal?.aborted) throw new AnalysisInterruptedError("analysis interrupted by shutdown");
   await hooks.onStage?.(stage.callType, outcome.ok ? "done" : "failed");
   return outcome;
+}
+
+/**
+ * Answers a stage from another analysis' identical, recent, successful call: no new call, no
+ * tokens spent; the tracker records what was saved and where the answer came from.
+ */
+async function reuseAnswer<Output>(
+  stage: StageDefinition<Output>,
+  inputHash: string,
+  run: RunContext,
+): Promise<StageOutcome<Output> | null> {
+  const maxAgeSeconds = run.hooks.reuseWithinSeconds;
+  if (!maxAgeSeconds) return null;
+  const { tracker } = run;
+  const found = await findReusableAnswer(run.deps.sql, {
+    inputHash,
+    excludeAnalysisId: tracker.analysisId,
+    maxAgeSeconds,
+  });
+  if (!found) return null;
+  let output: Output;
+  try {
+    output = stage.parse(found.output);
+  } catch {
+    return null; // an answer that no longer passes its schema is asked again
+  }
+  tracker.recordReuse({
+    callType: stage.callType,
+    fromAnalysisId: found.analysis_id,
+    tokensSaved: found.total_tokens,
+    costSavedPico: found.cost_usd === null ? null : usdToPico(found.cost_usd),
+  });
+  await run.hooks.onStage?.(stage.callType, "reused");
+  return { ok: true, output, text: found.output, attempts: 0 };
 }
 
 /** The analysis' end state from its stages' outcomes. */

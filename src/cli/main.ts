@@ -5,13 +5,12 @@ import { logger } from "../logger.js";
 import { CliContext } from "./cli-context.js";
 import { CliFailure, explainDbError } from "./cli-errors.js";
 import { analyzeCommand } from "./commands/analyze.js";
-import { chartCommand } from "./commands/chart.js";
 import { demoCommand } from "./commands/demo.js";
 import { emulatorCommand } from "./commands/emulator.js";
 import { exportCommand } from "./commands/export.js";
-import { importPricesCommand } from "./commands/import-prices.js";
 import { migrateCommand } from "./commands/migrate.js";
 import { listCommand, showCommand, summaryCommand } from "./commands/read-commands.js";
+import { retentionCommand } from "./commands/retention.js";
 import { serveCommand } from "./commands/serve.js";
 import { statsCommand } from "./commands/stats.js";
 import { workerCommand } from "./commands/worker.js";
@@ -34,6 +33,7 @@ function buildProgram(ctx: CliContext): Command {
     .command("worker")
     .description("run analysis jobs until SIGTERM/SIGINT")
     .option("--concurrency <n>", "analyses in flight (default WORKER_CONCURRENCY)")
+    .option("--metrics-port <port>", "serve this worker's /metrics (call durations, live trackers)")
     .action((options) => workerCommand(ctx, options));
   program
     .command("analyze")
@@ -43,6 +43,8 @@ function buildProgram(ctx: CliContext): Command {
     .option("--model <model>", "Gemini model (default GEMINI_MODEL)")
     .option("--id <id>", "analysis id (makes enqueueing idempotent; one ticker)")
     .option("--estimate", "print predicted tokens and cost per stage; run nothing")
+    .option("--reuse", "reuse stage answers of identical recent inputs (default REUSE_BY_DEFAULT)")
+    .option("--no-reuse", "always ask the model")
     .option("--max-tokens <n>", "stop spending on this analysis after n tokens")
     .option("--max-cost <usd>", "stop spending on this analysis after this many USD")
     .option("--json", "print JSON")
@@ -94,6 +96,13 @@ function buildProgram(ctx: CliContext): Command {
     .option("--host <host>", "address to bind (default 127.0.0.1)")
     .action((options) => serveCommand(ctx, options));
   program
+    .command("retention")
+    .description("drop monthly llm_calls partitions older than --keep-months (analysis totals stay)")
+    .requiredOption("--keep-months <n>", "full months to keep before the current one")
+    .option("--dry-run", "only say what would be dropped")
+    .option("--json", "print JSON")
+    .action((options) => retentionCommand(ctx, options));
+  program
     .command("emulator")
     .description("serve the built-in Gemini REST emulator")
     .option("--port <port>", "port (default 8787)")
@@ -104,14 +113,19 @@ function buildProgram(ctx: CliContext): Command {
     .argument("<file>", "CSV with date, open, high, low, close, volume (and ticker) columns")
     .option("--ticker <ticker>", "ticker for rows without a ticker column")
     .option("--currency <code>", "currency of the prices (default INR)")
-    .action((file: string, options) => importPricesCommand(ctx, file, options));
+    // Loaded on use, like chart below: neither should slow the start-up of every other command.
+    .action(async (file: string, options) =>
+      (await import("./commands/import-prices.js")).importPricesCommand(ctx, file, options),
+    );
   program
     .command("chart")
     .description("render the chart a stage is shown to a PNG file")
     .argument("<ticker>")
     .requiredOption("--out <file>", "PNG file to write")
     .option("--kind <kind>", "overview | volume | reversal | levels (default overview)")
-    .action((ticker: string, options) => chartCommand(ctx, ticker, options));
+    .action(async (ticker: string, options) =>
+      (await import("./commands/chart.js")).chartCommand(ctx, ticker, options),
+    );
   program
     .command("demo")
     .description("migrate, run the emulator and a worker, analyse RELIANCE, TCS, INFY")

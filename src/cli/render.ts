@@ -33,6 +33,8 @@ export function summaryInput(row: AnalysisRow): SummaryInput {
     decision: row.decision as SummaryInput["decision"],
     error: row.error,
     dataSource: row.market_data_source,
+    tokensSaved: row.tokens_saved,
+    costSavedUsd: row.cost_saved_usd,
   };
 }
 

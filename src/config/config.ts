@@ -62,6 +62,14 @@ const envSchema = z.object({
   BUDGET_ALERT_THRESHOLD: z.coerce.number().gt(0).lt(1).default(0.8),
   // What happens to new analyses once the daily budget is spent: refuse them, or queue them for tomorrow.
   DAILY_BUDGET_EXCEEDED: z.enum(["refuse", "queue"]).default("refuse"),
+  // Stage reuse: answers to an identical input are reused for this long (analyze --reuse).
+  REUSE_TTL_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(30 * 24 * 3600)
+    .default(6 * 3600),
+  REUSE_BY_DEFAULT: z.enum(["true", "false"]).default("false"),
   EMULATOR_LATENCY_MS: z.coerce.number().int().min(0).max(60_000).default(0),
   EMULATOR_FAULTS: z.string().optional(),
   // Where analyses get prices: "sample" (imported CSV, then the shipped samples) or "live"
@@ -111,6 +119,7 @@ export type Config = {
   };
   workerConcurrency: number;
   workerLockMs: number;
+  reuse: { ttlSeconds: number; byDefault: boolean };
   budget: DailyBudget;
   recoveryIntervalMs: number;
   emulator: { latencyMs: number; faults: string | undefined };
@@ -147,6 +156,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     workerConcurrency: e.WORKER_CONCURRENCY,
     workerLockMs: e.WORKER_LOCK_MS,
+    reuse: { ttlSeconds: e.REUSE_TTL_SECONDS, byDefault: e.REUSE_BY_DEFAULT === "true" },
     budget: {
       dailyTokens: e.DAILY_TOKEN_BUDGET,
       dailyCostUsd: e.DAILY_COST_BUDGET_USD,

@@ -30,6 +30,17 @@ export interface CallRecord {
   outputChars: number;
   /** The provider's usageMetadata exactly as received, for audit and re-pricing. */
   rawUsage: unknown;
+  /** Fingerprint of the exact input (model, prompt version, prompts): equal hashes may reuse the answer. */
+  inputHash: string | null;
+}
+
+/** A stage answered from an earlier analysis' identical call instead of a new, billed one. */
+export interface ReusedStage {
+  callType: string;
+  fromAnalysisId: string;
+  tokensSaved: number;
+  /** null when the original call could not be priced. */
+  costSavedPico: bigint | null;
 }
 
 export const callKey = (callType: string, attempt: number): string => `${callType}#${attempt}`;

@@ -22,9 +22,12 @@ export interface SummaryInput {
   decision?: { action: string; confidence: number; entry: number; target: number; stop_loss: number } | null;
   error?: string | null;
   dataSource?: string | null;
+  tokensSaved?: number;
+  costSavedUsd?: string | null;
 }
 
 const RULE = "=".repeat(50);
+const UNFINISHED = new Set(["queued", "running"]);
 const int = (n: number) => Math.round(n).toLocaleString("en-US");
 const seconds = (ms: number | null) => (ms === null ? "n/a" : `${(ms / 1000).toFixed(2)} seconds`);
 const cost = (usd: string | number | null) =>
@@ -53,6 +56,12 @@ function breakdownLines(callType: string, entry: BreakdownEntry): string[] {
     `    Cost: ${cost(entry.cost_usd === null ? null : entry.cost_usd.toFixed(12))}`,
     `    Success Rate: ${entry.successful_calls}/${entry.calls}`,
   ];
+  if (entry.reused_from) {
+    const saved = entry.cost_saved_usd == null ? "cost unknown" : cost(entry.cost_saved_usd.toFixed(12));
+    lines.push(
+      `    Reused From: ${entry.reused_from} (saved ${int(entry.tokens_saved ?? 0)} tokens, ${saved})`,
+    );
+  }
   for (const error of entry.errors) {
     lines.push(`    Errors: ${error.type} (attempt ${error.attempt}): ${oneLine(error.message)}`);
   }
@@ -81,10 +90,15 @@ export function formatSummary(input: SummaryInput): string {
     `  Thinking Tokens: ${int(input.thinkingTokens)}`,
     `  Cached Input Tokens: ${int(input.cachedInputTokens)}`,
     `  Total Tokens: ${int(input.totalTokens)}`,
-    `  Cost: ${cost(input.costUsd)}`,
-    "",
-    "Breakdown by Call Type:",
+    `  Cost: ${input.costUsd === null && UNFINISHED.has(input.status) ? "n/a (analysis not finished)" : cost(input.costUsd)}`,
   );
+  if (input.tokensSaved) {
+    lines.push(
+      `  Tokens Saved by Reuse: ${int(input.tokensSaved)}`,
+      `  Cost Saved by Reuse: ${cost(input.costSavedUsd ?? null)}`,
+    );
+  }
+  lines.push("", "Breakdown by Call Type:");
   const types = orderedCallTypes(input.breakdown);
   if (types.length === 0) lines.push("  (no LLM calls)");
   for (const callType of types) {

@@ -1,4 +1,4 @@
-import { type CallRecord, callKey } from "./call-record.js";
+import { type CallRecord, callKey, type ReusedStage } from "./call-record.js";
 import { type Picodollars, picoToNumber } from "./money.js";
 
 export interface TokenTotals {
@@ -36,6 +36,16 @@ export interface BreakdownEntry {
   cost_usd: number | null;
   modality_tokens: { input: Record<string, number>; output: Record<string, number> };
   errors: CallError[];
+  /** Set when the stage was answered from an earlier analysis instead of a new call. */
+  reused_from?: string;
+  tokens_saved?: number;
+  cost_saved_usd?: number | null;
+}
+
+export interface SavedTotals {
+  tokensSaved: number;
+  /** null when a reused call had no known price. */
+  costSavedPico: Picodollars | null;
 }
 
 const emptyTotals = (): TokenTotals => ({
@@ -59,6 +69,21 @@ function addModality(target: Record<string, number>, source: Record<string, numb
     else target[modality] = next;
   }
 }
+
+const emptyEntry = (): BreakdownEntry => ({
+  calls: 0,
+  successful_calls: 0,
+  failed_calls: 0,
+  input_tokens: 0,
+  output_tokens: 0,
+  thinking_tokens: 0,
+  cached_input_tokens: 0,
+  total_tokens: 0,
+  duration_ms: 0,
+  cost_usd: 0,
+  modality_tokens: { input: {}, output: {} },
+  errors: [],
+});
 
 /** Adds (sign 1) or removes (sign -1) one call's token figures; cost is kept by the caller. */
 function applyTokens(totals: TokenTotals, call: CallRecord, sign: 1 | -1): void {
@@ -92,6 +117,7 @@ export class TokenTracker {
   readonly #calls = new Map<string, CallRecord>();
   readonly #byType = new Map<string, TypeLedger>();
   readonly #overall: TypeLedger = { totals: emptyTotals(), pricedCost: 0n, unpriced: 0 };
+  readonly #reused = new Map<string, ReusedStage>();
 
   constructor(
     readonly analysisId: string,
@@ -121,6 +147,22 @@ export class TokenTracker {
     else ledger.pricedCost += sign === 1 ? call.cost.costPico : -call.cost.costPico;
     applyTokens(ledger.totals, call, sign);
     ledger.totals.costPico = ledger.unpriced > 0 ? null : ledger.pricedCost;
+  }
+
+  /** A stage answered by reuse: no call, no tokens spent, the original's tokens and cost saved. */
+  recordReuse(reuse: ReusedStage): void {
+    this.#reused.set(reuse.callType, reuse);
+  }
+
+  saved(): SavedTotals {
+    let tokensSaved = 0;
+    let costSavedPico: Picodollars | null = 0n;
+    for (const reuse of this.#reused.values()) {
+      tokensSaved += reuse.tokensSaved;
+      costSavedPico =
+        costSavedPico === null || reuse.costSavedPico === null ? null : costSavedPico + reuse.costSavedPico;
+    }
+    return { tokensSaved, costSavedPico };
   }
 
   /** Calls in the order they were first recorded. */
@@ -170,6 +212,13 @@ export class TokenTracker {
         modality_tokens: structuredClone(totals.modalityTokens),
         errors: (errors.get(callType) ?? []).sort((a, b) => a.attempt - b.attempt),
       };
+    }
+    for (const [callType, reuse] of this.#reused) {
+      const entry = breakdown[callType] ?? emptyEntry();
+      entry.reused_from = reuse.fromAnalysisId;
+      entry.tokens_saved = reuse.tokensSaved;
+      entry.cost_saved_usd = reuse.costSavedPico === null ? null : picoToNumber(reuse.costSavedPico);
+      breakdown[callType] = entry;
     }
     return breakdown;
   }

@@ -2,6 +2,22 @@ import { SamplePriceProvider } from "./sample-provider.js";
 import type { PriceProvider, PriceSeries } from "./types.js";
 import { MarketDataError } from "./types.js";
 
+export { type CandlePattern, type CandlePatternName, findCandlePatterns } from "./candles.js";
+export {
+  CHART_KINDS,
+  type ChartKind,
+} from "./chart/chart-kinds.js";
+export {
+  type ChartImage,
+  type ChartStage,
+  DEFAULT_CHART_SIZE,
+  renderChartPng,
+  renderStageCharts,
+  STAGE_CHART_KINDS,
+} from "./chart/render.js";
+export { type Breakout, type DoublePattern, findBreakouts, findDoublePatterns } from "./chart-patterns.js";
+export { CompositePriceProvider } from "./composite-provider.js";
+export { createPriceProvider, type PriceProviderDeps } from "./create-provider.js";
 export { CsvPriceProvider, PriceFileError, parsePriceCsv, TICKER_PATTERN } from "./csv.js";
 export { computeIndicators, type IndicatorSnapshot } from "./indicators.js";
 export {
@@ -13,8 +29,15 @@ export {
   type SupportResistance,
   type SwingPoint,
 } from "./levels.js";
+export { LivePriceError, type LivePriceFailure } from "./live/live-errors.js";
+export { LivePriceProvider, type LivePriceProviderOptions } from "./live/live-provider.js";
+export { type ChartClient, type ChartResponse, YahooChartClient } from "./live/yahoo-chart-client.js";
+export { toYahooSymbol } from "./live/yahoo-symbol.js";
 export { formatMarketBrief } from "./market-brief.js";
+export { floorPivots, type PivotLevels } from "./pivots.js";
+export { DEFAULT_IMPORT_CURRENCY, PriceBarsProvider } from "./price-bars-provider.js";
 export type { VolumeStats, YearRange } from "./price-stats.js";
+export { type TrendRegime, trendRegime, type VolumeRegime, volumeRegime } from "./regime.js";
 export { SAMPLES_DIR, SamplePriceProvider } from "./sample-provider.js";
 export {
   type DataSource,

@@ -57,6 +57,17 @@ new Gauge({
   },
 });
 
+const budgetAlerts = new Counter({
+  name: "stock_ledger_budget_alerts_total",
+  help: "Daily budget thresholds crossed (each is raised once per UTC day, by the worker that saw it first)",
+  labelNames: ["kind", "threshold"] as const,
+  registers: [workerMetricsRegistry],
+});
+
+export function recordBudgetAlert(kind: string, threshold: number): void {
+  budgetAlerts.inc({ kind, threshold: String(threshold) });
+}
+
 /** Call once per finished attempt (where the call runner records it in the tracker). */
 export function recordCallMetrics(record: CallRecord): void {
   operationDuration.observe(

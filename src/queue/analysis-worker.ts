@@ -12,6 +12,7 @@ import { failAnalysisFromStore } from "../analysis/fail-analysis.js";
 import type { StageState } from "../analysis/pipeline.js";
 import type { DailyBudget } from "../config/config.js";
 import { CALL_TYPES } from "../ledger/call-record.js";
+import { recordBudgetAlert } from "../metrics/worker-metrics.js";
 import { QUEUE_NAME } from "./analysis-queue.js";
 import { type AnalysisJobData, analysisJobSchema } from "./job-payload.js";
 
@@ -78,7 +79,7 @@ export function analysisProcessor(deps: ExecuteDeps, shutdown: AbortSignal, budg
       },
     });
     if (row && budget) {
-      await noteBudgetCrossings(deps, budget).catch((err: unknown) =>
+      await noteBudgetCrossings({ ...deps, onAlert: recordBudgetAlert }, budget).catch((err: unknown) =>
         deps.logger.warn({ analysisId: data.analysisId, err }, "could not check the daily budget"),
       );
     }

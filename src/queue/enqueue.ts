@@ -15,6 +15,8 @@ export interface EnqueueRequest {
   maxTokens?: number | undefined;
   /** Decimal USD string. */
   maxCostUsd?: string | undefined;
+  /** Reuse stage answers of identical recent inputs instead of paying for them again. */
+  reuse?: boolean | undefined;
 }
 
 export interface EnqueuedAnalysis {
@@ -53,6 +55,7 @@ export async function enqueueAnalyses(
       model: request.model,
       maxTokens: request.maxTokens ?? null,
       maxCostUsd: request.maxCostUsd ?? null,
+      reuse: request.reuse ?? false,
     });
     if (!created && row.ticker !== ticker) {
       throw new UsageError(`analysis id ${id} already exists for ticker ${row.ticker}`);

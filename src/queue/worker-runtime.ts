@@ -1,9 +1,11 @@
 import type { Config } from "../config/config.js";
 import type { LlmConnection } from "../llm/create-llm.js";
 import type { Logger } from "../logger.js";
+import { watchTrackerRegistry } from "../metrics/worker-metrics.js";
 import { createWorkerResources, type WorkerResources } from "../resources.js";
 import type { Sql } from "../store/database.js";
 import { migrate } from "../store/migrate.js";
+import { ensureCallPartitions } from "../store/partitions-repo.js";
 import { createAnalysisQueue } from "./analysis-queue.js";
 import { createAnalysisWorker } from "./analysis-worker.js";
 import { recoverOrphanedAnalyses } from "./recovery.js";
@@ -35,6 +37,7 @@ export async function startWorkerRuntime(
   });
   await worker.waitUntilReady();
   const recovery = startRecoveryLoop(config, resources, logger);
+  const unwatchTrackers = watchTrackerRegistry(resources.registry);
   logger.info(
     { concurrency, queuePrefix: config.queuePrefix, llm: resources.llmConnection.endpoint },
     "worker ready",
@@ -43,6 +46,7 @@ export async function startWorkerRuntime(
     resources,
     async close(drainMs) {
       await recovery.stop();
+      unwatchTrackers();
       await close(drainMs);
       await resources.callWriter.drain();
       await connection.quit().catch(() => connection.disconnect());
@@ -59,6 +63,10 @@ function startRecoveryLoop(config: Config, resources: WorkerResources, logger: L
   const queue = createAnalysisQueue(connection, config.queuePrefix);
   let running: Promise<unknown> = Promise.resolve();
   const sweep = () => {
+    // Next months' llm_calls partitions are made well before they are needed.
+    ensureCallPartitions(resources.sql).catch((err: unknown) =>
+      logger.warn({ err }, "could not create llm_calls partitions"),
+    );
     running = recoverOrphanedAnalyses(
       { sql: resources.sql, queue, logger },
       { minAgeMs: config.recoveryIntervalMs },

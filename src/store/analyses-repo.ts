@@ -1,5 +1,5 @@
 import { picoToUsd } from "../ledger/money.js";
-import type { BreakdownEntry, TokenTotals } from "../ledger/token-tracker.js";
+import type { BreakdownEntry, SavedTotals, TokenTotals } from "../ledger/token-tracker.js";
 import type { Sql, TransactionSql } from "./database.js";
 
 export const ANALYSIS_STATUSES = [
@@ -46,6 +46,8 @@ export interface AnalysisRow {
   lease_owner: string | null;
   lease_expires_at: Date | null;
   max_tokens: number | null;
+  reuse: boolean;
+  data_hash: string | null;
   max_cost_usd: string | null;
 }
 
@@ -54,11 +56,19 @@ type Db = Sql | TransactionSql;
 /** Inserts a queued analysis; an existing id is left as it is and returned with `created: false`. */
 export async function insertQueuedAnalysis(
   sql: Db,
-  input: { id: string; ticker: string; model: string; maxTokens?: number | null; maxCostUsd?: string | null },
+  input: {
+    id: string;
+    ticker: string;
+    model: string;
+    maxTokens?: number | null;
+    maxCostUsd?: string | null;
+    reuse?: boolean;
+  },
 ): Promise<{ created: boolean; row: AnalysisRow }> {
   const [inserted] = await sql<AnalysisRow[]>`
-    INSERT INTO stock_analyses (id, ticker, model, status, max_tokens, max_cost_usd)
-    VALUES (${input.id}, ${input.ticker}, ${input.model}, 'queued', ${input.maxTokens ?? null}, ${input.maxCostUsd ?? null})
+    INSERT INTO stock_analyses (id, ticker, model, status, max_tokens, max_cost_usd, reuse)
+    VALUES (${input.id}, ${input.ticker}, ${input.model}, 'queued', ${input.maxTokens ?? null},
+            ${input.maxCostUsd ?? null}, ${input.reuse ?? false})
     ON CONFLICT (id) DO NOTHING
     RETURNING *`;
   if (inserted) return { created: true, row: inserted };
@@ -129,6 +139,8 @@ export interface AnalysisOutcome {
   leaseOwner: string | null;
   status: AnalysisStatus;
   totals: TokenTotals;
+  /** What reused stages saved; absent when none were reused. */
+  saved?: SavedTotals | undefined;
   breakdown: Record<string, BreakdownEntry>;
   decision: unknown;
   error: string | null;
@@ -155,6 +167,8 @@ export async function finalizeAnalysis(tx: Db, outcome: AnalysisOutcome): Promis
       thinking_tokens = ${totals.thinkingTokens},
       cached_input_tokens = ${totals.cachedInputTokens},
       cost_usd = ${totals.costPico === null ? null : picoToUsd(totals.costPico)},
+      tokens_saved = ${outcome.saved?.tokensSaved ?? 0},
+      cost_saved_usd = ${outcome.saved?.costSavedPico == null ? "0" : picoToUsd(outcome.saved.costSavedPico)},
       token_usage_breakdown = ${tx.json(outcome.breakdown as never)},
       decision = ${outcome.decision === null || outcome.decision === undefined ? null : tx.json(outcome.decision as never)},
       error = ${outcome.error},

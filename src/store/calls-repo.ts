@@ -30,6 +30,7 @@ export interface LlmCallRow {
   raw_usage: unknown;
   modality_tokens: { input: Record<string, number>; output: Record<string, number> };
   output: string | null;
+  input_hash: string | null;
 }
 
 export function callRowFromRecord(analysisId: string, call: CallRecord, output: string | null): LlmCallRow {
@@ -56,6 +57,7 @@ export function callRowFromRecord(analysisId: string, call: CallRecord, output: 
     input_chars: call.inputChars,
     output_chars: call.outputChars,
     raw_usage: call.rawUsage ?? null,
+    input_hash: call.inputHash,
     modality_tokens: usage.modalityTokens,
     output,
   };
@@ -92,12 +94,13 @@ export function recordFromRow(row: LlmCallRow): CallRecord {
     inputChars: row.input_chars,
     outputChars: row.output_chars,
     rawUsage: row.raw_usage,
+    inputHash: row.input_hash,
   };
 }
 
 /**
  * Writes attempts, many rows in one statement. Idempotent on (analysis_id, call_type,
- * attempt): only a row still `interrupted` (a start marker, or a call cut off by a crash) may
+ * attempt) — with started_at, which a call's start marker and closing row share: only a row still `interrupted` (a start marker, or a call cut off by a crash) may
  * be overwritten, so a finished call is never counted twice.
  */
 export async function insertCalls(sql: Sql | TransactionSql, rows: LlmCallRow[]): Promise<void> {
@@ -109,7 +112,7 @@ export async function insertCalls(sql: Sql | TransactionSql, rows: LlmCallRow[])
   }));
   await sql`
     INSERT INTO llm_calls ${sql(values as unknown as Record<string, unknown>[])}
-    ON CONFLICT (analysis_id, call_type, attempt) DO UPDATE SET
+    ON CONFLICT (analysis_id, call_type, attempt, started_at) DO UPDATE SET
       status = EXCLUDED.status, input_tokens = EXCLUDED.input_tokens, output_tokens = EXCLUDED.output_tokens,
       thinking_tokens = EXCLUDED.thinking_tokens, cached_input_tokens = EXCLUDED.cached_input_tokens,
       total_tokens = EXCLUDED.total_tokens, usage_source = EXCLUDED.usage_source,
@@ -158,4 +161,26 @@ export async function recentStageHistory(sql: Sql, model: string): Promise<Map<s
       },
     ]),
   );
+}
+
+export interface ReusableAnswer {
+  analysis_id: string;
+  output: string;
+  total_tokens: number;
+  cost_usd: string | null;
+}
+
+/** The newest successful answer to exactly this input from another analysis, if recent enough. */
+export async function findReusableAnswer(
+  sql: Sql,
+  query: { inputHash: string; excludeAnalysisId: string; maxAgeSeconds: number },
+): Promise<ReusableAnswer | null> {
+  const [row] = await sql<ReusableAnswer[]>`
+    SELECT analysis_id, output, total_tokens, cost_usd FROM llm_calls
+    WHERE input_hash = ${query.inputHash} AND status = 'success' AND output IS NOT NULL
+      AND analysis_id <> ${query.excludeAnalysisId}
+      AND started_at > now() - ${query.maxAgeSeconds} * interval '1 second'
+    ORDER BY started_at DESC
+    LIMIT 1`;
+  return row ?? null;
 }

@@ -1,23 +1,22 @@
-import { UsageError } from "../config/config.js";
 import { CALL_TYPES } from "../ledger/call-record.js";
 import type { Sql } from "./database.js";
 import { LATENCY_BUCKETS, latencyPercentile } from "./rollups-repo.js";
+import {
+  addDays,
+  type DataSpan,
+  type PeriodPlan,
+  planPeriods,
+  type StatsBy,
+  type StatsWindow,
+} from "./stats-periods.js";
 
 /**
  * Reads `stats` answers from the rollups (sql/002_rollups.sql): never from llm_calls, so the
  * cost of a query depends on the days and groups asked for, not on how many calls exist.
  */
 
-export const STATS_RANGES = ["today", "7d", "30d", "all"] as const;
-export type StatsRange = (typeof STATS_RANGES)[number];
-export const STATS_DIMENSIONS = ["stage", "model", "ticker", "day"] as const;
-export type StatsBy = (typeof STATS_DIMENSIONS)[number];
-
-/** Whole UTC days: `from` inclusive (null: since the first rolled-up day), `to` exclusive. */
-export interface StatsWindow {
-  from: string | null;
-  to: string;
-}
+export type { StatsBy, StatsRange, StatsWindow } from "./stats-periods.js";
+export { parseStatsOptions, planPeriods, STATS_DIMENSIONS, STATS_RANGES } from "./stats-periods.js";
 
 /** One group of `stats --json` (DESIGN §5), plus cost per 1K tokens and unpriced calls. */
 export interface StatsGroup {
@@ -49,59 +48,6 @@ export interface StatsReport {
   groups: StatsGroup[];
 }
 
-const DAY_MS = 86_400_000;
-const isoDay = (date: Date) => date.toISOString().slice(0, 10);
-const addDays = (day: string, days: number) =>
-  isoDay(new Date(Date.parse(`${day}T00:00:00Z`) + days * DAY_MS));
-
-function parseDay(raw: string, option: string): string {
-  const ok = /^\d{4}-\d{2}-\d{2}$/.test(raw) && !Number.isNaN(Date.parse(`${raw}T00:00:00Z`));
-  if (!ok || isoDay(new Date(`${raw}T00:00:00Z`)) !== raw) {
-    throw new UsageError(
-      `invalid ${option} ${JSON.stringify(raw)}: stats counts whole UTC days, use YYYY-MM-DD`,
-    );
-  }
-  return raw;
-}
-
-function oneOf<T extends string>(values: readonly T[], raw: string, option: string): T {
-  if ((values as readonly string[]).includes(raw)) return raw as T;
-  throw new UsageError(`invalid ${option} ${JSON.stringify(raw)}: must be one of ${values.join(", ")}`);
-}
-
-/**
- * Validates stats options as typed by a user (CLI flags or query string); throws UsageError
- * with one line. Defaults: all days, by stage.
- */
-export function parseStatsOptions(
-  raw: {
-    range?: string | undefined;
-    since?: string | undefined;
-    until?: string | undefined;
-    by?: string | undefined;
-  },
-  now: Date = new Date(),
-): { window: StatsWindow; by: StatsBy } {
-  const by = raw.by === undefined ? "stage" : oneOf(STATS_DIMENSIONS, raw.by, "--by");
-  if (raw.range !== undefined && (raw.since !== undefined || raw.until !== undefined)) {
-    throw new UsageError("use either --range or --since/--until, not both");
-  }
-  const today = isoDay(now);
-  const tomorrow = addDays(today, 1);
-  if (raw.since !== undefined || raw.until !== undefined) {
-    const since = raw.since === undefined ? null : parseDay(raw.since, "--since");
-    const until = raw.until === undefined ? null : parseDay(raw.until, "--until");
-    if (since !== null && until !== null && since > until) {
-      throw new UsageError(`invalid range: --since ${since} is after --until ${until}`);
-    }
-    const to = until === null ? tomorrow : addDays(until, 1);
-    return { window: { from: since, to: since !== null && since >= to ? addDays(since, 1) : to }, by };
-  }
-  const range = raw.range === undefined ? "all" : oneOf(STATS_RANGES, raw.range, "--range");
-  const back = { today: 0, "7d": 6, "30d": 29, all: null }[range];
-  return { window: { from: back === null ? null : addDays(today, -back), to: tomorrow }, by };
-}
-
 interface AggregateRow {
   key: string;
   analyses: number;
@@ -118,48 +64,55 @@ interface AggregateRow {
   hist: number[];
 }
 
-// sum(latency_hist[i]) per bucket: merged histograms in one pass, no per-row function calls.
-const HIST_SUMS = `ARRAY[${Array.from({ length: LATENCY_BUCKETS }, (_, i) => `sum(latency_hist[${i + 1}])`).join(", ")}]::float8[]`;
+// Merged histograms in one pass: sum(latency_hist[i]) per bucket, no per-row function calls.
+const histSums = (signed: boolean) =>
+  `ARRAY[${Array.from({ length: LATENCY_BUCKETS }, (_, i) => `sum(${signed ? "sign * " : ""}latency_hist[${i + 1}])`).join(", ")}]::float8[]`;
+const HIST_SUMS = histSums(false);
+const SIGNED_HIST_SUMS = histSums(true);
 
-const firstOfMonth = (day: string) => `${day.slice(0, 7)}-01`;
-const nextMonth = (day: string) => {
-  const date = new Date(`${firstOfMonth(day)}T00:00:00Z`);
-  date.setUTCMonth(date.getUTCMonth() + 1);
-  return isoDay(date);
-};
+async function dataSpan(sql: Sql): Promise<DataSpan | null> {
+  const [row] = await sql<{ first: string | null; last: string | null }[]>`
+    SELECT to_char(min(period), 'YYYY-MM-DD') AS first, to_char(max(period), 'YYYY-MM-DD') AS last
+    FROM stats_rollups WHERE dimension = 'all' AND grain = 'day'`;
+  return row?.first && row.last ? { first: row.first, end: addDays(row.last, 1) } : null;
+}
 
 /**
- * Sums of one dimension's rollups over [from, to): whole months from month rows, the days
- * at either edge from day rows. `byDay` groups day rows by day instead.
+ * Sums of one dimension's rollup rows over a plan, grouped by key (or by day). Latency
+ * histograms are merged only when asked for: they are most of the work. When the plan
+ * subtracts days from a month, the largest latency is the month's (it only closes the open
+ * last bucket).
  */
-function aggregate(
+async function aggregate(
   sql: Sql,
   dimension: "all" | "stage" | "model" | "ticker",
-  from: string,
-  to: string,
-  byDay = false,
-) {
-  const monthStart = from === firstOfMonth(from) ? from : nextMonth(from);
-  const monthEnd = firstOfMonth(to);
-  const [m1, m2] = byDay || monthStart >= monthEnd ? [to, to] : [monthStart, monthEnd];
+  plan: PeriodPlan | null,
+  options: { byDay?: boolean; latency?: boolean } = {},
+): Promise<AggregateRow[]> {
+  if (!plan) return [];
+  const [m1, m2] = plan.months;
+  const signed = plan.minus.length > 0;
+  const sum = (column: string) => sql.unsafe(`sum(${signed ? "sign * " : ""}${column})`);
+  const rows = (sign: 1 | -1, grain: "day" | "month", [from, to]: [string, string]) => sql`
+    SELECT ${sql.unsafe(String(sign))}::int AS sign, * FROM stats_rollups
+    WHERE dimension = ${dimension} AND grain = ${grain} AND period >= ${from}::date AND period < ${to}::date`;
+  const union = [
+    ...plan.days.filter(([from, to]) => from < to).map((range) => rows(1, "day", range)),
+    ...plan.minus.map((range) => rows(-1, "day", range)),
+  ].reduce((all, part) => sql`${all} UNION ALL ${part}`, rows(1, "month", [m1, m2]));
   return sql<AggregateRow[]>`
-    SELECT ${byDay ? sql`to_char(period, 'YYYY-MM-DD')` : sql`key`} AS key,
-      sum(analyses)::bigint AS analyses, sum(calls)::bigint AS calls, sum(failed_calls)::bigint AS failed_calls,
-      sum(unpriced_calls)::bigint AS unpriced_calls, sum(input_tokens)::bigint AS input_tokens,
-      sum(output_tokens)::bigint AS output_tokens, sum(thinking_tokens)::bigint AS thinking_tokens,
-      sum(cached_input_tokens)::bigint AS cached_input_tokens, sum(total_tokens)::bigint AS total_tokens,
-      sum(cost_usd)::text AS cost_usd, max(latency_max_ms) AS latency_max_ms, ${sql.unsafe(HIST_SUMS)} AS hist
-    FROM (
-      SELECT * FROM stats_rollups
-      WHERE dimension = ${dimension} AND grain = 'month' AND period >= ${m1}::date AND period < ${m2}::date
-      UNION ALL
-      SELECT * FROM stats_rollups
-      WHERE dimension = ${dimension} AND grain = 'day' AND period >= ${from}::date AND period < ${m1}::date
-      UNION ALL
-      SELECT * FROM stats_rollups
-      WHERE dimension = ${dimension} AND grain = 'day' AND period >= ${m2}::date AND period < ${to}::date
-    ) rows
-    GROUP BY 1`;
+    SELECT ${options.byDay ? sql`to_char(period, 'YYYY-MM-DD')` : sql`key`} AS key,
+      ${sum("analyses")}::bigint AS analyses, ${sum("calls")}::bigint AS calls,
+      ${sum("failed_calls")}::bigint AS failed_calls, ${sum("unpriced_calls")}::bigint AS unpriced_calls,
+      ${sum("input_tokens")}::bigint AS input_tokens, ${sum("output_tokens")}::bigint AS output_tokens,
+      ${sum("thinking_tokens")}::bigint AS thinking_tokens,
+      ${sum("cached_input_tokens")}::bigint AS cached_input_tokens,
+      ${sum("total_tokens")}::bigint AS total_tokens, ${sum("cost_usd")}::text AS cost_usd,
+      max(latency_max_ms) AS latency_max_ms,
+      ${options.latency === false ? sql`'{}'::float8[]` : sql.unsafe(signed ? SIGNED_HIST_SUMS : HIST_SUMS)} AS hist
+    FROM (${union}) rows
+    GROUP BY 1
+    HAVING ${sum("analyses")} <> 0`;
 }
 
 const round = (value: number, digits: number) => Number(value.toFixed(digits));
@@ -204,26 +157,23 @@ function ordered(by: StatsBy, groups: StatsGroup[]): StatsGroup[] {
   return groups.sort((a, b) => (b.cost_usd ?? -1) - (a.cost_usd ?? -1) || byKey(a, b));
 }
 
-/** The first day with rolled-up analyses, or null when there is none. */
-async function firstDay(sql: Sql): Promise<string | null> {
-  const [row] = await sql<{ day: string | null }[]>`
-    SELECT to_char(min(period), 'YYYY-MM-DD') AS day FROM stats_rollups WHERE dimension = 'all' AND grain = 'day'`;
-  return row?.day ?? null;
-}
-
-/** Resolves an open start to the first rolled-up day (today's window when there is none). */
-export async function resolveWindow(sql: Sql, window: StatsWindow): Promise<{ from: string; to: string }> {
+/** The window as reported: an open start becomes the first rolled-up day. */
+function reportedWindow(window: StatsWindow, span: DataSpan | null): { from: string; to: string } {
   if (window.from !== null) return { from: window.from, to: window.to };
-  const first = await firstDay(sql);
-  return { from: first !== null && first < window.to ? first : addDays(window.to, -1), to: window.to };
+  const first = span?.first;
+  return { from: first !== undefined && first < window.to ? first : addDays(window.to, -1), to: window.to };
 }
 
 /** Totals and groups over a window: `stats --json` and `GET /stats`. */
 export async function loadStats(sql: Sql, query: { window: StatsWindow; by: StatsBy }): Promise<StatsReport> {
-  const { from, to } = await resolveWindow(sql, query.window);
+  const span = await dataSpan(sql);
+  const { from, to } = reportedWindow(query.window, span);
+  const plan = (byDay: boolean) => (span ? planPeriods(from, to, span, byDay) : null);
   const [totals, groups] = await Promise.all([
-    aggregate(sql, "all", from, to),
-    query.by === "day" ? aggregate(sql, "all", from, to, true) : aggregate(sql, query.by, from, to),
+    aggregate(sql, "all", plan(false)),
+    query.by === "day"
+      ? aggregate(sql, "all", plan(true), { byDay: true })
+      : aggregate(sql, query.by, plan(false)),
   ]);
   return {
     from: `${from}T00:00:00.000Z`,
@@ -243,8 +193,11 @@ export async function mostExpensive(
   window: StatsWindow,
   dimension: "model" | "ticker",
 ): Promise<StatsGroup | null> {
-  const { from, to } = await resolveWindow(sql, window);
-  const rows = await aggregate(sql, dimension, from, to);
+  const span = await dataSpan(sql);
+  const { from, to } = reportedWindow(window, span);
+  const rows = await aggregate(sql, dimension, span ? planPeriods(from, to, span, false) : null, {
+    latency: false,
+  });
   const [top] = ordered(
     dimension,
     rows.map((row) => toGroup(row.key, row)),

@@ -184,8 +184,9 @@ describe("runAnalysis against the Gemini-protocol emulator", () => {
 
 describe("one run at a time", () => {
   it("a second run of the same analysis (another process) is told to wait, not run it twice", async () => {
-    h.emulator.setFaults([]);
     const id = await h.queue("HDFCBANK");
+    // Hold the first run at final_decision (one timed-out attempt) so it is surely still running.
+    h.emulator.setFaults([{ kind: "timeout", callType: "final_decision", attempt: 1, analysisId: id }]);
     // A second "process": same database, its own registry.
     const other = { ...h.deps, registry: new TrackerRegistry() };
     const first = executeAnalysis(id, h.deps);
@@ -194,6 +195,7 @@ describe("one run at a time", () => {
     await expect(executeAnalysis(id, other)).rejects.toBeInstanceOf(AnalysisBusyError);
     expect((await first)?.status).toBe("completed");
     expect(await executeAnalysis(id, other)).toBeNull();
-    expect(billedByServer(h.emulator.requestLog(), id).requests).toBe(6);
+    // Six stages plus the one timed-out final_decision attempt: nothing was asked twice.
+    expect(billedByServer(h.emulator.requestLog(), id).requests).toBe(7);
   });
 });

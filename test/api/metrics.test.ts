@@ -136,6 +136,7 @@ describe("/metrics", () => {
       inputChars: 400,
       outputChars: 80,
       rawUsage: null,
+      inputHash: null,
     };
     recordCallMetrics({
       ...base,

@@ -165,3 +165,20 @@ describe("analyze --estimate", () => {
     expect(after[0]?.n).toBe(before[0]?.n);
   });
 });
+
+describe("analyze --reuse", () => {
+  it("a second analysis of unchanged data makes no generateContent request and reports the saving", async () => {
+    const first = await runCli(["analyze", "AAPL", "--wait", "--json"], env);
+    expect(first.code, first.stderr).toBe(0);
+    const logBefore = (await serverLog()).length;
+    const second = await runCli(["analyze", "AAPL", "--reuse", "--wait"], env);
+    expect(second.code, second.stderr).toBe(0);
+    const requests = (await serverLog()).slice(logBefore).filter((e) => e.method === "generateContent");
+    expect(requests).toEqual([]);
+    expect(second.stdout).toMatch(/Status: completed\n/);
+    expect(second.stdout).toMatch(/Total LLM Calls: 0\n/);
+    expect(second.stdout).toMatch(
+      / {2}Tokens Saved by Reuse: [1-9][\d,]*\n {2}Cost Saved by Reuse: \$0\.\d{6}\n/,
+    );
+  });
+});

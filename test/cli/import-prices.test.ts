@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { countPriceBars, loadPriceBars } from "../../src/store/price-bars-repo.js";
+import { countPriceBars, importPriceBars, loadPriceBars } from "../../src/store/price-bars-repo.js";
 import { runCli } from "../helpers/cli.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/services.js";
 
@@ -126,36 +126,35 @@ describe("stock-ledger import-prices", () => {
   });
 
   it("leaves a ticker's existing bars untouched when a later file has a bad row", async () => {
-    const file = await csvFile("keep.csv", [
-      "date,open,high,low,close,volume",
-      "2024-02-01,50,51,49,50.5,10",
-    ]);
-    expect((await runCli(["import-prices", file, "--ticker", "KEEP"], env)).code).toBe(0);
+    await importPriceBars(
+      db.sql,
+      new Map([["KEEP", [{ date: "2024-02-01", open: 50, high: 51, low: 49, close: 50.5, volume: 10 }]]]),
+      {
+        currency: null,
+      },
+    );
     const before = await loadPriceBars(db.sql, "KEEP", "import");
-
     const bad = await csvFile("keep-bad.csv", [
       "date,open,high,low,close,volume",
       "2024-02-01,60,61,59,60.5,10", // would update the stored row...
       "2024-02-02,60.5,61,59,x,10", // ...but this row is bad, so nothing happens
     ]);
-    const result = await runCli(["import-prices", bad, "--ticker", "KEEP"], env);
-    expect(result.code).toBe(2);
-    expect(result.stderr).toMatch(/line 3: close is not a number/);
-    expect(await loadPriceBars(db.sql, "KEEP", "import")).toEqual(before);
-  });
-
-  it("refuses a missing file, a bad ticker and a bad currency before touching the database", async () => {
     const file = await csvFile("ok.csv", ["date,open,high,low,close,volume", "2024-01-01,10,11,9,10.5,100"]);
-    const [missing, badTicker, badCurrency, noTicker] = await Promise.all([
+    // Run together: each is its own process, and none of them may write.
+    const [keep, missing, badCurrency, noTicker] = await Promise.all([
+      runCli(["import-prices", bad, "--ticker", "KEEP"], env),
       runCli(["import-prices", path.join(dir, "nope.csv"), "--ticker", "X"], env),
-      runCli(["import-prices", file, "--ticker", "BAD TICKER"], env),
       runCli(["import-prices", file, "--ticker", "OK", "--currency", "dollars"], env),
       runCli(["import-prices", file], env),
     ]);
+    expect(keep.code).toBe(2);
+    expect(keep.stderr).toMatch(/line 3: close is not a number/);
+    expect(await loadPriceBars(db.sql, "KEEP", "import")).toEqual(before);
+
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/^stock-ledger: cannot read .*nope\.csv: no such file\n$/);
-    expect(badTicker.stderr).toMatch(/invalid ticker/);
-    expect(badCurrency.stderr).toMatch(/invalid currency "dollars"/);
+    expect(badCurrency.code).toBe(2);
+    expect(badCurrency.stderr).toMatch(/invalid currency "dollars": must be a 3-letter code/);
     expect(noTicker.code).toBe(2);
     expect(noTicker.stderr).toMatch(/line 1: no ticker column and no ticker given/);
     expect(await countPriceBars(db.sql, { ticker: "OK" })).toBe(0);

@@ -20,6 +20,7 @@ export function callRecord(
     inputChars: 0,
     outputChars: 0,
     rawUsage: fields.metadata ?? null,
+    inputHash: null,
     ...fields,
   };
 }

@@ -34,6 +34,7 @@ export async function createPipelineHarness(
     prices: defaultPriceProvider(),
     registry: new TrackerRegistry(),
     leaseMs: 30_000,
+    reuseTtlSeconds: 3600,
     retryPolicy: {
       maxAttempts: options.maxAttempts ?? 3,
       baseDelayMs: 5,

@@ -4,6 +4,7 @@ import {
   type GenerativeModel,
   GoogleGenerativeAI,
 } from "@google/generative-ai";
+import { GoogleAICacheManager } from "@google/generative-ai/server";
 import type { EmulatorHandle } from "../../src/llm/emulator/index.js";
 
 /** Shared by the emulator tests: the real SDK pointed at the emulator, as the app uses it. */
@@ -91,4 +92,18 @@ export function answerOf(response: unknown): string {
     .filter((part) => part.thought !== true)
     .map((part) => part.text ?? "")
     .join("");
+}
+
+/** GoogleAICacheManager pointed at the emulator; headers let the request log tie calls to an analysis. */
+export function cacheManagerFor(
+  handle: EmulatorHandle,
+  headers: Record<string, string> = {},
+): GoogleAICacheManager {
+  return new GoogleAICacheManager("test-key", { baseUrl: handle.url, customHeaders: headers });
+}
+
+/** A market-data block long enough (≈ rows × 13 tokens) to pass the 1024-token cache minimum. */
+export function marketData(ticker: string, close: number, rows = 120): string {
+  const bars = "2024-01-02,2874.35,2890.10,2860.00,2881.75,5123400\n".repeat(rows);
+  return `Ticker: ${ticker}\nLast close: ${close}\nDaily bars (date,open,high,low,close,volume):\n${bars}`;
 }

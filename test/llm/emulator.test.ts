@@ -172,46 +172,6 @@ describe("thinking", () => {
   });
 });
 
-describe("implicit caching", () => {
-  it("reports the shared prefix of a recent long prompt as cached, in 256-token blocks", async () => {
-    const prefix = `Market data for RELIANCE.\n${"2024-01-02,2874.35,2890.10,2860.00,2881.75,5123400\n".repeat(120)}`;
-    const system = "Stage: indicator_summary";
-    const model = modelFor(handle, { callType: "indicator_summary", systemInstruction: system });
-    const first = raw((await model.generateContent(`${prefix}Question A`)).response).usageMetadata;
-    const second = raw(
-      (await model.generateContent(`${prefix}Question B, worded differently`)).response,
-    ).usageMetadata;
-    expect(first?.cachedContentTokenCount).toBeUndefined();
-    expect(first?.promptTokenCount).toBeGreaterThanOrEqual(1024);
-
-    const sharedChars = `${system}\n${prefix}Question `.length;
-    const expected = Math.floor(Math.floor(sharedChars / 4) / 256) * 256;
-    expect(expected).toBeGreaterThan(0);
-    expect(second?.cachedContentTokenCount).toBe(expected);
-    expect(second?.cacheTokensDetails).toEqual([{ modality: "TEXT", tokenCount: expected }]);
-    // Cached tokens are part of the prompt, not added to the total.
-    expect(second?.totalTokenCount).toBe(
-      (second?.promptTokenCount ?? 0) +
-        (second?.candidatesTokenCount ?? 0) +
-        (second?.thoughtsTokenCount ?? 0),
-    );
-  });
-
-  it("does not cache short prompts or prompts for another model", async () => {
-    const short = stagePrompt("SBIN", 812.4);
-    const model = modelFor(handle, { callType: "volume_analysis" });
-    await model.generateContent(short);
-    expect(
-      raw((await model.generateContent(short)).response).usageMetadata?.cachedContentTokenCount,
-    ).toBeUndefined();
-
-    const long = `Stage: volume_analysis\n${"x".repeat(8000)}`;
-    await modelFor(handle, { model: "gemini-2.5-pro" }).generateContent(long);
-    const other = await modelFor(handle, { model: "gemini-2.5-flash" }).generateContent(long);
-    expect(raw(other.response).usageMetadata?.cachedContentTokenCount).toBeUndefined();
-  });
-});
-
 describe("images and countTokens", () => {
   const image = {
     inlineData: { mimeType: "image/png", data: Buffer.from("not really a png").toString("base64") },

@@ -1,7 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { UsageError } from "../../src/config/config.js";
 import { applyRollups } from "../../src/store/rollups-repo.js";
-import { loadStats, mostExpensive, parseStatsOptions, type StatsGroup } from "../../src/store/stats-repo.js";
+import {
+  loadStats,
+  mostExpensive,
+  parseStatsOptions,
+  planPeriods,
+  type StatsGroup,
+} from "../../src/store/stats-repo.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/services.js";
 import { FIXTURE_NOW, insertStatsFixture } from "./stats-fixture.js";
 
@@ -195,6 +201,53 @@ describe("stats from the rollups", () => {
       p50_ms: null,
     });
     expect(empty.groups).toEqual([]);
+  });
+
+  it("plans month rows (minus a few days) wherever that reads fewer rows than days", () => {
+    const span = { first: "2025-11-25", end: "2026-11-26" };
+    // All: every month, the first and last included (no data outside the span).
+    expect(planPeriods("2025-11-25", "2026-11-26", span, false)).toEqual({
+      months: ["2025-11-01", "2026-12-01"],
+      days: [],
+      minus: [],
+    });
+    // 30 days to today: five days of October, then November as a month.
+    expect(planPeriods("2026-10-27", "2026-11-26", span, false)).toEqual({
+      months: ["2026-11-01", "2026-12-01"],
+      days: [["2026-10-27", "2026-11-01"]],
+      minus: [],
+    });
+    // Mid-month to mid-month: January as its month minus 14 days, April's 9 days as days.
+    expect(planPeriods("2026-01-15", "2026-04-10", span, false)).toEqual({
+      months: ["2026-01-01", "2026-04-01"],
+      days: [["2026-04-01", "2026-04-10"]],
+      minus: [["2026-01-01", "2026-01-15"]],
+    });
+    expect(planPeriods("2026-01-02", "2026-01-31", span, false)).toEqual({
+      months: ["2026-01-01", "2026-02-01"],
+      days: [],
+      minus: [
+        ["2026-01-01", "2026-01-02"],
+        ["2026-01-31", "2026-02-01"],
+      ],
+    });
+    // Half a month, or by day: day rows only.
+    expect(planPeriods("2026-03-05", "2026-03-20", span, false)).toEqual({
+      months: ["2026-03-20", "2026-03-20"],
+      days: [["2026-03-05", "2026-03-20"]],
+      minus: [],
+    });
+    expect(planPeriods("2026-01-01", "2026-03-01", span, true)?.days).toEqual([["2026-01-01", "2026-03-01"]]);
+    expect(planPeriods("2027-01-01", "2027-02-01", span, false)).toBeNull();
+  });
+
+  it("subtracts left-out days from a month row exactly", async () => {
+    // March data: A1 (03-10) and A2 (03-11). 03-11..03-31 reads March minus 03-01..03-10.
+    const report = await stats({ since: "2026-03-11", until: "2026-03-31", by: "ticker" });
+    expect(report.groups.map(pick)).toEqual([
+      { key: "TCS", analyses: 1, calls: 2, failed_calls: 1, cost_usd: 0.0035 },
+    ]);
+    expect(report.totals).toEqual((await stats({ since: "2026-03-11", until: "2026-03-11" })).totals);
   });
 
   it("does not count an analysis twice when it is finalized again", async () => {

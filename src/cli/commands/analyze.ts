@@ -10,6 +10,7 @@ import { estimateCommand } from "./estimate.js";
 export interface AnalyzeOptions {
   wait?: boolean;
   estimate?: boolean;
+  reuse?: boolean;
   maxTokens?: string;
   maxCost?: string;
   model?: string;
@@ -34,7 +35,12 @@ function progressPrinter(analyses: EnqueuedAnalysis[]) {
 }
 
 /** Validates everything first, so a bad ticker or id writes no row and queues no job. */
-function parseRequest(rawTickers: string[], options: AnalyzeOptions, defaultModel: () => string) {
+function parseRequest(
+  rawTickers: string[],
+  options: AnalyzeOptions,
+  defaultModel: () => string,
+  reuseByDefault: () => boolean,
+) {
   if (rawTickers.length === 0) throw new UsageError("analyze needs at least one TICKER");
   const tickers = rawTickers.map(parseTicker);
   const id = options.id === undefined ? undefined : parseAnalysisId(options.id);
@@ -44,7 +50,7 @@ function parseRequest(rawTickers: string[], options: AnalyzeOptions, defaultMode
   const maxTokens =
     options.maxTokens === undefined ? undefined : parsePositiveInt(options.maxTokens, "--max-tokens");
   const maxCostUsd = options.maxCost === undefined ? undefined : parseUsd(options.maxCost, "--max-cost");
-  return { tickers, id, model, maxTokens, maxCostUsd };
+  return { tickers, id, model, maxTokens, maxCostUsd, reuse: options.reuse ?? reuseByDefault() };
 }
 
 export function reportOutcomes(outcomes: WaitOutcome[], json: boolean): boolean {
@@ -67,7 +73,12 @@ export function reportOutcomes(outcomes: WaitOutcome[], json: boolean): boolean 
 }
 
 export async function analyzeCommand(ctx: CliContext, rawTickers: string[], options: AnalyzeOptions) {
-  const request = parseRequest(rawTickers, options, () => ctx.config.gemini.model);
+  const request = parseRequest(
+    rawTickers,
+    options,
+    () => ctx.config.gemini.model,
+    () => ctx.config.reuse.byDefault,
+  );
   if (options.estimate) return estimateCommand(ctx, request, options.json ?? false);
   const queue = ctx.queue();
   // Subscribe before enqueueing so no progress event is missed.

@@ -70,12 +70,12 @@ export function renderStatsTable(report: StatsReport): string {
 
 export async function statsCommand(ctx: CliContext, options: StatsOptions): Promise<void> {
   const query = parseStatsOptions(options);
-  const report = await loadStats(ctx.sql, query);
   if (options.json) {
-    printJson(report);
+    printJson(await loadStats(ctx.sql, query));
     return;
   }
-  const [model, ticker] = await Promise.all([
+  const [report, model, ticker] = await Promise.all([
+    loadStats(ctx.sql, query),
     mostExpensive(ctx.sql, query.window, "model"),
     mostExpensive(ctx.sql, query.window, "ticker"),
   ]);

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { type FaultBook, FaultSpecError, parseFaultSpec } from "./faults.js";
 import { readBody, sendError, sendJson } from "./http-io.js";
+import type { CachedContentInfo } from "./protocol.js";
 import type { RequestLog } from "./request-log.js";
 import { googleError } from "./rpc-errors.js";
 
@@ -15,6 +16,7 @@ export interface ControlState {
   log: RequestLog;
   faults: FaultBook;
   startedAt: number;
+  cachedContents: () => CachedContentInfo[];
 }
 
 export async function handleControl(
@@ -43,6 +45,8 @@ export async function handleControl(
       return sendJson(response, 200, { faults: [] });
     case "PUT /faults":
       return putFaults(request, response, state);
+    case "GET /cached-contents":
+      return sendJson(response, 200, { cachedContents: state.cachedContents() });
     default:
       return sendError(response, googleError(404, "NOT_FOUND", `Unknown emulator control route: ${route}`));
   }

@@ -1,5 +1,11 @@
 import { z } from "zod";
-import { type EmulatorMethod, FAULT_KINDS, type FaultKind, type FaultRule } from "./protocol.js";
+import {
+  EMULATOR_METHODS,
+  type EmulatorMethod,
+  FAULT_KINDS,
+  type FaultKind,
+  type FaultRule,
+} from "./protocol.js";
 import { createRandom, type Random } from "./seed.js";
 
 /**
@@ -12,7 +18,7 @@ export const faultRuleSchema = z.strictObject({
   callType: z.string().min(1).optional(),
   attempt: z.number().int().min(0).optional(),
   analysisId: z.string().min(1).optional(),
-  method: z.enum(["generateContent", "countTokens"]).optional(),
+  method: z.enum(EMULATOR_METHODS).optional(),
   times: z.number().int().min(0).optional(),
   retryDelaySeconds: z.number().min(0).optional(),
   probability: z.number().min(0).max(1).optional(),
@@ -83,8 +89,11 @@ export function parseFaultSpec(text: string): FaultRule[] {
     .map(parseCompactRule);
 }
 
-/** Faults countTokens can suffer; content faults (blocked, bad_schema...) only exist for generation. */
-const COUNT_TOKENS_FAULTS: ReadonlySet<FaultKind> = new Set<FaultKind>([
+/**
+ * Faults countTokens and the cachedContents calls can suffer; content faults (blocked,
+ * bad_schema...) only exist for generation.
+ */
+const TRANSPORT_FAULTS: ReadonlySet<FaultKind> = new Set<FaultKind>([
   "rate_limited",
   "server_error",
   "overloaded",
@@ -131,7 +140,7 @@ export class FaultBook {
     for (const state of this.#states) {
       const { rule } = state;
       if ((rule.method ?? "generateContent") !== target.method) continue;
-      if (target.method === "countTokens" && !COUNT_TOKENS_FAULTS.has(rule.kind)) continue;
+      if (target.method !== "generateContent" && !TRANSPORT_FAULTS.has(rule.kind)) continue;
       if (rule.callType !== undefined && rule.callType !== target.callType) continue;
       if (rule.attempt !== undefined && rule.attempt !== target.attempt) continue;
       if (rule.analysisId !== undefined && rule.analysisId !== target.analysisId) continue;

@@ -5,9 +5,9 @@ import type { RequestDigest } from "./request.js";
 import { seedFromText } from "./seed.js";
 import {
   buildUsage,
-  type ImplicitCache,
+  cacheDetails,
+  type PromptTokens,
   promptDetails,
-  promptTokens,
   thoughtsTokens,
   tokensForChars,
 } from "./usage.js";
@@ -22,7 +22,10 @@ export interface GenerateContext {
   digest: RequestDigest;
   stage: string | null;
   thinking: boolean;
-  cache: ImplicitCache;
+  /** The billed prompt: a cachedContents entry's tokens plus the request's own. */
+  prompt: PromptTokens;
+  /** The part of it served from a cache (implicit or explicit); NO_TOKENS when none. */
+  cached: PromptTokens;
 }
 
 export interface SuccessReply {
@@ -32,7 +35,7 @@ export interface SuccessReply {
 }
 
 /** What a misbehaving gateway in front of Gemini might return with a 200. */
-const NON_JSON_BODY =
+export const NON_JSON_BODY =
   "<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head>" +
   "<body><h1>upstream connect error or disconnect/reset before headers</h1></body></html>";
 
@@ -50,12 +53,10 @@ function envelope(model: string, fields: Record<string, unknown>): string {
 }
 
 export function generateReply(context: GenerateContext, fault: FaultKind | null): SuccessReply {
-  const { model, digest, stage } = context;
+  const { model, digest, stage, prompt, cached } = context;
   if (fault === "non_json") return { body: NON_JSON_BODY, contentType: "text/html", usageMetadata: null };
 
   const seed = seedFromText(digest.text);
-  const prompt = promptTokens(digest);
-  const cached = context.cache.observe(model, digest.text, prompt.total);
   const json = (body: string, usageMetadata: UsageMetadata | null): SuccessReply => ({
     body,
     contentType: "application/json; charset=UTF-8",
@@ -95,10 +96,15 @@ export function generateReply(context: GenerateContext, fault: FaultKind | null)
   return json(envelope(model, { candidates: [candidate], usageMetadata: usage }), usage);
 }
 
-export function countTokensReply(digest: RequestDigest): SuccessReply {
-  const prompt = promptTokens(digest);
+/** countTokens knows explicit caches (cachedContentTokenCount) but not implicit ones, like Gemini. */
+export function countTokensReply(prompt: PromptTokens, cached: PromptTokens): SuccessReply {
   return {
-    body: JSON.stringify({ totalTokens: prompt.total, promptTokensDetails: promptDetails(prompt) }),
+    body: JSON.stringify({
+      totalTokens: prompt.total,
+      ...(cached.total > 0 ? { cachedContentTokenCount: cached.total } : {}),
+      promptTokensDetails: promptDetails(prompt),
+      ...(cached.total > 0 ? { cacheTokensDetails: cacheDetails(cached) } : {}),
+    }),
     contentType: "application/json; charset=UTF-8",
     usageMetadata: null,
   };

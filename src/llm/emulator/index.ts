@@ -2,9 +2,13 @@
 
 export type { Decision, DecisionAction } from "./answers.js";
 export { composeDecision, DEFAULT_LAST_CLOSE, lastCloseOf } from "./answers.js";
+export { DEFAULT_CACHE_TTL_SECONDS } from "./cached-contents.js";
 export { CONTROL_PREFIX } from "./control.js";
 export { FaultSpecError, faultRuleSchema, parseFaultSpec, validateFaultRules } from "./faults.js";
+export { IMPLICIT_CACHE_TTL_MS } from "./implicit-cache.js";
 export type {
+  CachedContentInfo,
+  CachedContentUsage,
   EmulatorHandle,
   EmulatorMethod,
   EmulatorOptions,
@@ -15,13 +19,14 @@ export type {
   Stage,
   UsageMetadata,
 } from "./protocol.js";
-export { FAULT_KINDS, STAGES } from "./protocol.js";
+export { EMULATOR_METHODS, FAULT_KINDS, STAGES } from "./protocol.js";
 export { startEmulator } from "./server.js";
 export {
   CACHE_BLOCK_TOKENS,
   CHARS_PER_TOKEN,
   isThinkingModel,
   MIN_CACHEABLE_PROMPT_TOKENS,
+  minCacheTokens,
   TOKENS_PER_IMAGE,
   tokensForChars,
 } from "./usage.js";

@@ -29,7 +29,17 @@ export const FAULT_KINDS = [
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
-export type EmulatorMethod = "generateContent" | "countTokens";
+/** Model calls, then the cachedContents resource calls (explicit context caching). */
+export const EMULATOR_METHODS = [
+  "generateContent",
+  "countTokens",
+  "createCachedContent",
+  "getCachedContent",
+  "listCachedContents",
+  "updateCachedContent",
+  "deleteCachedContent",
+] as const;
+export type EmulatorMethod = (typeof EMULATOR_METHODS)[number];
 
 /** A fault fires for a request when every field it gives matches; the first matching rule wins. */
 export interface FaultRule {
@@ -37,7 +47,10 @@ export interface FaultRule {
   callType?: string;
   attempt?: number;
   analysisId?: string;
-  /** Which endpoint the rule applies to; default generateContent (the billed calls). */
+  /**
+   * Which endpoint the rule applies to; default generateContent (the billed calls). Methods other
+   * than generateContent only suffer HTTP/transport faults (rate_limited, server_error, timeout...).
+   */
   method?: EmulatorMethod;
   /** How many matching requests it fires for; default unlimited. */
   times?: number;
@@ -66,6 +79,22 @@ export interface EmulatorOptions {
   seed?: number;
   /** Oldest log entries are dropped beyond this, so a long-running emulator stays bounded. */
   logLimit?: number;
+  /** Delay before createCachedContent answers (Gemini takes a while to build a cache); default 0. */
+  cacheCreateLatencyMs?: number;
+}
+
+/** One explicit cache as the emulator holds it (handle.cachedContents(), /_emulator/cached-contents). */
+export interface CachedContentInfo {
+  /** "cachedContents/<id>" */
+  name: string;
+  /** As on the wire: "models/gemini-2.5-flash". */
+  model: string;
+  /** Tokens of systemInstruction + contents, billed as cached on every use. */
+  tokens: number;
+  /** ISO time; a cache past it answers 404 (resource calls) or 403 (generateContent). */
+  expireTime: string;
+  /** True once deleteCachedContent removed it (deleted caches stay listed here, not on the wire). */
+  deleted: boolean;
 }
 
 export interface EmulatorHandle {
@@ -75,6 +104,8 @@ export interface EmulatorHandle {
   requestLog(): RequestLogEntry[];
   clearLog(): void;
   setFaults(rules: FaultRule[]): void;
+  /** Every explicit cache created since start, oldest first, deleted and expired ones included. */
+  cachedContents(): CachedContentInfo[];
   close(): Promise<void>;
 }
 
@@ -82,6 +113,7 @@ export interface RequestLogEntry {
   seq: number;
   at: string;
   method: EmulatorMethod;
+  /** Bare model id ("gemini-2.5-flash"); "" for cachedContents calls that name no known model. */
   model: string;
   analysisId: string | null;
   callType: string | null;
@@ -90,8 +122,10 @@ export interface RequestLogEntry {
   status: number;
   /** Fault kind applied, "rpm_limit" for the emulator's own rate limit, else null. */
   fault: string | null;
-  /** Exactly the usageMetadata object sent back, or null. */
-  usageMetadata: UsageMetadata | null;
+  /** Exactly the usageMetadata object sent back ({totalTokenCount} for createCachedContent), or null. */
+  usageMetadata: UsageMetadata | CachedContentUsage | null;
+  /** "cachedContents/<id>" the request used or addressed (the new name for create); else null. */
+  cachedContent: string | null;
   durationMs: number;
 }
 
@@ -116,6 +150,10 @@ export interface GenerateContentBody {
   contents?: WireContent[];
   systemInstruction?: WireContent;
   generationConfig?: WireGenerationConfig;
+  /** "cachedContents/<id>": the prompt is that cache's content followed by these contents. */
+  cachedContent?: string;
+  tools?: unknown[];
+  toolConfig?: unknown;
 }
 
 /** The SDK wraps the request in generateContentRequest; the REST API also takes bare contents. */
@@ -137,6 +175,11 @@ export interface UsageMetadata {
   promptTokensDetails: ModalityTokenCount[];
   candidatesTokensDetails?: ModalityTokenCount[];
   cacheTokensDetails?: ModalityTokenCount[];
+}
+
+/** CachedContent.usageMetadata: what a cache holds (and bills per hour of storage). */
+export interface CachedContentUsage {
+  totalTokenCount: number;
 }
 
 export interface GoogleErrorBody {

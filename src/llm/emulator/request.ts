@@ -1,5 +1,6 @@
+import { createHash } from "node:crypto";
 import { z } from "zod";
-import type { CountTokensBody, GenerateContentBody, WireContent } from "./protocol.js";
+import type { CountTokensBody, GenerateContentBody, WireContent, WirePart } from "./protocol.js";
 
 /**
  * Reading what a generateContent / countTokens request asks for. The schemas are loose on
@@ -13,14 +14,19 @@ const partSchema = z.looseObject({
   fileData: z.looseObject({ mimeType: z.string().optional(), fileUri: z.string().optional() }).optional(),
 });
 
-const contentSchema = z.looseObject({
+export const contentSchema = z.looseObject({
   role: z.string().optional(),
   parts: z.array(partSchema).optional(),
 });
 
+export const contentsSchema = z.array(contentSchema);
+
 const generateContentSchema = z.looseObject({
-  contents: z.array(contentSchema).optional(),
+  contents: contentsSchema.optional(),
   systemInstruction: contentSchema.optional(),
+  cachedContent: z.string().min(1).optional(),
+  tools: z.array(z.unknown()).optional(),
+  toolConfig: z.unknown().optional(),
   generationConfig: z
     .looseObject({
       responseMimeType: z.string().optional(),
@@ -37,7 +43,7 @@ const countTokensSchema = generateContentSchema.extend({
 
 export type BodyResult<T> = { ok: true; body: T } | { ok: false; message: string };
 
-function parseWith<T>(schema: z.ZodType<T>, raw: string): BodyResult<T> {
+export function parseWith<T>(schema: z.ZodType<T>, raw: string): BodyResult<T> {
   let json: unknown;
   try {
     json = JSON.parse(raw);
@@ -75,17 +81,31 @@ export function parseCountTokensBody(raw: string): BodyResult<GenerateContentBod
   return { ok: true, body: inner };
 }
 
+/**
+ * The prompt in order, as implicit caching compares it: each text part, and each image as a
+ * digest of its bytes (or file URI), so equal images continue a shared prefix.
+ */
+export type PromptSegment = string | { image: string };
+
 /** What the answer, usage and fault logic need to know about one request. */
 export interface RequestDigest {
-  /** All text parts joined in order (system instruction first): the seed and cache key. */
+  /** All text parts joined in order (system instruction first): the seed of the answer. */
   text: string;
   /** Characters of the text parts themselves, without the joins. */
   textChars: number;
   imageCount: number;
+  segments: PromptSegment[];
   stageFromText: string | null;
   wantsJson: boolean;
   includeThoughts: boolean;
   thinkingBudget: number | undefined;
+}
+
+/** The prompt-bearing fields of a request or of a cachedContents entry. */
+export interface PromptBody {
+  systemInstruction?: WireContent;
+  contents?: WireContent[];
+  generationConfig?: GenerateContentBody["generationConfig"];
 }
 
 const STAGE_PATTERN = /Stage: ([a-z_]+)/;
@@ -98,23 +118,55 @@ function isImage(mimeType: string | undefined): boolean {
   return mimeType?.startsWith("image/") ?? false;
 }
 
-export function digestRequest(body: GenerateContentBody): RequestDigest {
+function segmentOf(part: WirePart): PromptSegment | null {
+  if (typeof part.text === "string") return part.text;
+  const { inlineData, fileData } = part;
+  if (isImage(inlineData?.mimeType)) {
+    const bytes = createHash("sha256")
+      .update(inlineData?.data ?? "")
+      .digest("base64url");
+    return { image: `${inlineData?.mimeType}:${bytes}` };
+  }
+  if (isImage(fileData?.mimeType)) return { image: `${fileData?.mimeType}:${fileData?.fileUri ?? ""}` };
+  return null;
+}
+
+export function digestRequest(body: PromptBody): RequestDigest {
   const systemTexts = contentTexts(body.systemInstruction);
   const userTexts = (body.contents ?? []).flatMap(contentTexts);
   const texts = [...systemTexts, ...userTexts];
-  const imageCount = (body.contents ?? [])
-    .flatMap((content) => content.parts ?? [])
-    .filter((part) => isImage(part.inlineData?.mimeType) || isImage(part.fileData?.mimeType)).length;
+  const parts = (body.contents ?? []).flatMap((content) => content.parts ?? []);
+  const segments: PromptSegment[] = [...systemTexts];
+  for (const part of parts) {
+    const segment = segmentOf(part);
+    if (segment !== null) segments.push(segment);
+  }
   // The system instruction names the stage first; contents are the fallback.
   const stageMatch = STAGE_PATTERN.exec(systemTexts.join("\n")) ?? STAGE_PATTERN.exec(userTexts.join("\n"));
   const config = body.generationConfig;
   return {
     text: texts.join("\n"),
     textChars: texts.reduce((sum, text) => sum + text.length, 0),
-    imageCount,
+    imageCount: segments.filter((segment) => typeof segment !== "string").length,
+    segments,
     stageFromText: stageMatch?.[1] ?? null,
     wantsJson: config?.responseMimeType === "application/json",
     includeThoughts: config?.thinkingConfig?.includeThoughts === true,
     thinkingBudget: config?.thinkingConfig?.thinkingBudget,
+  };
+}
+
+/**
+ * A request served through a cachedContents entry: the model reads the cache, then the request.
+ * The request's own text names the stage first (it is the part that differs per call).
+ */
+export function withCachedPrefix(cached: RequestDigest, own: RequestDigest): RequestDigest {
+  return {
+    ...own,
+    text: `${cached.text}\n${own.text}`,
+    textChars: cached.textChars + own.textChars,
+    imageCount: cached.imageCount + own.imageCount,
+    segments: [...cached.segments, ...own.segments],
+    stageFromText: own.stageFromText ?? cached.stageFromText,
   };
 }

@@ -3,9 +3,13 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { performance } from "node:perf_hooks";
 import { logger } from "../../logger.js";
+import { resolvePrompt } from "./billed-prompt.js";
+import { type CacheRouteDeps, handleCachedContents, matchCacheRoute } from "./cached-content-routes.js";
+import { CachedContentStore, cacheNameOf } from "./cached-contents.js";
 import { CONTROL_PREFIX, type ControlState, handleControl } from "./control.js";
+import { applyTransportFault } from "./fault-reply.js";
 import { FaultBook } from "./faults.js";
-import { countTokensReply, type GenerateContext, generateReply } from "./generate.js";
+import { countTokensReply, type GenerateContext, generateReply, NON_JSON_BODY } from "./generate.js";
 import {
   attemptOf,
   BodyTooLargeError,
@@ -16,36 +20,30 @@ import {
   sendBody,
   sendError,
 } from "./http-io.js";
-import type {
-  EmulatorHandle,
-  EmulatorMethod,
-  EmulatorOptions,
-  FaultRule,
-  RequestLogEntry,
-} from "./protocol.js";
+import { ImplicitCache } from "./implicit-cache.js";
+import type { EmulatorHandle, EmulatorOptions, FaultRule } from "./protocol.js";
 import { RpmLimiter } from "./rate-limit.js";
-import {
-  digestRequest,
-  parseCountTokensBody,
-  parseGenerateContentBody,
-  type RequestDigest,
-} from "./request.js";
+import { parseCountTokensBody, parseGenerateContentBody } from "./request.js";
 import { RequestLog } from "./request-log.js";
-import { googleError, httpFaultReply, rateLimited } from "./rpc-errors.js";
+import { type ErrorReply, googleError, rateLimited } from "./rpc-errors.js";
 import { createRandom, type Random } from "./seed.js";
-import { ImplicitCache } from "./usage.js";
+import { NO_TOKENS } from "./usage.js";
 
 const log = logger.child({ component: "gemini-emulator" });
 
 // /v1beta/models/gemini-2.5-flash:generateContent (any API version; tuned models too)
 const MODEL_ROUTE = /^\/(v1[a-z0-9]*)\/((?:models|tunedModels)\/[^/:]+):(generateContent|countTokens)$/;
 
-/** One emulator instance: its server, request log, faults, cache model and rate limit. */
+type ModelMethod = "generateContent" | "countTokens";
+
+/** One emulator instance: its server, request log, faults, caches and rate limit. */
 class Emulator {
   readonly #server: Server;
   readonly #log: RequestLog;
   readonly #faults: FaultBook;
-  readonly #cache = new ImplicitCache();
+  readonly #implicit = new ImplicitCache();
+  readonly #store = new CachedContentStore();
+  readonly #cacheDeps: CacheRouteDeps;
   readonly #limiter: RpmLimiter | null;
   readonly #jitter: Random;
   readonly #lifetime = new AbortController();
@@ -59,7 +57,19 @@ class Emulator {
     this.#limiter =
       options.rpmLimit !== undefined ? new RpmLimiter(options.rpmLimit, Date.now, options.rpmWindowMs) : null;
     this.#jitter = createRandom(seed ^ 0x68e31da4);
-    this.#control = { log: this.#log, faults: this.#faults, startedAt: Date.now() };
+    this.#control = {
+      log: this.#log,
+      faults: this.#faults,
+      startedAt: Date.now(),
+      cachedContents: () => this.#store.snapshot(),
+    };
+    this.#cacheDeps = {
+      store: this.#store,
+      log: this.#log,
+      faults: this.#faults,
+      signal: this.#lifetime.signal,
+      createLatencyMs: options.cacheCreateLatencyMs ?? 0,
+    };
     // Every request waiting out its latency listens on this one signal (and stops when done).
     setMaxListeners(0, this.#lifetime.signal);
     this.#server = createServer((request, response) => {
@@ -94,6 +104,7 @@ class Emulator {
         this.#log.clear();
       },
       setFaults: (rules: FaultRule[]) => this.#faults.set(rules),
+      cachedContents: () => this.#store.snapshot(),
       close: () => this.close(),
     };
   }
@@ -111,6 +122,8 @@ class Emulator {
   async #route(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const path = (request.url ?? "/").split("?")[0] ?? "/";
     if (path.startsWith(CONTROL_PREFIX)) return handleControl(request, response, path, this.#control);
+    const cacheRoute = matchCacheRoute(request.method ?? "GET", path);
+    if (cacheRoute) return handleCachedContents(request, response, cacheRoute, this.#cacheDeps);
     const match = MODEL_ROUTE.exec(path);
     if (request.method !== "POST" || !match?.[2] || !match[3]) {
       return sendError(
@@ -119,29 +132,34 @@ class Emulator {
       );
     }
     const model = match[2].replace(/^(models|tunedModels)\//, "");
-    return this.#modelCall(request, response, model, match[3] as EmulatorMethod);
+    return this.#modelCall(request, response, model, match[3] as ModelMethod);
   }
 
   async #modelCall(
     request: IncomingMessage,
     response: ServerResponse,
     model: string,
-    method: EmulatorMethod,
+    method: ModelMethod,
   ): Promise<void> {
     const started = performance.now();
+    // Taken on arrival: prompts answered while this one is in flight cannot serve it from cache.
+    const arrival = this.#implicit.mark();
     const raw = await readBody(request);
     const parsed = method === "generateContent" ? parseGenerateContentBody(raw) : parseCountTokensBody(raw);
-    const digest = parsed.ok ? digestRequest(parsed.body) : null;
+    const resolved = parsed.ok ? resolvePrompt(model, parsed.body, this.#store) : null;
+    const named = parsed.ok ? parsed.body.cachedContent : undefined;
     const entry = this.#log.open({
       at: new Date().toISOString(),
       method,
       model,
       analysisId: header(request, "x-stock-ledger-analysis-id"),
-      callType: header(request, "x-stock-ledger-call-type") ?? digest?.stageFromText ?? null,
+      callType:
+        header(request, "x-stock-ledger-call-type") ?? (resolved?.ok ? resolved.digest.stageFromText : null),
       attempt: attemptOf(request),
       status: 0,
       fault: null,
       usageMetadata: null,
+      cachedContent: named === undefined ? null : cacheNameOf(named),
       durationMs: 0,
     });
     const finish = (status: number): void => {
@@ -149,23 +167,20 @@ class Emulator {
       entry.durationMs = Math.round(performance.now() - started);
       log.debug({ ...entry, usageMetadata: undefined }, "emulator request");
     };
+    const fail = (reply: ErrorReply): void => {
+      finish(reply.httpStatus);
+      sendError(response, reply);
+    };
 
-    if (!parsed.ok || !digest) {
-      finish(400);
-      return sendError(
-        response,
-        googleError(400, "INVALID_ARGUMENT", parsed.ok ? "Bad request" : parsed.message),
-      );
-    }
+    if (!parsed.ok) return fail(googleError(400, "INVALID_ARGUMENT", parsed.message));
+    if (!resolved?.ok) return fail(resolved?.reply ?? googleError(400, "INVALID_ARGUMENT", "Bad request"));
 
     // The quota is checked at the front door, before any fault: a rejected call never reaches the model.
     const admission =
       method === "generateContent" && this.#limiter ? this.#limiter.admit() : { ok: true as const };
     if (!admission.ok) {
       entry.fault = "rpm_limit";
-      finish(429);
-      return sendError(
-        response,
+      return fail(
         rateLimited(admission.retryAfterSeconds, "Resource has been exhausted (e.g. check quota)."),
       );
     }
@@ -173,32 +188,17 @@ class Emulator {
     const rule = this.#faults.match(entry);
     const kind = rule?.kind ?? null;
     entry.fault = kind;
+    if (kind && applyTransportFault(kind, rule, request, response, finish)) return;
 
-    if (kind === "timeout") {
-      // Never answer. The entry's duration is updated when the client gives up or close() cuts it.
-      response.once("close", () => finish(0));
-      return;
-    }
-    if (kind === "reset") {
-      finish(0);
-      request.socket.destroy();
-      return;
-    }
-    const errorReply = kind ? httpFaultReply(kind, rule?.retryDelaySeconds ?? 1) : null;
-    if (errorReply) {
-      finish(errorReply.httpStatus);
-      return sendError(response, errorReply);
-    }
-
+    const { digest, prompt, explicit } = resolved;
     if (method === "countTokens") {
-      const reply =
-        kind === "non_json"
-          ? generateReply(this.#context(model, digest, entry), kind)
-          : countTokensReply(digest);
       finish(200);
+      if (kind === "non_json") return sendBody(response, 200, "text/html", NON_JSON_BODY);
+      const reply = countTokensReply(prompt, explicit ?? NO_TOKENS);
       return sendBody(response, 200, reply.contentType, reply.body);
     }
 
+    const cached = explicit ?? this.#implicit.lookup(model, digest.segments, prompt, arrival);
     // Latency stands for generation time, so it applies to answers, not to HTTP errors.
     const jitter = (this.options.latencyJitterMs ?? 0) * this.#jitter();
     await pause((this.options.latencyMs ?? 0) + jitter, this.#lifetime.signal);
@@ -206,20 +206,20 @@ class Emulator {
       finish(0);
       return;
     }
-    const reply = generateReply(this.#context(model, digest, entry), kind);
-    entry.usageMetadata = reply.usageMetadata;
-    finish(200);
-    sendBody(response, 200, reply.contentType, reply.body);
-  }
-
-  #context(model: string, digest: RequestDigest, entry: RequestLogEntry): GenerateContext {
-    return {
+    const context: GenerateContext = {
       model,
       digest,
       stage: entry.callType,
       thinking: this.options.thinking ?? true,
-      cache: this.#cache,
+      prompt,
+      cached,
     };
+    const reply = generateReply(context, kind);
+    entry.usageMetadata = reply.usageMetadata;
+    finish(200);
+    sendBody(response, 200, reply.contentType, reply.body);
+    // Answered: from now on this prompt is a prefix later requests can hit.
+    if (explicit === null && kind !== "non_json") this.#implicit.remember(model, digest.segments);
   }
 }
 

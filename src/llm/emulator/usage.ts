@@ -9,13 +9,22 @@ import { between, createRandom } from "./seed.js";
 
 export const CHARS_PER_TOKEN = 4;
 export const TOKENS_PER_IMAGE = 258;
-/** Gemini's implicit caching needs a prompt at least this long (2.5 Flash). */
+/** Fewest tokens Gemini caches (implicitly or explicitly) for models not in the table below. */
 export const MIN_CACHEABLE_PROMPT_TOKENS = 1024;
-/** Cached tokens are reported in whole blocks. */
+/** Implicitly cached tokens are reported in whole blocks. */
 export const CACHE_BLOCK_TOKENS = 256;
-export const CACHE_KEY_CHARS = 4096;
-export const CACHE_TTL_MS = 5 * 60_000;
-const CACHE_MAX_ENTRIES = 1000;
+
+/** Minimum cacheable tokens per model family, as Gemini documents them; first match wins. */
+const MIN_CACHE_TOKENS: readonly (readonly [RegExp, number])[] = [
+  [/^gemini-(?:2\.5|3(?:\.\d+)?)-pro/, 4096],
+  [/^gemini-(?:2\.0|2\.5|3(?:\.\d+)?)-flash/, 1024],
+];
+
+/** The smallest prompt prefix (implicit) or cachedContents entry (explicit) the model caches. */
+export function minCacheTokens(model: string): number {
+  const id = model.replace(/^(?:models|tunedModels)\//, "");
+  return MIN_CACHE_TOKENS.find(([pattern]) => pattern.test(id))?.[1] ?? MIN_CACHEABLE_PROMPT_TOKENS;
+}
 
 export function tokensForChars(chars: number): number {
   return Math.ceil(chars / CHARS_PER_TOKEN);
@@ -31,6 +40,12 @@ export function promptTokens(digest: RequestDigest): PromptTokens {
   const text = tokensForChars(digest.textChars);
   const image = digest.imageCount * TOKENS_PER_IMAGE;
   return { total: text + image, text, image };
+}
+
+export const NO_TOKENS: PromptTokens = { total: 0, text: 0, image: 0 };
+
+export function addTokens(a: PromptTokens, b: PromptTokens): PromptTokens {
+  return { total: a.total + b.total, text: a.text + b.text, image: a.image + b.image };
 }
 
 export function promptDetails(prompt: PromptTokens): ModalityTokenCount[] {
@@ -61,11 +76,20 @@ export function thoughtsTokens(input: ThoughtsInput): number {
   return input.budget !== undefined && input.budget > 0 ? Math.min(thoughts, input.budget) : thoughts;
 }
 
+/** Modalities with a non-zero count, for cacheTokensDetails. */
+export function cacheDetails(cached: PromptTokens): ModalityTokenCount[] {
+  const details: ModalityTokenCount[] = [];
+  if (cached.text > 0) details.push({ modality: "TEXT", tokenCount: cached.text });
+  if (cached.image > 0) details.push({ modality: "IMAGE", tokenCount: cached.image });
+  return details;
+}
+
 export interface UsageInput {
   prompt: PromptTokens;
   candidates: number;
   thoughts: number;
-  cached: number;
+  /** The part of the prompt served from a cache (implicit or cachedContents). */
+  cached: PromptTokens;
 }
 
 /** Zero-valued optional fields are omitted, as Gemini does; keys follow Gemini's order. */
@@ -75,55 +99,12 @@ export function buildUsage(input: UsageInput): UsageMetadata {
     promptTokenCount: prompt.total,
     ...(candidates > 0 ? { candidatesTokenCount: candidates } : {}),
     totalTokenCount: prompt.total + candidates + thoughts,
-    ...(cached > 0 ? { cachedContentTokenCount: cached } : {}),
+    ...(cached.total > 0 ? { cachedContentTokenCount: cached.total } : {}),
     promptTokensDetails: promptDetails(prompt),
-    ...(cached > 0 ? { cacheTokensDetails: [{ modality: "TEXT" as const, tokenCount: cached }] } : {}),
+    ...(cached.total > 0 ? { cacheTokensDetails: cacheDetails(cached) } : {}),
     ...(candidates > 0
       ? { candidatesTokensDetails: [{ modality: "TEXT" as const, tokenCount: candidates }] }
       : {}),
     ...(thoughts > 0 ? { thoughtsTokenCount: thoughts } : {}),
   };
-}
-
-function commonPrefixLength(a: string, b: string): number {
-  const limit = Math.min(a.length, b.length);
-  let index = 0;
-  while (index < limit && a.charCodeAt(index) === b.charCodeAt(index)) index++;
-  return index;
-}
-
-/**
- * A model of Gemini's implicit caching: a request whose opening matches one seen recently
- * (same model) gets its shared prefix billed as cached, in whole 256-token blocks.
- */
-export class ImplicitCache {
-  readonly #entries = new Map<string, { text: string; at: number }>();
-
-  constructor(private readonly now: () => number = Date.now) {}
-
-  /** Cached tokens for this request; then remembers it for later ones. */
-  observe(model: string, text: string, promptTokenCount: number): number {
-    const now = this.now();
-    this.#evict(now);
-    const key = `${model}\u0000${text.slice(0, CACHE_KEY_CHARS)}`;
-    const previous = this.#entries.get(key);
-    // Delete then set keeps the map ordered by last use, so eviction stops at the first fresh entry.
-    this.#entries.delete(key);
-    this.#entries.set(key, { text, at: now });
-    if (!previous || promptTokenCount < MIN_CACHEABLE_PROMPT_TOKENS) return 0;
-    const sharedTokens = Math.floor(commonPrefixLength(previous.text, text) / CHARS_PER_TOKEN);
-    const blocks = Math.floor(sharedTokens / CACHE_BLOCK_TOKENS) * CACHE_BLOCK_TOKENS;
-    return Math.min(blocks, promptTokenCount);
-  }
-
-  clear(): void {
-    this.#entries.clear();
-  }
-
-  #evict(now: number): void {
-    for (const [key, entry] of this.#entries) {
-      if (now - entry.at <= CACHE_TTL_MS && this.#entries.size <= CACHE_MAX_ENTRIES) break;
-      this.#entries.delete(key);
-    }
-  }
 }

@@ -1,0 +1,153 @@
+/**
+ * Issue 7 item 4, memory: many analyses through one worker (L = 0, concurrency 64): worker RSS
+ * after the first 10,000 (or the first 10% of a smaller run) against RSS at the end, live
+ * trackers at shutdown (the "worker stopped" line's liveTrackers), and Redis keys under the
+ * queue prefix against the retention configured (removeOnComplete / removeOnFail count 10,000).
+ * Jobs are fed in as the worker drains them (at most `--backlog` waiting), as a long-lived queue
+ * sees them. The worker logs at info here, since that is where it reports live trackers.
+ * `npx tsx bench/memory.ts [--analyses 100000] [--backlog 2000]`
+ */
+import { setTimeout as sleep } from "node:timers/promises";
+import { projectRoot } from "../src/paths.js";
+import { ANALYSIS_JOB_OPTIONS, createAnalysisQueue } from "../src/queue/analysis-queue.js";
+import { createRedis } from "../src/queue/redis.js";
+import { enqueueProductAnalyses } from "./lib/enqueue.js";
+import { loadLine, processCpuMs, RssSampler } from "./lib/proc.js";
+import { type BenchProcess, spawnNode, startEmulatorProcess } from "./lib/processes.js";
+import { type BenchResult, fmt, isMain, numberArg, printResult, row } from "./lib/report.js";
+import { countQueueKeys, createBenchDatabase, dropQueueKeys, REDIS_URL, uniqueName } from "./lib/services.js";
+
+export interface MemoryOptions {
+  analyses: number;
+  backlog: number;
+}
+
+export const MEMORY_DEFAULTS: MemoryOptions = { analyses: 100_000, backlog: 2000 };
+
+const log = (line: string) => process.stderr.write(`memory: ${line}\n`);
+const retention = (option: unknown): number =>
+  typeof option === "object" && option !== null && "count" in option ? Number(option.count) : Number.NaN;
+
+export async function runMemory(options: MemoryOptions): Promise<BenchResult> {
+  const started = Date.now();
+  const loadAtStart = loadLine();
+  const emulator = await startEmulatorProcess(0);
+  const db = await createBenchDatabase();
+  const prefix = uniqueName("slmem");
+  const connection = createRedis(REDIS_URL, "worker");
+  const queue = createAnalysisQueue(connection, prefix);
+  let worker: BenchProcess | null = null;
+  const reference = Math.min(10_000, Math.max(1, Math.floor(options.analyses / 10)));
+  try {
+    worker = spawnNode(
+      [`${projectRoot}/bin/stock-ledger.js`, "worker"],
+      {
+        DATABASE_URL: db.url,
+        REDIS_URL,
+        QUEUE_PREFIX: prefix,
+        GEMINI_BASE_URL: emulator.url,
+        GEMINI_API_KEY: "bench",
+        WORKER_CONCURRENCY: "64",
+        LOG_LEVEL: "info",
+      },
+      "worker",
+    );
+    await worker.waitFor(/worker ready/);
+    const rss = new RssSampler(worker.pid, 500);
+    const cpuStart = processCpuMs(worker.pid) ?? 0;
+    const t0 = Date.now();
+    let enqueued = 0;
+    let refRss = Number.NaN;
+    let refKeys = Number.NaN;
+    let refAt = 0;
+    let nextReport = Date.now() + 15_000;
+    const timeline: string[] = [];
+    for (;;) {
+      const counts = await queue.getJobCounts("wait", "active", "delayed", "prioritized");
+      const pending = Object.values(counts).reduce((sum, n) => sum + (n ?? 0), 0);
+      const ended = enqueued - pending;
+      if (Number.isNaN(refRss) && ended >= reference) {
+        refRss = rss.sample();
+        refKeys = (await countQueueKeys(prefix)).total;
+        refAt = ended;
+      }
+      if (Date.now() >= nextReport) {
+        const line = `${ended} ended, RSS ${fmt(rss.sample(), 0)} MB, ${fmt((ended * 1000) / (Date.now() - t0))} analyses/s (${loadLine()})`;
+        log(line);
+        timeline.push(line);
+        nextReport = Date.now() + 15_000;
+      }
+      if (ended >= options.analyses) break;
+      const room = Math.min(options.backlog - pending, options.analyses - enqueued);
+      if (room >= Math.min(500, options.analyses - enqueued)) {
+        await enqueueProductAnalyses({ sql: db.sql, queue }, room, enqueued);
+        enqueued += room;
+      } else {
+        await sleep(200);
+      }
+    }
+    const wallMs = Date.now() - t0;
+    const endRss = rss.sample();
+    rss.stop();
+    const cpuMs = (processCpuMs(worker.pid) ?? cpuStart) - cpuStart;
+    const keys = await countQueueKeys(prefix);
+    const statusRows = await db.sql<{ status: string; n: number }[]>`
+      SELECT status, count(*)::int AS n FROM stock_analyses GROUP BY status`;
+    await worker.stop("SIGTERM");
+    const leaked = /"liveTrackers":(\d+)/.exec(worker.output())?.[1];
+    const keepCompleted = retention(ANALYSIS_JOB_OPTIONS.removeOnComplete);
+    const keepFailed = retention(ANALYSIS_JOB_OPTIONS.removeOnFail);
+    const growth = endRss / refRss - 1;
+    return {
+      name: `4. Memory (${options.analyses.toLocaleString("en-US")} analyses, one worker, L = 0)`,
+      rows: [
+        row({
+          metric: `worker RSS MB, after ${refAt.toLocaleString("en-US")} → at the end`,
+          baseline: fmt(refRss, 0),
+          value: fmt(endRss, 0),
+          ratio: `${growth >= 0 ? "+" : ""}${fmt(growth * 100)}%`,
+          target: "within ±10%",
+          pass: Math.abs(growth) <= 0.1,
+        }),
+        row({
+          metric: "live trackers after shutdown",
+          value: leaked ?? "not reported",
+          target: "0",
+          pass: leaked === "0",
+        }),
+        row({
+          metric: "Redis keys under the prefix at the end (job hashes)",
+          baseline: `${fmt(refKeys, 0)} at ${refAt.toLocaleString("en-US")}`,
+          value: `${keys.total} (${keys.jobs})`,
+          target: `≤ ${keepCompleted + keepFailed} jobs kept + fixed keys`,
+          pass: keys.jobs <= keepCompleted + keepFailed,
+        }),
+      ],
+      notes: [
+        `${options.analyses} analyses in ${fmt(wallMs / 1000, 0)} s (${fmt((options.analyses * 1000) / wallMs)} analyses/s, ` +
+          `worker CPU ${fmt(cpuMs / options.analyses, 2)} ms/analysis at LOG_LEVEL=info), peak RSS ${fmt(rss.peakMb, 0)} MB; ` +
+          `statuses ${JSON.stringify(Object.fromEntries(statusRows.map((r) => [r.status, r.n])))}`,
+        `retention: removeOnComplete count ${keepCompleted}, removeOnFail count ${keepFailed}; BullMQ trims its events stream separately`,
+        ...timeline,
+        `took ${fmt((Date.now() - started) / 1000, 0)} s; ${loadAtStart} at the start, ${loadLine()} at the end`,
+      ],
+    };
+  } finally {
+    await worker?.stop("SIGKILL", 5_000);
+    await queue.close();
+    connection.disconnect();
+    await emulator.stop("SIGTERM");
+    await db.drop();
+    await dropQueueKeys(prefix);
+  }
+}
+
+if (isMain(import.meta.url)) {
+  printResult(
+    await runMemory({
+      analyses: numberArg(process.argv, "analyses", MEMORY_DEFAULTS.analyses),
+      backlog: numberArg(process.argv, "backlog", MEMORY_DEFAULTS.backlog),
+    }),
+  );
+  process.exit(0);
+}

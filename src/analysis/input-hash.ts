@@ -1,0 +1,19 @@
+import { createHash } from "node:crypto";
+import type { StageDefinition } from "./stages.js";
+
+/**
+ * Fingerprint of everything that decides a stage's answer: model, stage, prompt version, the
+ * system instruction and the prompt (which embeds the price data and indicators). Two calls
+ * with the same fingerprint would be asked the same question, so one answer serves both; a
+ * changed prompt version or changed prices changes it, and nothing is reused.
+ */
+export function stageInputHash(
+  model: string,
+  stage: StageDefinition<unknown>,
+  systemInstruction: string,
+  prompt: string,
+): string {
+  return createHash("sha256")
+    .update([model, stage.callType, stage.promptVersion, systemInstruction, prompt].join("\u0000"))
+    .digest("hex");
+}
