@@ -4,7 +4,7 @@ import { priceCall } from "../ledger/pricing.js";
 import type { TokenTracker } from "../ledger/token-tracker.js";
 import { CHARS_PER_TOKEN, normalizeUsage } from "../ledger/usage.js";
 import { LlmCallError } from "../llm/errors.js";
-import type { LlmClient } from "../llm/gemini-client.js";
+import type { ContextCache, LlmClient } from "../llm/gemini-client.js";
 import type { SharedRateLimiter } from "../llm/rate-limiter.js";
 import { nextRetryDelayMs, type RetryPolicy } from "../llm/retry-policy.js";
 import type { Logger } from "../logger.js";
@@ -33,6 +33,8 @@ export interface StageCall<Output> {
   prompt: string;
   /** Attempts already stored for this stage by earlier runs; numbering continues after them. */
   previousAttempts: number;
+  /** Send only `suffix`; the system instruction and the rest of `prompt` are in this cache. */
+  contextCache?: { cache: ContextCache; suffix: string } | null;
   /** Fingerprint of this exact input, stored so later analyses can reuse the answer. */
   inputHash: string | null;
   /** Why no further attempt may be made (the analysis' limit is reached), or null. */
@@ -136,6 +138,9 @@ export async function runStageCall<Output>(
         callType: stage.callType,
         attempt,
         signal: call.signal,
+        contextCache: call.contextCache
+          ? { ...call.contextCache.cache, suffix: call.contextCache.suffix }
+          : undefined,
       });
       text = result.text;
       const billed = { usageMetadata: result.usageMetadata, outputChars: text.length };

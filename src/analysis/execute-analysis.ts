@@ -76,6 +76,7 @@ export async function executeAnalysis(
           {
             ...hooks,
             reuseWithinSeconds: claimed.reuse ? deps.reuseTtlSeconds : null,
+            contextCache: claimed.context_cache,
             limits: {
               maxTokens: claimed.max_tokens,
               maxCostPico: claimed.max_cost_usd === null ? null : usdToPico(claimed.max_cost_usd),

@@ -8,9 +8,21 @@ import type { PriceProvider } from "../market/types.js";
 import type { AnalysisStatus } from "../store/analyses-repo.js";
 import { findReusableAnswer, type LlmCallRow, listCalls, recordFromRow } from "../store/calls-repo.js";
 import { type CallRunnerDeps, runStageCall, type StageOutcome } from "./call-runner.js";
+import {
+  CACHE_CREATE_CALL,
+  CACHE_STORAGE_CALL,
+  closeContextCache,
+  type OpenCache,
+  openContextCache,
+} from "./context-cache.js";
 import { stageInputHash } from "./input-hash.js";
 import type { FinalDecision } from "./output-schemas.js";
-import { finalDecisionPrompt, SYSTEM_INSTRUCTION, stagePrompt } from "./prompts.js";
+import {
+  finalDecisionPromptParts,
+  type PromptParts,
+  SYSTEM_INSTRUCTION,
+  stagePromptParts,
+} from "./prompts.js";
 import { ANALYSIS_STAGES, FINAL_DECISION_STAGE, type StageDefinition } from "./stages.js";
 
 export interface PipelineDeps extends CallRunnerDeps {
@@ -26,6 +38,8 @@ export interface PipelineHooks {
   limits?: AnalysisLimits;
   /** Reuse answers other analyses got for exactly the same input within this many seconds. */
   reuseWithinSeconds?: number | null;
+  /** Put the shared prompt prefix in an explicit context cache for this run's calls. */
+  contextCache?: boolean;
 }
 
 export interface PipelineResult {
@@ -70,14 +84,16 @@ interface RunContext {
   hooks: PipelineHooks;
   stored: Map<string, StoredStage>;
   limits: AnalysisLimits;
+  contextCache?: Promise<OpenCache | null>;
 }
 
 async function runOrReuse<Output>(
   stage: StageDefinition<Output>,
-  prompt: string,
+  parts: PromptParts,
   run: RunContext,
 ): Promise<StageOutcome<Output>> {
   const { tracker, deps, hooks } = run;
+  const prompt = `${parts.prefix}${parts.suffix}`;
   const previous = run.stored.get(stage.callType);
   if (previous?.successText != null) {
     await hooks.onStage?.(stage.callType, "reused");
@@ -93,11 +109,13 @@ async function runOrReuse<Output>(
     return { ok: false, error: new LlmCallError("budget_exceeded", limit), attempts: 0 };
   }
   await hooks.onStage?.(stage.callType, "running");
+  const cache = await sharedContextCache(run, parts.prefix);
   const outcome = await runStageCall(
     {
       tracker,
       stage,
       prompt,
+      contextCache: cache ? { cache: cache.cache, suffix: parts.suffix } : null,
       inputHash,
       previousAttempts: previous?.attempts ?? 0,
       signal: hooks.signal,
@@ -108,6 +126,19 @@ async function runOrReuse<Output>(
   if (hooks.signal?.aborted) throw new AnalysisInterruptedError("analysis interrupted by shutdown");
   await hooks.onStage?.(stage.callType, outcome.ok ? "done" : "failed");
   return outcome;
+}
+
+/**
+ * The explicit context cache of this run, created by the first stage that needs to call the
+ * model (stages answered by reuse never do) and shared by the rest; null when not asked for.
+ */
+function sharedContextCache(run: RunContext, prefix: string): Promise<OpenCache | null> {
+  if (!run.hooks.contextCache) return Promise.resolve(null);
+  run.contextCache ??= openContextCache(
+    { tracker: run.tracker, prefix, attempt: (run.stored.get(CACHE_CREATE_CALL)?.attempts ?? 0) + 1 },
+    run.deps,
+  );
+  return run.contextCache;
 }
 
 /**
@@ -210,17 +241,28 @@ export async function runAnalysis(
     limits: hooks.limits ?? NO_LIMITS,
   };
 
-  const stageOutcomes = await Promise.all(
-    ANALYSIS_STAGES.map(async (stage) => ({
-      callType: stage.callType,
-      outcome: await runOrReuse(stage, stagePrompt(brief, stage), run),
-    })),
-  );
-  const results = stageOutcomes.map(({ callType, outcome }) => ({
-    callType,
-    text: outcome.ok ? outcome.text : null,
-  }));
-  const finalPrompt = finalDecisionPrompt(brief, FINAL_DECISION_STAGE, results);
-  const final = await runOrReuse(FINAL_DECISION_STAGE, finalPrompt, run);
-  return conclude(stageOutcomes, final, marketDataSource);
+  try {
+    const stageOutcomes = await Promise.all(
+      ANALYSIS_STAGES.map(async (stage) => ({
+        callType: stage.callType,
+        outcome: await runOrReuse(stage, stagePromptParts(brief, stage), run),
+      })),
+    );
+    const results = stageOutcomes.map(({ callType, outcome }) => ({
+      callType,
+      text: outcome.ok ? outcome.text : null,
+    }));
+    const final = await runOrReuse(
+      FINAL_DECISION_STAGE,
+      finalDecisionPromptParts(brief, FINAL_DECISION_STAGE, results),
+      run,
+    );
+    return conclude(stageOutcomes, final, marketDataSource);
+  } finally {
+    const open = await run.contextCache;
+    if (open) {
+      const attempt = (run.stored.get(CACHE_STORAGE_CALL)?.attempts ?? 0) + 1;
+      await closeContextCache(open, { tracker, attempt }, deps);
+    }
+  }
 }

@@ -45,6 +45,7 @@ function buildProgram(ctx: CliContext): Command {
     .option("--estimate", "print predicted tokens and cost per stage; run nothing")
     .option("--reuse", "reuse stage answers of identical recent inputs (default REUSE_BY_DEFAULT)")
     .option("--no-reuse", "always ask the model")
+    .option("--context-cache", "put the stages' shared prompt prefix in an explicit Gemini context cache")
     .option("--max-tokens <n>", "stop spending on this analysis after n tokens")
     .option("--max-cost <usd>", "stop spending on this analysis after this many USD")
     .option("--json", "print JSON")

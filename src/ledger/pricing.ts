@@ -3,7 +3,7 @@ import { usdToPico } from "./money.js";
 import { PRICE_BOOK, type PriceBook, type RateCard, resolvePrice } from "./price-table.js";
 import type { TokenUsage } from "./usage.js";
 
-export type PriceTier = "standard" | "long_context";
+export type PriceTier = "standard" | "long_context" | "cache_storage";
 
 export interface CallCost {
   /** null when the model has no known price: never a silent 0. */

@@ -73,8 +73,20 @@ export function retryDelayFromDetails(details: unknown): number | undefined {
   return undefined;
 }
 
+/** An HTTP error from either SDK bundle (the server bundle has its own, unexported class copies). */
+type HttpError = Pick<GoogleGenerativeAIFetchError, "status" | "message" | "errorDetails">;
+
+function asHttpError(error: unknown): HttpError | null {
+  if (error instanceof GoogleGenerativeAIFetchError) return error;
+  const candidate = error as { status?: unknown; constructor?: { name?: string } } | null;
+  return typeof candidate?.status === "number" &&
+    candidate.constructor?.name === "GoogleGenerativeAIFetchError"
+    ? (error as HttpError)
+    : null;
+}
+
 /** The provider's own message without the SDK's "Error fetching from <url>:" preamble. */
-function providerMessage(error: GoogleGenerativeAIFetchError): string {
+function providerMessage(error: HttpError): string {
   const text = error.message.replace(/^\[GoogleGenerativeAI Error\]:\s*/, "");
   const bracket = text.indexOf("] ");
   const message = bracket >= 0 ? text.slice(bracket + 2) : text;
@@ -82,7 +94,7 @@ function providerMessage(error: GoogleGenerativeAIFetchError): string {
   return message.replace(/\s*\[\{.*\}\]\s*$/, "").trim() || `HTTP ${error.status}`;
 }
 
-function fromHttpStatus(error: GoogleGenerativeAIFetchError): LlmCallError {
+function fromHttpStatus(error: HttpError): LlmCallError {
   const status = error.status ?? 0;
   const message = `HTTP ${status}: ${providerMessage(error)}`;
   if (status === 429) {
@@ -102,7 +114,8 @@ function fromHttpStatus(error: GoogleGenerativeAIFetchError): LlmCallError {
  */
 export function mapSdkError(error: unknown, context: { timedOut: boolean; timeoutMs: number }): LlmCallError {
   if (error instanceof LlmCallError) return error;
-  if (error instanceof GoogleGenerativeAIFetchError) return fromHttpStatus(error);
+  const http = asHttpError(error);
+  if (http) return fromHttpStatus(http);
   const name = (error as { name?: string } | null)?.name;
   if (error instanceof GoogleGenerativeAIAbortError || name === "AbortError" || name === "TimeoutError") {
     return context.timedOut

@@ -1,5 +1,25 @@
-import { type GenerativeModel, GoogleGenerativeAI } from "@google/generative-ai";
+import { type CachedContent, type GenerativeModel, GoogleGenerativeAI } from "@google/generative-ai";
+import { GoogleAICacheManager } from "@google/generative-ai/server";
 import { LlmCallError, mapSdkError } from "./errors.js";
+
+class DeadlineError extends Error {
+  override name = "AbortError";
+}
+
+/** For SDK calls that take no AbortSignal: stop waiting at the deadline (the request may go on). */
+async function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      work,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new DeadlineError(`no response within ${ms} ms`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 /**
  * The one file that knows @google/generative-ai (0.24, legacy but working on Node 20).
@@ -18,6 +38,27 @@ export interface GenerateRequest {
   attempt: number;
   /** Cancels the call (worker shutdown); our own timeout is added on top. */
   signal?: AbortSignal;
+  /** Send only `suffix`, reading the system instruction and shared prefix from this cache. */
+  contextCache?: (ContextCache & { suffix: string }) | undefined;
+}
+
+export interface CreateCacheRequest {
+  model: string;
+  systemInstruction: string;
+  prefix: string;
+  ttlSeconds: number;
+  analysisId: string;
+}
+
+/** An explicit context cache (Gemini `cachedContents`). */
+export interface ContextCache {
+  name: string;
+  model: string;
+  /** What the provider reported for the cached tokens (totalTokenCount). */
+  usageMetadata: Record<string, unknown> | undefined;
+  expireTime: string | undefined;
+  /** The SDK's own object, needed to build a model bound to the cache. */
+  sdkCache: unknown;
 }
 
 export interface GenerateResult {
@@ -45,6 +86,8 @@ export interface LlmClient {
   generate(request: GenerateRequest): Promise<GenerateResult>;
   /** Prompt tokens as the provider counts them (free on Gemini; used for preflight estimates). */
   countTokens(request: CountRequest): Promise<number>;
+  createContextCache(request: CreateCacheRequest): Promise<ContextCache>;
+  deleteContextCache(cache: ContextCache): Promise<void>;
 }
 
 interface RawPart {
@@ -107,9 +150,12 @@ export class GeminiClient implements LlmClient {
   readonly #baseUrl: string | undefined;
   readonly #timeoutMs: number;
   readonly #models = new Map<string, GenerativeModel>();
+  readonly #apiKey: string;
+  #caches: GoogleAICacheManager | undefined;
 
   constructor(options: GeminiClientOptions) {
     this.#sdk = new GoogleGenerativeAI(options.apiKey);
+    this.#apiKey = options.apiKey;
     // A trailing slash would make the SDK build "//v1beta/..." URLs.
     this.#baseUrl = options.baseUrl?.replace(/\/+$/, "");
     this.#timeoutMs = options.timeoutMs;
@@ -169,12 +215,60 @@ export class GeminiClient implements LlmClient {
     }
   }
 
+  /**
+   * Creates an explicit context cache holding the system instruction and a shared prompt
+   * prefix. The cache manager takes no AbortSignal, so our deadline stops the wait only.
+   */
+  async createContextCache(request: CreateCacheRequest): Promise<ContextCache> {
+    const created = (await withTimeout(
+      this.#cacheManager().create({
+        model: `models/${request.model}`,
+        systemInstruction: request.systemInstruction,
+        contents: [{ role: "user", parts: [{ text: request.prefix }] }],
+        ttlSeconds: request.ttlSeconds,
+        displayName: `stock-ledger ${request.analysisId}`,
+      }),
+      this.#timeoutMs,
+    ).catch((error: unknown) => {
+      throw mapSdkError(error, { timedOut: error instanceof DeadlineError, timeoutMs: this.#timeoutMs });
+    })) as CachedContent & { usageMetadata?: Record<string, unknown> };
+    if (!created.name) throw new LlmCallError("malformed_output", "cachedContents.create returned no name");
+    return {
+      name: created.name,
+      model: request.model,
+      usageMetadata: created.usageMetadata,
+      expireTime: created.expireTime,
+      sdkCache: created,
+    };
+  }
+
+  async deleteContextCache(cache: ContextCache): Promise<void> {
+    await withTimeout(this.#cacheManager().delete(cache.name), this.#timeoutMs).catch((error: unknown) => {
+      throw mapSdkError(error, { timedOut: error instanceof DeadlineError, timeoutMs: this.#timeoutMs });
+    });
+  }
+
+  #cacheManager(): GoogleAICacheManager {
+    this.#caches ??= new GoogleAICacheManager(this.#apiKey, this.#baseUrl ? { baseUrl: this.#baseUrl } : {});
+    return this.#caches;
+  }
+
   async generate(request: GenerateRequest): Promise<GenerateResult> {
     return this.#withDeadline(request.signal, async (signal) => {
-      const result = await this.#model(request.model).generateContent(
+      // With a context cache, the cache holds the system instruction and the shared prefix;
+      // Gemini refuses a request that sets a system instruction beside a cachedContent.
+      const cached = request.contextCache;
+      const model = cached
+        ? this.#sdk.getGenerativeModelFromCachedContent(
+            cached.sdkCache as CachedContent,
+            {},
+            this.#baseUrl ? { baseUrl: this.#baseUrl } : {},
+          )
+        : this.#model(request.model);
+      const result = await model.generateContent(
         {
-          systemInstruction: request.systemInstruction,
-          contents: [{ role: "user", parts: [{ text: request.prompt }] }],
+          ...(cached ? {} : { systemInstruction: request.systemInstruction }),
+          contents: [{ role: "user", parts: [{ text: cached ? cached.suffix : request.prompt }] }],
           generationConfig: request.json ? { responseMimeType: "application/json" } : {},
         },
         {

@@ -17,6 +17,8 @@ export interface EnqueueRequest {
   maxCostUsd?: string | undefined;
   /** Reuse stage answers of identical recent inputs instead of paying for them again. */
   reuse?: boolean | undefined;
+  /** Put the stages' shared prompt prefix in an explicit context cache. */
+  contextCache?: boolean | undefined;
 }
 
 export interface EnqueuedAnalysis {
@@ -56,6 +58,7 @@ export async function enqueueAnalyses(
       maxTokens: request.maxTokens ?? null,
       maxCostUsd: request.maxCostUsd ?? null,
       reuse: request.reuse ?? false,
+      contextCache: request.contextCache ?? false,
     });
     if (!created && row.ticker !== ticker) {
       throw new UsageError(`analysis id ${id} already exists for ticker ${row.ticker}`);

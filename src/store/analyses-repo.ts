@@ -48,6 +48,7 @@ export interface AnalysisRow {
   max_tokens: number | null;
   reuse: boolean;
   data_hash: string | null;
+  context_cache: boolean;
   max_cost_usd: string | null;
 }
 
@@ -63,12 +64,13 @@ export async function insertQueuedAnalysis(
     maxTokens?: number | null;
     maxCostUsd?: string | null;
     reuse?: boolean;
+    contextCache?: boolean;
   },
 ): Promise<{ created: boolean; row: AnalysisRow }> {
   const [inserted] = await sql<AnalysisRow[]>`
-    INSERT INTO stock_analyses (id, ticker, model, status, max_tokens, max_cost_usd, reuse)
+    INSERT INTO stock_analyses (id, ticker, model, status, max_tokens, max_cost_usd, reuse, context_cache)
     VALUES (${input.id}, ${input.ticker}, ${input.model}, 'queued', ${input.maxTokens ?? null},
-            ${input.maxCostUsd ?? null}, ${input.reuse ?? false})
+            ${input.maxCostUsd ?? null}, ${input.reuse ?? false}, ${input.contextCache ?? false})
     ON CONFLICT (id) DO NOTHING
     RETURNING *`;
   if (inserted) return { created: true, row: inserted };

@@ -11,6 +11,7 @@ export interface AnalyzeOptions {
   wait?: boolean;
   estimate?: boolean;
   reuse?: boolean;
+  contextCache?: boolean;
   maxTokens?: string;
   maxCost?: string;
   model?: string;
@@ -50,7 +51,15 @@ function parseRequest(
   const maxTokens =
     options.maxTokens === undefined ? undefined : parsePositiveInt(options.maxTokens, "--max-tokens");
   const maxCostUsd = options.maxCost === undefined ? undefined : parseUsd(options.maxCost, "--max-cost");
-  return { tickers, id, model, maxTokens, maxCostUsd, reuse: options.reuse ?? reuseByDefault() };
+  return {
+    tickers,
+    id,
+    model,
+    maxTokens,
+    maxCostUsd,
+    reuse: options.reuse ?? reuseByDefault(),
+    contextCache: options.contextCache ?? false,
+  };
 }
 
 export function reportOutcomes(outcomes: WaitOutcome[], json: boolean): boolean {
