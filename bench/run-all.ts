@@ -27,8 +27,8 @@ const SIZES: Record<
   Size,
   { overhead: number; rounds: number; concurrency: number; memory: number; tracker: number }
 > = {
-  quick: { overhead: 300, rounds: 1, concurrency: 300, memory: 1000, tracker: 600_000 },
-  default: { overhead: 2000, rounds: 2, concurrency: 1000, memory: 8000, tracker: 3_000_000 },
+  quick: { overhead: 300, rounds: 1, concurrency: 300, memory: 3000, tracker: 600_000 },
+  default: { overhead: 2000, rounds: 2, concurrency: 1000, memory: 6000, tracker: 3_000_000 },
   full: { overhead: 3000, rounds: 3, concurrency: 1500, memory: 100_000, tracker: 6_000_000 },
 };
 
@@ -38,8 +38,6 @@ const only = stringArg(argv, "only");
 const s = SIZES[size];
 
 const BENCHES: { name: string; run: () => Promise<BenchResult> }[] = [
-  { name: "tracker", run: () => runTrackerMicrobench({ calls: s.tracker }) },
-  { name: "critical-path", run: () => runCriticalPath({ repeats: 5, latencyMs: 300 }) },
   {
     name: "ledger-overhead",
     run: () =>
@@ -51,13 +49,15 @@ const BENCHES: { name: string; run: () => Promise<BenchResult> }[] = [
         logLevel: "warn",
       }),
   },
+  { name: "critical-path", run: () => runCriticalPath({ repeats: 5, latencyMs: 300 }) },
   { name: "concurrency", run: () => runConcurrency({ analyses: s.concurrency, latencyMs: 500 }) },
   { name: "memory", run: () => runMemory({ analyses: s.memory, backlog: 2000 }) },
+  { name: "tracker", run: () => runTrackerMicrobench({ calls: s.tracker }) },
 ];
 
 function tryRun(command: string, args: string[]): string {
   try {
-    return execFileSync(command, args, { encoding: "utf8" }).trim();
+    return execFileSync(command, args, { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
   } catch {
     return "unknown";
   }

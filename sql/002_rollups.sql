@@ -136,11 +136,14 @@ $$;
 
 -- Re-derives the rollups of days [p_from, p_to] (NULL: every marked day) and of their months
 -- from the marked analyses' stored calls. Blocks concurrent finalizes' rollup writes meanwhile.
+-- Calls older than the oldest month still stored are gone (`retention` drops whole months of
+-- llm_calls): days before it that already have rollups keep them as they are.
 CREATE FUNCTION stats_rebuild_rollups(p_from date DEFAULT NULL, p_to date DEFAULT NULL) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
   v_from date := p_from;
   v_to date := p_to;
+  v_derivable date;
 BEGIN
   IF v_from IS NULL OR v_to IS NULL THEN
     SELECT COALESCE(v_from, min(day)), COALESCE(v_to, max(day)) INTO v_from, v_to FROM stats_rollup_marks;
@@ -149,12 +152,17 @@ BEGIN
     RETURN;
   END IF;
   LOCK TABLE stats_rollups IN EXCLUSIVE MODE;
-  DELETE FROM stats_rollups WHERE grain = 'day' AND period BETWEEN v_from AND v_to;
+  SELECT COALESCE(date_trunc('month', min(started_at) AT TIME ZONE 'UTC')::date, 'infinity')
+  INTO v_derivable FROM llm_calls;
+  DELETE FROM stats_rollups WHERE grain = 'day' AND period BETWEEN v_from AND v_to AND period >= v_derivable;
   INSERT INTO stats_rollups
   SELECT c.dimension, 'day', c.period, c.key, c.analyses, c.calls, c.failed_calls, c.unpriced_calls,
          c.input_tokens, c.output_tokens, c.thinking_tokens, c.cached_input_tokens, c.total_tokens,
          c.cost_usd, c.latency_hist, c.latency_max_ms
-  FROM stats_rollup_contributions(v_from, v_to) c;
+  FROM stats_rollup_contributions(v_from, v_to) c
+  WHERE c.period >= v_derivable
+     OR NOT EXISTS (SELECT 1 FROM stats_rollups r
+                    WHERE r.dimension = 'all' AND r.grain = 'day' AND r.period = c.period);
   -- Months are sums of their days.
   v_from := date_trunc('month', v_from)::date;
   v_to := (date_trunc('month', v_to) + interval '1 month')::date;

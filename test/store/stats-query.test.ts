@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { UsageError } from "../../src/config/config.js";
-import { applyRollups } from "../../src/store/rollups-repo.js";
+import { applyRollups, rebuildRollups } from "../../src/store/rollups-repo.js";
 import {
   loadStats,
   mostExpensive,
@@ -255,6 +255,14 @@ describe("stats from the rollups", () => {
     const outcome = await db.sql.begin((tx) => applyRollups(tx, "fx-a1"));
     expect(outcome).toBe("rebuilt");
     expect(await stats({ range: "all", by: "ticker" })).toEqual(before);
+  });
+
+  it("keeps the rollups of days whose calls `retention` dropped when rollups are rebuilt", async () => {
+    const before = await stats({ range: "all", by: "day" });
+    // As `retention --keep-months` would: March's call rows go, its analyses stay.
+    await db.sql`DELETE FROM llm_calls WHERE started_at < '2026-04-01'`;
+    await rebuildRollups(db.sql);
+    expect(await stats({ range: "all", by: "day" })).toEqual(before);
   });
 
   it("refuses bad options with one-line usage errors", () => {

@@ -83,7 +83,14 @@ function jsonLine(columns: ExportColumn[], keys: string[], row: Value[]): string
   return `{${fields.join(",")}}`;
 }
 
-/** Encodes batches of rows as CSV (with a header row) or NDJSON, one chunk per batch. */
+/**
+ * Rows per string written. A chunk for all 1,000 rows of a batch (~370 KB of CSV) would land
+ * in V8's large-object space, which only a full GC frees, so an export of millions of rows
+ * would ratchet the heap up to V8's limit; chunks of 100 rows die young.
+ */
+const PIECE_ROWS = 100;
+
+/** Encodes batches of rows as CSV (with a header row) or NDJSON, in chunks of PIECE_ROWS. */
 async function* encode(
   format: ExportFormat,
   columns: ExportColumn[],
@@ -94,9 +101,12 @@ async function* encode(
   const csvOptions = { cast: { boolean: (value: boolean) => String(value) } };
   if (format === "csv") yield stringify([names], csvOptions);
   for await (const rows of batches) {
-    // NULL is an empty cell; everything else arrives as text or a number.
-    if (format === "csv") yield stringify(rows, csvOptions);
-    else yield `${rows.map((row) => jsonLine(columns, keys, row)).join("\n")}\n`;
+    for (let i = 0; i < rows.length; i += PIECE_ROWS) {
+      const piece = rows.slice(i, i + PIECE_ROWS);
+      // NULL is an empty cell; everything else arrives as text or a number.
+      if (format === "csv") yield stringify(piece, csvOptions);
+      else yield `${piece.map((row) => jsonLine(columns, keys, row)).join("\n")}\n`;
+    }
   }
 }
 
