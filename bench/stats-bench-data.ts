@@ -75,6 +75,10 @@ async function createGenerators(sql: Sql, epoch: Date): Promise<void> {
     "AAPL",
     "MSFT",
   ];
+  // llm_calls is partitioned by month: a year of history needs its months (as a real ledger has).
+  await sql`
+    SELECT llm_calls_ensure_partitions((${epoch}::timestamptz - interval '366 days')::date,
+                                       (${epoch}::timestamptz + interval '3 months')::date)`;
   await sql.unsafe(`
     CREATE TABLE bench_meta (scale numeric, analyses bigint, calls bigint, finished_at timestamptz);
     CREATE TABLE bench_models (idx int PRIMARY KEY, model text, rin numeric, rout numeric, rcached numeric, version text);

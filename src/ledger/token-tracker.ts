@@ -70,7 +70,8 @@ function addModality(target: Record<string, number>, source: Record<string, numb
   }
 }
 
-const emptyEntry = (): BreakdownEntry => ({
+/** A breakdown entry with nothing counted yet. */
+export const emptyBreakdownEntry = (): BreakdownEntry => ({
   calls: 0,
   successful_calls: 0,
   failed_calls: 0,
@@ -214,7 +215,7 @@ export class TokenTracker {
       };
     }
     for (const [callType, reuse] of this.#reused) {
-      const entry = breakdown[callType] ?? emptyEntry();
+      const entry = breakdown[callType] ?? emptyBreakdownEntry();
       entry.reused_from = reuse.fromAnalysisId;
       entry.tokens_saved = reuse.tokensSaved;
       entry.cost_saved_usd = reuse.costSavedPico === null ? null : picoToNumber(reuse.costSavedPico);

@@ -1,20 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { formatSummary, type SummaryInput } from "../../src/ledger/summary.js";
-import type { BreakdownEntry } from "../../src/ledger/token-tracker.js";
+import { type BreakdownEntry, emptyBreakdownEntry } from "../../src/ledger/token-tracker.js";
 
 const entry = (overrides: Partial<BreakdownEntry>): BreakdownEntry => ({
+  ...emptyBreakdownEntry(),
   calls: 1,
   successful_calls: 1,
-  failed_calls: 0,
-  input_tokens: 0,
-  output_tokens: 0,
-  thinking_tokens: 0,
-  cached_input_tokens: 0,
-  total_tokens: 0,
-  duration_ms: 0,
-  cost_usd: 0,
-  modality_tokens: { input: {}, output: {} },
-  errors: [],
   ...overrides,
 });
 

@@ -3,15 +3,11 @@
  * Wire shapes follow generativelanguage v1beta as @google/generative-ai 0.24 sends and parses it.
  */
 
-export const STAGES = [
-  "indicator_summary",
-  "comprehensive_overview",
-  "volume_analysis",
-  "reversal_patterns",
-  "continuation_levels",
-  "final_decision",
-] as const;
-export type Stage = (typeof STAGES)[number];
+import { CALL_TYPES, type CallType } from "../../ledger/call-record.js";
+
+/** The stages the emulator answers: the product's call types, from one list. */
+export const STAGES = CALL_TYPES;
+export type Stage = CallType;
 
 export const FAULT_KINDS = [
   "rate_limited",
