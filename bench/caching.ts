@@ -7,7 +7,7 @@
  *   C. the shared-prefix layout with an explicit context cache (--context-cache).
  * `npx tsx bench/caching.ts [--latency 300] [--create-latency 150] [--runs 5]`.
  */
-import { SYSTEM_INSTRUCTION, finalDecisionPromptParts, stagePromptParts } from "../src/analysis/prompts.js";
+import { finalDecisionPromptParts, SYSTEM_INSTRUCTION, stagePromptParts } from "../src/analysis/prompts.js";
 import { ANALYSIS_STAGES, FINAL_DECISION_STAGE } from "../src/analysis/stages.js";
 import { priceCacheStorage } from "../src/ledger/cache-storage-prices.js";
 import { formatUsd } from "../src/ledger/money.js";
@@ -75,7 +75,8 @@ async function runOnce(client: GeminiClient, layout: Layout, ticker: string, id:
       analysisId: id,
       callType,
       attempt: 1,
-      contextCache: cache ? { ...cache, suffix: p.suffix } : undefined,
+      content: layout === "previous" ? undefined : { prefix: p.prefix, images: [], suffix: p.suffix },
+      contextCache: cache ?? undefined,
     });
     const usage = usageFromMetadata(result.usageMetadata ?? {});
     costPico += priceCall(MODEL, usage).costPico ?? 0n;
@@ -89,7 +90,10 @@ async function runOnce(client: GeminiClient, layout: Layout, ticker: string, id:
     stageInput += a.usage.inputTokens;
     stageCached += a.usage.cachedInputTokens;
   }
-  const results = ANALYSIS_STAGES.map((stage, i) => ({ callType: stage.callType, text: answers[i]?.text ?? null }));
+  const results = ANALYSIS_STAGES.map((stage, i) => ({
+    callType: stage.callType,
+    text: answers[i]?.text ?? null,
+  }));
   await call(finalDecisionPromptParts(brief, FINAL_DECISION_STAGE, results), "final_decision", true);
   const wallMs = performance.now() - started;
   if (cache) {
@@ -108,11 +112,13 @@ const costs: Record<string, number> = {};
 for (const layout of ["previous", "shared-prefix", "context-cache"] as Layout[]) {
   const samples: Sample[] = [];
   for (let r = 0; r < RUNS; r++) {
-    for (const ticker of TICKERS) samples.push(await runOnce(client, layout, ticker, `bench-${layout}-${r}-${ticker}`));
+    for (const ticker of TICKERS)
+      samples.push(await runOnce(client, layout, ticker, `bench-${layout}-${r}-${ticker}`));
   }
   const cost = samples.reduce((s, x) => s + x.costPico, 0n) / BigInt(samples.length);
   costs[layout] = Number(cost);
-  const cachedShare = samples.reduce((s, x) => s + x.stageCached, 0) / samples.reduce((s, x) => s + x.stageInput, 0);
+  const cachedShare =
+    samples.reduce((s, x) => s + x.stageCached, 0) / samples.reduce((s, x) => s + x.stageInput, 0);
   rows.push(
     `| ${layout} | ${Math.round(samples.reduce((s, x) => s + x.totalTokens, 0) / samples.length)} | ` +
       `${(cachedShare * 100).toFixed(1)}% | ${formatUsd(cost)} | ${Math.round(median(samples.map((s) => s.wallMs)))} ms |`,

@@ -8,7 +8,8 @@
 import { loadLine } from "./lib/proc.js";
 import { startEmulatorProcess } from "./lib/processes.js";
 import { type BenchResult, fmt, isMain, numberArg, printResult, row, stringArg } from "./lib/report.js";
-import { type ProductRun, parseWhatIfs, runProduct, type WhatIf } from "./lib/runs.js";
+import { type ProductRun, runProduct } from "./lib/runs.js";
+import { parseWhatIfs, type WhatIf } from "./lib/what-if.js";
 
 export interface ConcurrencyOptions {
   /** Analyses for the concurrency-128 and the two-worker runs; the one-worker-at-64 run gets 60%. */

@@ -21,14 +21,8 @@ import {
   row,
   stringArg,
 } from "./lib/report.js";
-import {
-  type BaselineRun,
-  type ProductRun,
-  parseWhatIfs,
-  runBaseline,
-  runProduct,
-  type WhatIf,
-} from "./lib/runs.js";
+import { type BaselineRun, type ProductRun, runBaseline, runProduct } from "./lib/runs.js";
+import { parseWhatIfs, type WhatIf } from "./lib/what-if.js";
 
 export interface LedgerOverheadOptions {
   analyses: number;

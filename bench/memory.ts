@@ -5,7 +5,7 @@
  * queue prefix against the retention configured (removeOnComplete / removeOnFail count 10,000).
  * Jobs are fed in as the worker drains them (at most `--backlog` waiting), as a long-lived queue
  * sees them. The worker logs at info here, since that is where it reports live trackers.
- * `npx tsx bench/memory.ts [--analyses 100000] [--backlog 2000]`
+ * `npx tsx bench/memory.ts [--analyses 100000] [--backlog 2000] [--what-if no-prepare]`
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { projectRoot } from "../src/paths.js";
@@ -14,12 +14,24 @@ import { createRedis } from "../src/queue/redis.js";
 import { enqueueProductAnalyses } from "./lib/enqueue.js";
 import { loadLine, processCpuMs, RssSampler } from "./lib/proc.js";
 import { type BenchProcess, spawnNode, startEmulatorProcess } from "./lib/processes.js";
-import { type BenchResult, fmt, isMain, median, numberArg, printResult, row } from "./lib/report.js";
+import {
+  type BenchResult,
+  fmt,
+  isMain,
+  median,
+  numberArg,
+  printResult,
+  row,
+  stringArg,
+} from "./lib/report.js";
 import { countQueueKeys, createBenchDatabase, dropQueueKeys, REDIS_URL, uniqueName } from "./lib/services.js";
+import { applyWhatIfs, parseWhatIfs, type WhatIf } from "./lib/what-if.js";
 
 export interface MemoryOptions {
   analyses: number;
   backlog: number;
+  /** Hypothetical changes (lib/what-if.ts), to size a fix. */
+  whatIf?: WhatIf[];
 }
 
 export const MEMORY_DEFAULTS: MemoryOptions = { analyses: 100_000, backlog: 2000 };
@@ -40,10 +52,11 @@ export async function runMemory(options: MemoryOptions): Promise<BenchResult> {
   // RSS after the first 10,000 analyses (a smaller run: its first 10%, at least 1,000 so the heap has grown).
   const reference = Math.min(10_000, Math.max(1000, Math.floor(options.analyses / 10)));
   try {
+    const workerDbUrl = await applyWhatIfs(db, options.whatIf ?? []);
     worker = spawnNode(
       [`${projectRoot}/bin/stock-ledger.js`, "worker"],
       {
-        DATABASE_URL: db.url,
+        DATABASE_URL: workerDbUrl,
         REDIS_URL,
         QUEUE_PREFIX: prefix,
         GEMINI_BASE_URL: emulator.url,
@@ -122,6 +135,7 @@ export async function runMemory(options: MemoryOptions): Promise<BenchResult> {
         }),
       ],
       notes: [
+        ...(options.whatIf?.length ? [`WHAT-IF (hypothetical): ${options.whatIf.join(", ")}`] : []),
         `${options.analyses} analyses in ${fmt(wallMs / 1000, 0)} s (${fmt((options.analyses * 1000) / wallMs)} analyses/s, ` +
           `worker CPU ${fmt(cpuMs / options.analyses, 2)} ms/analysis at LOG_LEVEL=info); ` +
           `statuses ${JSON.stringify(Object.fromEntries(statusRows.map((r) => [r.status, r.n])))}`,
@@ -147,6 +161,7 @@ if (isMain(import.meta.url)) {
     await runMemory({
       analyses: numberArg(process.argv, "analyses", MEMORY_DEFAULTS.analyses),
       backlog: numberArg(process.argv, "backlog", MEMORY_DEFAULTS.backlog),
+      whatIf: parseWhatIfs(stringArg(process.argv, "what-if")),
     }),
   );
   process.exit(0);

@@ -5,7 +5,7 @@ import { connectLlm, type LlmConnection } from "./llm/create-llm.js";
 import { SharedRateLimiter } from "./llm/rate-limiter.js";
 import { DEFAULT_RETRY_POLICY } from "./llm/retry-policy.js";
 import type { Logger } from "./logger.js";
-import { defaultPriceProvider } from "./market/index.js";
+import { createPriceProvider } from "./market/index.js";
 import { createRedis } from "./queue/redis.js";
 import { CallWriter } from "./store/call-writer.js";
 import { createSql, type Sql } from "./store/database.js";
@@ -39,7 +39,8 @@ export async function createWorkerResources(
     rateLimiter: limiterRedis ? new SharedRateLimiter(limiterRedis, config.queuePrefix, rateLimit) : null,
     llm: llmConnection.client,
     llmConnection,
-    prices: defaultPriceProvider(),
+    prices: createPriceProvider({ sql, logger, market: config.market }),
+    charts: config.charts,
     registry: new TrackerRegistry(),
     leaseMs: config.workerLockMs,
     reuseTtlSeconds: config.reuse.ttlSeconds,

@@ -1,13 +1,13 @@
 /** A measured batch through stock-ledger workers, and the same batch through the baseline worker. */
 import { createAnalysisQueue } from "../../src/queue/analysis-queue.js";
 import { createRedis } from "../../src/queue/redis.js";
-import type { Sql } from "../../src/store/database.js";
 import { createBaselineQueue, enqueueBaselineJobs, enqueueProductAnalyses } from "./enqueue.js";
 import { type CpuSource, measureWindow, processCpu, type Window } from "./measure.js";
 import { markPgCpu, pgCpuSince } from "./pg-cpu.js";
 import { dbCounters, pgActivitySince, trackFunctions } from "./pg-stats.js";
 import { type BenchProcess, startBaselineProcess, startWorkerProcess } from "./processes.js";
 import { createBenchDatabase, dropQueueKeys, REDIS_URL, redisServerPid, uniqueName } from "./services.js";
+import { applyWhatIfs, type WhatIf } from "./what-if.js";
 
 export interface ProductRun extends Window {
   /** Rows per final status in stock_analyses. */
@@ -38,36 +38,6 @@ export interface ProductRunOptions {
   whatIf?: WhatIf[];
 }
 
-/**
- * - no-rollups: stats_apply_analysis does nothing (the finalize transaction's rollup upserts gone);
- * - async-commit: synchronous_commit = off for the bench database (commits stop waiting for fsync;
- *   not a fix, since a crash could lose acknowledged rows, but it shows what WAL flushes cost).
- */
-export const WHAT_IFS = ["no-rollups", "async-commit"] as const;
-export type WhatIf = (typeof WHAT_IFS)[number];
-
-/** `--what-if a,b` → the list; one clear line and exit code 2 for an unknown name. */
-export function parseWhatIfs(value: string | undefined): WhatIf[] {
-  const names = (value ?? "").split(",").filter(Boolean);
-  const unknown = names.find((w) => !(WHAT_IFS as readonly string[]).includes(w));
-  if (unknown) {
-    process.stderr.write(`bench: --what-if takes ${WHAT_IFS.join(",")}, not ${unknown}\n`);
-    process.exit(2);
-  }
-  return names as WhatIf[];
-}
-
-async function applyWhatIfs(db: { sql: Sql; name: string }, whatIfs: WhatIf[]) {
-  for (const whatIf of whatIfs) {
-    if (whatIf === "no-rollups") {
-      await db.sql.unsafe(`CREATE OR REPLACE FUNCTION stats_apply_analysis(p_analysis text) RETURNS text
-        LANGUAGE sql AS $$ SELECT 'added' $$`);
-    } else {
-      await db.sql.unsafe(`ALTER DATABASE "${db.name}" SET synchronous_commit = off`);
-    }
-  }
-}
-
 async function commonCpuSources(emulatorPid: number): Promise<CpuSource[]> {
   const sources = [processCpu("emulator", emulatorPid)];
   const redisPid = await redisServerPid();
@@ -85,13 +55,13 @@ export async function runProduct(options: ProductRunOptions): Promise<ProductRun
     // Paused until every worker is up and every job is in: the window holds only the processing.
     await queue.pause();
     if (options.pgStats) await trackFunctions(db.sql, db.name);
-    await applyWhatIfs(db, options.whatIf ?? []);
+    const workerDbUrl = await applyWhatIfs(db, options.whatIf ?? []);
     const spawnedAt = Date.now();
     for (let i = 0; i < options.workers; i++) {
       workers.push(
         await startWorkerProcess(
           {
-            databaseUrl: db.url,
+            databaseUrl: workerDbUrl,
             queuePrefix: prefix,
             emulatorUrl: options.emulatorUrl,
             concurrency: options.concurrency,

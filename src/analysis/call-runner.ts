@@ -4,7 +4,7 @@ import { priceCall } from "../ledger/pricing.js";
 import type { TokenTracker } from "../ledger/token-tracker.js";
 import { CHARS_PER_TOKEN, normalizeUsage } from "../ledger/usage.js";
 import { LlmCallError } from "../llm/errors.js";
-import type { ContextCache, LlmClient } from "../llm/gemini-client.js";
+import type { ContextCache, LlmClient, PromptContent } from "../llm/gemini-client.js";
 import type { SharedRateLimiter } from "../llm/rate-limiter.js";
 import { nextRetryDelayMs, type RetryPolicy } from "../llm/retry-policy.js";
 import type { Logger } from "../logger.js";
@@ -34,7 +34,9 @@ export interface StageCall<Output> {
   /** Attempts already stored for this stage by earlier runs; numbering continues after them. */
   previousAttempts: number;
   /** Send only `suffix`; the system instruction and the rest of `prompt` are in this cache. */
-  contextCache?: { cache: ContextCache; suffix: string } | null;
+  contextCache?: ContextCache | null;
+  /** The prompt as prefix, images and suffix (`prompt` is its text, for hashing and estimates). */
+  content?: PromptContent;
   /** Fingerprint of this exact input, stored so later analyses can reuse the answer. */
   inputHash: string | null;
   /** Why no further attempt may be made (the analysis' limit is reached), or null. */
@@ -138,9 +140,8 @@ export async function runStageCall<Output>(
         callType: stage.callType,
         attempt,
         signal: call.signal,
-        contextCache: call.contextCache
-          ? { ...call.contextCache.cache, suffix: call.contextCache.suffix }
-          : undefined,
+        content: call.content,
+        contextCache: call.contextCache ?? undefined,
       });
       text = result.text;
       const billed = { usageMetadata: result.usageMetadata, outputChars: text.length };

@@ -97,6 +97,7 @@ export async function executeAnalysis(
                 decision: result.decision,
                 error: result.error,
                 marketDataSource: result.marketDataSource,
+                dataHash: result.dataHash,
               });
               // Same transaction: the stats rollups never drift from the analysis and its calls.
               if (finalized) await applyRollups(tx, finalized.id);

@@ -23,10 +23,13 @@ import {
   SYSTEM_INSTRUCTION,
   stagePromptParts,
 } from "./prompts.js";
+import { barsHash, stageChartsFor } from "./stage-charts.js";
 import { ANALYSIS_STAGES, FINAL_DECISION_STAGE, type StageDefinition } from "./stages.js";
 
 export interface PipelineDeps extends CallRunnerDeps {
   prices: PriceProvider;
+  /** Show the four chart-reading stages their charts (inline PNGs), as the original system did. */
+  charts: boolean;
 }
 
 export type StageState = "running" | "done" | "failed" | "reused" | "skipped";
@@ -44,6 +47,8 @@ export interface PipelineHooks {
 
 export interface PipelineResult {
   status: AnalysisStatus;
+  /** sha256 of the price bars used; null when there were none. */
+  dataHash?: string | null;
   decision: FinalDecision | null;
   error: string | null;
   marketDataSource: string | null;
@@ -99,7 +104,14 @@ async function runOrReuse<Output>(
     await hooks.onStage?.(stage.callType, "reused");
     return { ok: true, output: stage.parse(previous.successText), text: previous.successText, attempts: 0 };
   }
-  const inputHash = stageInputHash(tracker.model, stage, SYSTEM_INSTRUCTION, prompt);
+  // The images are part of the input: their digests go into its fingerprint.
+  const imageDigests = (parts.images ?? []).map((image) => image.digest ?? image.data);
+  const inputHash = stageInputHash(
+    tracker.model,
+    stage,
+    SYSTEM_INSTRUCTION,
+    [prompt, ...imageDigests].join("\n"),
+  );
   const reused = await reuseAnswer(stage, inputHash, run);
   if (reused) return reused;
   const overBudget = () => limitReached(tracker.totals(), run.limits);
@@ -115,7 +127,8 @@ async function runOrReuse<Output>(
       tracker,
       stage,
       prompt,
-      contextCache: cache ? { cache: cache.cache, suffix: parts.suffix } : null,
+      content: { prefix: parts.prefix, images: parts.images ?? [], suffix: parts.suffix },
+      contextCache: cache?.cache ?? null,
       inputHash,
       previousAttempts: previous?.attempts ?? 0,
       signal: hooks.signal,
@@ -232,7 +245,14 @@ export async function runAnalysis(
     };
   }
   const marketDataSource = series.source.label;
-  const brief = formatMarketBrief(series, computeIndicators(series.bars));
+  const indicators = computeIndicators(series.bars);
+  const brief = formatMarketBrief(series, indicators);
+  const dataHash = barsHash(series);
+  const charts = deps.charts ? await stageChartsFor(series, indicators, dataHash) : {};
+  const withChart = (parts: PromptParts, callType: string): PromptParts => {
+    const chart = charts[callType];
+    return chart ? { ...parts, images: [chart] } : parts;
+  };
   const run: RunContext = {
     tracker,
     deps,
@@ -245,7 +265,7 @@ export async function runAnalysis(
     const stageOutcomes = await Promise.all(
       ANALYSIS_STAGES.map(async (stage) => ({
         callType: stage.callType,
-        outcome: await runOrReuse(stage, stagePromptParts(brief, stage), run),
+        outcome: await runOrReuse(stage, withChart(stagePromptParts(brief, stage), stage.callType), run),
       })),
     );
     const results = stageOutcomes.map(({ callType, outcome }) => ({
@@ -257,7 +277,7 @@ export async function runAnalysis(
       finalDecisionPromptParts(brief, FINAL_DECISION_STAGE, results),
       run,
     );
-    return conclude(stageOutcomes, final, marketDataSource);
+    return { ...conclude(stageOutcomes, final, marketDataSource), dataHash };
   } finally {
     const open = await run.contextCache;
     if (open) {

@@ -28,6 +28,8 @@ Rules for every stage:
 export interface PromptParts {
   prefix: string;
   suffix: string;
+  /** Charts the stage is shown, sent between the shared prefix and the stage's own text. */
+  images?: { mimeType: string; data: string; digest?: string }[];
 }
 
 export const sharedPrefix = (marketBrief: string) => `${ANALYSIS_GUIDE}\n\n${marketBrief}`;

@@ -70,6 +70,8 @@ const envSchema = z.object({
     .max(30 * 24 * 3600)
     .default(6 * 3600),
   REUSE_BY_DEFAULT: z.enum(["true", "false"]).default("false"),
+  // Show the chart-reading stages their charts as inline images (as the original system did).
+  CHARTS: z.enum(["on", "off"]).default("on"),
   EMULATOR_LATENCY_MS: z.coerce.number().int().min(0).max(60_000).default(0),
   EMULATOR_FAULTS: z.string().optional(),
   // Where analyses get prices: "sample" (imported CSV, then the shipped samples) or "live"
@@ -119,6 +121,7 @@ export type Config = {
   };
   workerConcurrency: number;
   workerLockMs: number;
+  charts: boolean;
   reuse: { ttlSeconds: number; byDefault: boolean };
   budget: DailyBudget;
   recoveryIntervalMs: number;
@@ -156,6 +159,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     workerConcurrency: e.WORKER_CONCURRENCY,
     workerLockMs: e.WORKER_LOCK_MS,
+    charts: e.CHARTS === "on",
     reuse: { ttlSeconds: e.REUSE_TTL_SECONDS, byDefault: e.REUSE_BY_DEFAULT === "true" },
     budget: {
       dailyTokens: e.DAILY_TOKEN_BUDGET,

@@ -43,6 +43,30 @@ function orderedCallTypes(breakdown: Record<string, BreakdownEntry>): string[] {
   return [...known, ...others];
 }
 
+/** "input TEXT 1,320, IMAGE 1,032; output TEXT 210", shown when a call carried more than text. */
+function modalityLine(tokens: BreakdownEntry["modality_tokens"] | undefined): string | null {
+  if (!tokens) return null;
+  const kinds = new Set([...Object.keys(tokens.input), ...Object.keys(tokens.output)]);
+  if (kinds.size === 0 || (kinds.size === 1 && kinds.has("TEXT"))) return null;
+  const side = (counts: Record<string, number>) =>
+    Object.entries(counts)
+      .map(([kind, n]) => `${kind} ${int(n)}`)
+      .join(", ");
+  return `input ${side(tokens.input) || "none"}; output ${side(tokens.output) || "none"}`;
+}
+
+function sumModality(entries: BreakdownEntry[]): BreakdownEntry["modality_tokens"] {
+  const total: BreakdownEntry["modality_tokens"] = { input: {}, output: {} };
+  for (const entry of entries) {
+    for (const side of ["input", "output"] as const) {
+      for (const [kind, n] of Object.entries(entry.modality_tokens?.[side] ?? {})) {
+        total[side][kind] = (total[side][kind] ?? 0) + n;
+      }
+    }
+  }
+  return total;
+}
+
 function breakdownLines(callType: string, entry: BreakdownEntry): string[] {
   const lines = [
     `  ${callType}:`,
@@ -56,6 +80,8 @@ function breakdownLines(callType: string, entry: BreakdownEntry): string[] {
     `    Cost: ${cost(entry.cost_usd === null ? null : entry.cost_usd.toFixed(12))}`,
     `    Success Rate: ${entry.successful_calls}/${entry.calls}`,
   ];
+  const modality = modalityLine(entry.modality_tokens);
+  if (modality) lines.push(`    Modality Tokens: ${modality}`);
   if (entry.reused_from) {
     const saved = entry.cost_saved_usd == null ? "cost unknown" : cost(entry.cost_saved_usd.toFixed(12));
     lines.push(
@@ -92,6 +118,8 @@ export function formatSummary(input: SummaryInput): string {
     `  Total Tokens: ${int(input.totalTokens)}`,
     `  Cost: ${input.costUsd === null && UNFINISHED.has(input.status) ? "n/a (analysis not finished)" : cost(input.costUsd)}`,
   );
+  const overallModality = modalityLine(sumModality(Object.values(input.breakdown)));
+  if (overallModality) lines.push(`  Modality Tokens: ${overallModality}`);
   if (input.tokensSaved) {
     lines.push(
       `  Tokens Saved by Reuse: ${int(input.tokensSaved)}`,

@@ -1,4 +1,9 @@
-import { type CachedContent, type GenerativeModel, GoogleGenerativeAI } from "@google/generative-ai";
+import {
+  type CachedContent,
+  type GenerativeModel,
+  GoogleGenerativeAI,
+  type Part,
+} from "@google/generative-ai";
 import { GoogleAICacheManager } from "@google/generative-ai/server";
 import { LlmCallError, mapSdkError } from "./errors.js";
 
@@ -26,10 +31,28 @@ async function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
  * Swapping to @google/genai later touches only this adapter.
  */
 
+/** An image sent inline with a prompt (base64 data). */
+export interface InlineImage {
+  mimeType: string;
+  data: string;
+}
+
+/**
+ * A prompt laid out for caching: the shared text prefix, the stage's images, then the stage's
+ * own text. With a context cache, the prefix is in the cache and only the rest is sent.
+ */
+export interface PromptContent {
+  prefix: string;
+  images: InlineImage[];
+  suffix: string;
+}
+
 export interface GenerateRequest {
   model: string;
   systemInstruction: string;
+  /** The prompt as one text, when `content` is not given. */
   prompt: string;
+  content?: PromptContent | undefined;
   /** Ask for `application/json` output (final_decision). */
   json?: boolean;
   /** Sent as headers so Gemini-protocol servers (the emulator, proxies) can attribute calls. */
@@ -38,8 +61,8 @@ export interface GenerateRequest {
   attempt: number;
   /** Cancels the call (worker shutdown); our own timeout is added on top. */
   signal?: AbortSignal;
-  /** Send only `suffix`, reading the system instruction and shared prefix from this cache. */
-  contextCache?: (ContextCache & { suffix: string }) | undefined;
+  /** Read the system instruction and the prompt's prefix from this cache; send only the rest. */
+  contextCache?: ContextCache | undefined;
 }
 
 export interface CreateCacheRequest {
@@ -109,6 +132,16 @@ const BLOCKING_FINISH = new Set([
   "SPII",
   "IMAGE_SAFETY",
 ]);
+
+function promptParts(request: GenerateRequest, prefixCached: boolean): Part[] {
+  const content = request.content ?? { prefix: request.prompt, images: [], suffix: "" };
+  const parts: Part[] = [];
+  if (!prefixCached && content.prefix) parts.push({ text: content.prefix });
+  for (const image of content.images)
+    parts.push({ inlineData: { mimeType: image.mimeType, data: image.data } });
+  if (content.suffix) parts.push({ text: content.suffix });
+  return parts.length > 0 ? parts : [{ text: "" }];
+}
 
 /** Answer text without thought-summary parts (which `response.text()` would join in). */
 function answerText(response: RawResponse): string {
@@ -268,7 +301,7 @@ export class GeminiClient implements LlmClient {
       const result = await model.generateContent(
         {
           ...(cached ? {} : { systemInstruction: request.systemInstruction }),
-          contents: [{ role: "user", parts: [{ text: cached ? cached.suffix : request.prompt }] }],
+          contents: [{ role: "user", parts: promptParts(request, cached !== undefined) }],
           generationConfig: request.json ? { responseMimeType: "application/json" } : {},
         },
         {

@@ -147,6 +147,7 @@ export interface AnalysisOutcome {
   decision: unknown;
   error: string | null;
   marketDataSource: string | null;
+  dataHash?: string | null | undefined;
 }
 
 /**
@@ -175,6 +176,7 @@ export async function finalizeAnalysis(tx: Db, outcome: AnalysisOutcome): Promis
       decision = ${outcome.decision === null || outcome.decision === undefined ? null : tx.json(outcome.decision as never)},
       error = ${outcome.error},
       market_data_source = COALESCE(${outcome.marketDataSource}, market_data_source),
+      data_hash = COALESCE(${outcome.dataHash ?? null}, data_hash),
       lease_owner = NULL,
       lease_expires_at = NULL
     WHERE id = ${outcome.id} AND status IN ('queued', 'running')

@@ -19,7 +19,7 @@ export interface PipelineHarness {
 
 /** Real Postgres, the real emulator over HTTP, the real SDK; fast retry delays. */
 export async function createPipelineHarness(
-  options: { emulator?: EmulatorOptions; timeoutMs?: number; maxAttempts?: number } = {},
+  options: { emulator?: EmulatorOptions; timeoutMs?: number; maxAttempts?: number; charts?: boolean } = {},
 ): Promise<PipelineHarness> {
   const db = await createTestDatabase();
   const emulator = await startEmulator(options.emulator ?? {});
@@ -32,6 +32,7 @@ export async function createPipelineHarness(
       timeoutMs: options.timeoutMs ?? 5000,
     }),
     prices: defaultPriceProvider(),
+    charts: options.charts ?? false,
     registry: new TrackerRegistry(),
     leaseMs: 30_000,
     reuseTtlSeconds: 3600,

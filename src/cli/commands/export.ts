@@ -161,7 +161,11 @@ export async function exportCommand(ctx: CliContext, options: ExportOptions): Pr
   const filter = parseFilter(what, options);
   const target = options.out === undefined ? null : await checkOut(options.out);
   const columns = await exportColumns(ctx.sql, what);
-  const chunks = encode(format, columns, exportBatches(ctx.sql, what, columns, filter));
+  const chunks = encode(
+    format,
+    columns,
+    exportBatches(ctx.sql, what, columns, filter, Number(process.env.SL_BATCH ?? 1000)),
+  );
   if (target) {
     await writeFileAtomically(target, chunks);
     return;

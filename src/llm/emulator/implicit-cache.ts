@@ -6,7 +6,6 @@ import {
   minCacheTokens,
   NO_TOKENS,
   type PromptTokens,
-  TOKENS_PER_IMAGE,
 } from "./usage.js";
 
 /**
@@ -42,7 +41,8 @@ interface Entry {
 
 interface SharedPrefix {
   chars: number;
-  images: number;
+  /** Tile tokens of the identical images inside the prefix. */
+  imageTokens: number;
 }
 
 function commonPrefixLength(a: string, b: string): number {
@@ -54,7 +54,7 @@ function commonPrefixLength(a: string, b: string): number {
 
 /** Character-exact over text parts; an image continues the prefix only if it is the same image. */
 function sharedPrefix(a: readonly PromptSegment[], b: readonly PromptSegment[]): SharedPrefix {
-  const shared = { chars: 0, images: 0 };
+  const shared = { chars: 0, imageTokens: 0 };
   for (let index = 0; index < Math.min(a.length, b.length); index++) {
     const left = a[index];
     const right = b[index];
@@ -63,7 +63,7 @@ function sharedPrefix(a: readonly PromptSegment[], b: readonly PromptSegment[]):
       shared.chars += common;
       if (common < left.length || common < right.length) break;
     } else if (typeof left === "object" && typeof right === "object" && left.image === right.image) {
-      shared.images++;
+      shared.imageTokens += left.tokens;
     } else {
       break;
     }
@@ -111,19 +111,19 @@ export class ImplicitCache {
   ): PromptTokens {
     this.#evict(this.now());
     let best = 0;
-    let bestImages = 0;
+    let bestImageTokens = 0;
     for (const entry of this.#entries.values()) {
       if (entry.model !== model || entry.ordinal > mark) continue;
       const shared = sharedPrefix(entry.segments, segments);
-      const tokens = Math.floor(shared.chars / CHARS_PER_TOKEN) + shared.images * TOKENS_PER_IMAGE;
+      const tokens = Math.floor(shared.chars / CHARS_PER_TOKEN) + shared.imageTokens;
       if (tokens > best) {
         best = tokens;
-        bestImages = shared.images;
+        bestImageTokens = shared.imageTokens;
       }
     }
     if (best < minCacheTokens(model)) return NO_TOKENS;
     const total = Math.min(Math.floor(best / CACHE_BLOCK_TOKENS) * CACHE_BLOCK_TOKENS, prompt.total);
-    const image = Math.min(bestImages * TOKENS_PER_IMAGE, total);
+    const image = Math.min(bestImageTokens, total);
     return { total, text: total - image, image };
   }
 

@@ -5,6 +5,8 @@ export { composeDecision, DEFAULT_LAST_CLOSE, lastCloseOf } from "./answers.js";
 export { DEFAULT_CACHE_TTL_SECONDS } from "./cached-contents.js";
 export { CONTROL_PREFIX } from "./control.js";
 export { FaultSpecError, faultRuleSchema, parseFaultSpec, validateFaultRules } from "./faults.js";
+export type { ImageSize } from "./image-tokens.js";
+export { imageTokens, jpegSize, pngSize, SMALL_IMAGE_MAX_SIDE, TOKENS_PER_IMAGE } from "./image-tokens.js";
 export { IMPLICIT_CACHE_TTL_MS } from "./implicit-cache.js";
 export type {
   CachedContentInfo,
@@ -27,6 +29,5 @@ export {
   isThinkingModel,
   MIN_CACHEABLE_PROMPT_TOKENS,
   minCacheTokens,
-  TOKENS_PER_IMAGE,
   tokensForChars,
 } from "./usage.js";

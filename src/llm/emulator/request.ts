@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
+import { inlineImageTokens, TOKENS_PER_IMAGE } from "./image-tokens.js";
 import type { CountTokensBody, GenerateContentBody, WireContent, WirePart } from "./protocol.js";
 
 /**
@@ -83,9 +84,15 @@ export function parseCountTokensBody(raw: string): BodyResult<GenerateContentBod
 
 /**
  * The prompt in order, as implicit caching compares it: each text part, and each image as a
- * digest of its bytes (or file URI), so equal images continue a shared prefix.
+ * digest of its bytes (or file URI), so equal images continue a shared prefix, with its tokens.
  */
-export type PromptSegment = string | { image: string };
+export type PromptSegment = string | ImageSegment;
+
+export interface ImageSegment {
+  image: string;
+  /** Tile tokens (image-tokens.ts); equal images have equal figures. */
+  tokens: number;
+}
 
 /** What the answer, usage and fault logic need to know about one request. */
 export interface RequestDigest {
@@ -93,7 +100,8 @@ export interface RequestDigest {
   text: string;
   /** Characters of the text parts themselves, without the joins. */
   textChars: number;
-  imageCount: number;
+  /** Tokens of each image part in prompt order, so every count uses the same tiling rule. */
+  imageTokens: number[];
   segments: PromptSegment[];
   stageFromText: string | null;
   wantsJson: boolean;
@@ -125,9 +133,12 @@ function segmentOf(part: WirePart): PromptSegment | null {
     const bytes = createHash("sha256")
       .update(inlineData?.data ?? "")
       .digest("base64url");
-    return { image: `${inlineData?.mimeType}:${bytes}` };
+    return { image: `${inlineData?.mimeType}:${bytes}`, tokens: inlineImageTokens(inlineData?.data) };
   }
-  if (isImage(fileData?.mimeType)) return { image: `${fileData?.mimeType}:${fileData?.fileUri ?? ""}` };
+  // A file URI has no bytes to measure here: one tile.
+  if (isImage(fileData?.mimeType)) {
+    return { image: `${fileData?.mimeType}:${fileData?.fileUri ?? ""}`, tokens: TOKENS_PER_IMAGE };
+  }
   return null;
 }
 
@@ -147,7 +158,7 @@ export function digestRequest(body: PromptBody): RequestDigest {
   return {
     text: texts.join("\n"),
     textChars: texts.reduce((sum, text) => sum + text.length, 0),
-    imageCount: segments.filter((segment) => typeof segment !== "string").length,
+    imageTokens: segments.flatMap((segment) => (typeof segment === "string" ? [] : [segment.tokens])),
     segments,
     stageFromText: stageMatch?.[1] ?? null,
     wantsJson: config?.responseMimeType === "application/json",
@@ -165,7 +176,7 @@ export function withCachedPrefix(cached: RequestDigest, own: RequestDigest): Req
     ...own,
     text: `${cached.text}\n${own.text}`,
     textChars: cached.textChars + own.textChars,
-    imageCount: cached.imageCount + own.imageCount,
+    imageTokens: [...cached.imageTokens, ...own.imageTokens],
     segments: [...cached.segments, ...own.segments],
     stageFromText: own.stageFromText ?? cached.stageFromText,
   };

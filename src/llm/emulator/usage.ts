@@ -4,11 +4,11 @@ import { between, createRandom } from "./seed.js";
 
 /**
  * Token figures shaped like Gemini 2.5's usageMetadata. The rules are simple on purpose
- * (chars / 4, 258 per image) so tests can predict every number the ledger should record.
+ * (chars / 4; 258 per image tile, see image-tokens.ts) so tests can predict every number the
+ * ledger should record.
  */
 
 export const CHARS_PER_TOKEN = 4;
-export const TOKENS_PER_IMAGE = 258;
 /** Fewest tokens Gemini caches (implicitly or explicitly) for models not in the table below. */
 export const MIN_CACHEABLE_PROMPT_TOKENS = 1024;
 /** Implicitly cached tokens are reported in whole blocks. */
@@ -38,7 +38,7 @@ export interface PromptTokens {
 
 export function promptTokens(digest: RequestDigest): PromptTokens {
   const text = tokensForChars(digest.textChars);
-  const image = digest.imageCount * TOKENS_PER_IMAGE;
+  const image = digest.imageTokens.reduce((sum, tokens) => sum + tokens, 0);
   return { total: text + image, text, image };
 }
 

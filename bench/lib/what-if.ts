@@ -1,0 +1,43 @@
+/**
+ * Hypothetical changes, applied to one bench database (or one worker's connection URL) only,
+ * to size a fix before making it in src/. Results measured with one are labelled WHAT-IF.
+ * - no-rollups: stats_apply_analysis does nothing (the finalize transaction's rollup upserts gone);
+ * - async-commit: synchronous_commit = off for the bench database (commits stop waiting for
+ *   fsync; not a fix, since a crash could lose acknowledged rows, but it shows what flushes cost);
+ * - no-prepare: the worker's postgres.js pool without prepared statements (`?prepare=false`), so
+ *   neither it nor its Postgres backends keep one cached statement per distinct INSERT batch size.
+ */
+import type { Sql } from "../../src/store/database.js";
+
+export const WHAT_IFS = ["no-rollups", "async-commit", "no-prepare"] as const;
+export type WhatIf = (typeof WHAT_IFS)[number];
+
+/** `--what-if a,b` → the list; one clear line and exit code 2 for an unknown name. */
+export function parseWhatIfs(value: string | undefined): WhatIf[] {
+  const names = (value ?? "").split(",").filter(Boolean);
+  const unknown = names.find((w) => !(WHAT_IFS as readonly string[]).includes(w));
+  if (unknown) {
+    process.stderr.write(`bench: --what-if takes ${WHAT_IFS.join(",")}, not ${unknown}\n`);
+    process.exit(2);
+  }
+  return names as WhatIf[];
+}
+
+/** Applies the changes; returns the DATABASE_URL the worker should use. */
+export async function applyWhatIfs(
+  db: { sql: Sql; name: string; url: string },
+  whatIfs: WhatIf[],
+): Promise<string> {
+  let url = db.url;
+  for (const whatIf of whatIfs) {
+    if (whatIf === "no-rollups") {
+      await db.sql.unsafe(`CREATE OR REPLACE FUNCTION stats_apply_analysis(p_analysis text) RETURNS text
+        LANGUAGE sql AS $$ SELECT 'added' $$`);
+    } else if (whatIf === "async-commit") {
+      await db.sql.unsafe(`ALTER DATABASE "${db.name}" SET synchronous_commit = off`);
+    } else {
+      url = `${url}${url.includes("?") ? "&" : "?"}prepare=false`;
+    }
+  }
+  return url;
+}
