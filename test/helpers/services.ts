@@ -62,7 +62,8 @@ export async function countQueueKeys(prefix: string): Promise<number> {
 
 /** The product's config for a test: its own database, queue prefix and LLM endpoint. */
 export function testConfig(env: Record<string, string | undefined>): Config {
-  return loadConfig({ REDIS_URL, LLM_TIMEOUT_MS: "5000", ...env });
+  // Charts cost CPU and are tested on their own (test/analysis/charts.test.ts, the CLI tests).
+  return loadConfig({ REDIS_URL, LLM_TIMEOUT_MS: "15000", CHARTS: "off", ...env });
 }
 
 /** A producer queue for a test, with its own connection closed along with it. */

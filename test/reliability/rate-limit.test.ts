@@ -69,7 +69,7 @@ describe("shared rate limiter across workers", () => {
     const rows = await db.sql`SELECT status FROM stock_analyses WHERE id = ANY(${ids})`;
     expect(rows.map((r) => r.status)).toEqual(Array(4).fill("completed"));
     const sent = emulator.requestLog().filter((e) => e.method === "generateContent");
-    expect(sent).toHaveLength(24);
+    expect(sent.map((e) => [e.callType, e.attempt, e.status, e.fault])).toHaveLength(24);
     expect(sent.filter((e) => e.status === 429)).toEqual([]);
     const times = sent.map((e) => Date.parse(e.at)).sort((a, b) => a - b);
     const busiest = Math.max(...times.map((t) => times.filter((u) => u >= t && u < t + WINDOW_MS).length));
