@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { renderStageCharts } from "../market/index.js";
+import { renderStageCharts } from "../market/chart/render.js";
 import type { IndicatorSnapshot } from "../market/indicators.js";
 import type { PriceSeries } from "../market/types.js";
 

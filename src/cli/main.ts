@@ -4,16 +4,6 @@ import { UsageError } from "../config/config.js";
 import { logger } from "../logger.js";
 import { CliContext } from "./cli-context.js";
 import { CliFailure, explainDbError } from "./cli-errors.js";
-import { analyzeCommand } from "./commands/analyze.js";
-import { demoCommand } from "./commands/demo.js";
-import { emulatorCommand } from "./commands/emulator.js";
-import { exportCommand } from "./commands/export.js";
-import { migrateCommand } from "./commands/migrate.js";
-import { listCommand, showCommand, summaryCommand } from "./commands/read-commands.js";
-import { retentionCommand } from "./commands/retention.js";
-import { serveCommand } from "./commands/serve.js";
-import { statsCommand } from "./commands/stats.js";
-import { workerCommand } from "./commands/worker.js";
 
 /** Commander parses; each command is a plain async function of (context, args, options). */
 function buildProgram(ctx: CliContext): Command {
@@ -28,13 +18,13 @@ function buildProgram(ctx: CliContext): Command {
   program
     .command("migrate")
     .description("create the database if missing and apply sql/ migrations")
-    .action(() => migrateCommand(ctx));
+    .action(async () => (await import("./commands/migrate.js")).migrateCommand(ctx));
   program
     .command("worker")
     .description("run analysis jobs until SIGTERM/SIGINT")
     .option("--concurrency <n>", "analyses in flight (default WORKER_CONCURRENCY)")
     .option("--metrics-port <port>", "serve this worker's /metrics (call durations, live trackers)")
-    .action((options) => workerCommand(ctx, options));
+    .action(async (options) => (await import("./commands/worker.js")).workerCommand(ctx, options));
   program
     .command("analyze")
     .description("enqueue analyses for one or more tickers")
@@ -49,18 +39,22 @@ function buildProgram(ctx: CliContext): Command {
     .option("--max-tokens <n>", "stop spending on this analysis after n tokens")
     .option("--max-cost <usd>", "stop spending on this analysis after this many USD")
     .option("--json", "print JSON")
-    .action((tickers: string[], options) => analyzeCommand(ctx, tickers, options));
+    .action(async (tickers: string[], options) =>
+      (await import("./commands/analyze.js")).analyzeCommand(ctx, tickers, options),
+    );
   program
     .command("summary")
     .description("print the token usage summary of an analysis")
     .argument("<analysis-id>")
-    .action((id: string) => summaryCommand(ctx, id));
+    .action(async (id: string) => (await import("./commands/read-commands.js")).summaryCommand(ctx, id));
   program
     .command("show")
     .description("print an analysis with all its LLM calls")
     .argument("<analysis-id>")
     .option("--json", "print JSON")
-    .action((id: string, options) => showCommand(ctx, id, options));
+    .action(async (id: string, options) =>
+      (await import("./commands/read-commands.js")).showCommand(ctx, id, options),
+    );
   program
     .command("list")
     .description("list analyses, newest first")
@@ -69,7 +63,7 @@ function buildProgram(ctx: CliContext): Command {
     .option("--since <date>", "YYYY-MM-DD or ISO timestamp")
     .option("--limit <n>", "at most n rows (default 20)")
     .option("--json", "print JSON")
-    .action((options) => listCommand(ctx, options));
+    .action(async (options) => (await import("./commands/read-commands.js")).listCommand(ctx, options));
   program
     .command("stats")
     .description("tokens, cost, success rate and call latency from the daily rollups")
@@ -78,7 +72,7 @@ function buildProgram(ctx: CliContext): Command {
     .option("--until <date>", "last UTC day, YYYY-MM-DD (included)")
     .option("--by <dimension>", "stage, model, ticker or day (default stage)")
     .option("--json", "print JSON")
-    .action((options) => statsCommand(ctx, options));
+    .action(async (options) => (await import("./commands/stats.js")).statsCommand(ctx, options));
   program
     .command("export")
     .description("stream analyses or calls as CSV or NDJSON")
@@ -89,25 +83,25 @@ function buildProgram(ctx: CliContext): Command {
     .option("--ticker <ticker>")
     .option("--status <status>", "an analysis status, or success|failure|interrupted for calls")
     .option("--out <file>", "write to FILE (atomically) instead of stdout")
-    .action((options) => exportCommand(ctx, options));
+    .action(async (options) => (await import("./commands/export.js")).exportCommand(ctx, options));
   program
     .command("serve")
     .description("serve the HTTP API, dashboard (/), queue board (/queues) and /metrics")
     .option("--port <port>", "port (default 3000)")
     .option("--host <host>", "address to bind (default 127.0.0.1)")
-    .action((options) => serveCommand(ctx, options));
+    .action(async (options) => (await import("./commands/serve.js")).serveCommand(ctx, options));
   program
     .command("retention")
     .description("drop monthly llm_calls partitions older than --keep-months (analysis totals stay)")
     .requiredOption("--keep-months <n>", "full months to keep before the current one")
     .option("--dry-run", "only say what would be dropped")
     .option("--json", "print JSON")
-    .action((options) => retentionCommand(ctx, options));
+    .action(async (options) => (await import("./commands/retention.js")).retentionCommand(ctx, options));
   program
     .command("emulator")
     .description("serve the built-in Gemini REST emulator")
     .option("--port <port>", "port (default 8787)")
-    .action((options) => emulatorCommand(ctx, options));
+    .action(async (options) => (await import("./commands/emulator.js")).emulatorCommand(ctx, options));
   program
     .command("import-prices")
     .description("import daily OHLCV from a CSV into price_bars (all or nothing)")
@@ -130,7 +124,7 @@ function buildProgram(ctx: CliContext): Command {
   program
     .command("demo")
     .description("migrate, run the emulator and a worker, analyse RELIANCE, TCS, INFY")
-    .action(() => demoCommand(ctx));
+    .action(async () => (await import("./commands/demo.js")).demoCommand(ctx));
   return program;
 }
 

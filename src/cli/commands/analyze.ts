@@ -5,7 +5,6 @@ import { CliFailure, UsageError } from "../cli-errors.js";
 import { parseAnalysisId, parseModel, parsePositiveInt, parseTicker, parseUsd } from "../input.js";
 import { printJson, renderSummary } from "../render.js";
 import { type WaitOutcome, waitForAnalyses } from "../wait-for-analyses.js";
-import { estimateCommand } from "./estimate.js";
 
 export interface AnalyzeOptions {
   wait?: boolean;
@@ -88,7 +87,11 @@ export async function analyzeCommand(ctx: CliContext, rawTickers: string[], opti
     () => ctx.config.gemini.model,
     () => ctx.config.reuse.byDefault,
   );
-  if (options.estimate) return estimateCommand(ctx, request, options.json ?? false);
+  if (options.estimate) {
+    // Loaded only here: it brings the market data and LLM modules the enqueue path never needs.
+    const { estimateCommand } = await import("./estimate.js");
+    return estimateCommand(ctx, request, options.json ?? false);
+  }
   const queue = ctx.queue();
   // Subscribe before enqueueing so no progress event is missed.
   const queueEvents = options.wait ? await ctx.queueEvents() : null;
