@@ -3,7 +3,10 @@ import { parseLimit, parseSince } from "../cli/input.js";
 import { UsageError } from "../config/config.js";
 import { analysisIdSchema, modelSchema, quoteInput, tickerSchema } from "../queue/job-payload.js";
 import { ANALYSIS_STATUSES } from "../store/analyses-repo.js";
+import { EXPORT_TABLES } from "../store/export-repo.js";
+import { STATS_DIMENSIONS, STATS_RANGES } from "../store/stats-periods.js";
 import { decodeCursor, InvalidCursorError } from "./cursor.js";
+import { CALL_STATUSES, EXPORT_FORMATS, parseExportUntil } from "./export-stream.js";
 
 /**
  * Request and response schemas of the HTTP API. Tickers, ids and models use the CLI's own
@@ -142,6 +145,13 @@ export const dailyUsageQuerySchema = z.strictObject({
     .describe("how many UTC days up to today, 1-366, default 30"),
 });
 
+/** What stage reuse and prompt caching saved (the cached tokens were billed at the cheaper rate). */
+const savingsShape = {
+  reuse_tokens_saved: z.number(),
+  reuse_cost_saved_usd: z.number(),
+  cache_cost_saved_usd: z.number().describe("cached tokens × (input rate − cached-input rate)"),
+};
+
 export const dailyUsageResponseSchema = z.object({
   days: z.array(
     z.object({
@@ -155,9 +165,89 @@ export const dailyUsageResponseSchema = z.object({
       cached_input_tokens: z.number(),
       total_tokens: z.number(),
       cost_usd: z.number(),
+      ...savingsShape,
     }),
   ),
+  tickers: z
+    .array(z.object({ ticker: z.string(), cached_input_tokens: z.number(), ...savingsShape }))
+    .describe("savings per ticker over the same days, largest first"),
 });
+
+const statsGroupSchema = z.looseObject({
+  key: z.string(),
+  analyses: z.number(),
+  calls: z.number(),
+  failed_calls: z.number(),
+  input_tokens: z.number(),
+  output_tokens: z.number(),
+  thinking_tokens: z.number(),
+  cached_input_tokens: z.number(),
+  total_tokens: z.number(),
+  cost_usd: z.number().nullable(),
+  cost_per_1k_tokens: z.number().nullable(),
+  success_rate: z.number().nullable(),
+  p50_ms: z.number().nullable(),
+  p95_ms: z.number().nullable(),
+  unpriced_calls: z.number(),
+});
+
+export const statsQuerySchema = z.strictObject({
+  range: z.enum(STATS_RANGES).optional().describe("default all; not with since/until"),
+  by: z.enum(STATS_DIMENSIONS).optional().describe("default stage"),
+  since: z.string().optional().describe("first UTC day, YYYY-MM-DD"),
+  until: z.string().optional().describe("last UTC day, YYYY-MM-DD, inclusive"),
+});
+
+/** As `stats --json` prints it (DESIGN §5). */
+export const statsResponseSchema = z
+  .looseObject({
+    from: z.string(),
+    to: z.string().describe("exclusive"),
+    by: z.enum(STATS_DIMENSIONS),
+    totals: statsGroupSchema,
+    groups: z.array(statsGroupSchema),
+  })
+  .meta({ id: "Stats" });
+
+export const exportQuerySchema = z.strictObject({
+  format: z.enum(EXPORT_FORMATS).describe("csv (with a header row) or json (NDJSON)"),
+  what: z.enum(EXPORT_TABLES).optional().describe("default analyses"),
+  since: fromParser(parseSince).optional().describe("YYYY-MM-DD (UTC) or ISO timestamp, inclusive"),
+  until: fromParser(parseExportUntil)
+    .optional()
+    .describe("ISO timestamp (exclusive) or YYYY-MM-DD (through that UTC day)"),
+  ticker: tickerParam.optional(),
+  status: z
+    .string()
+    .optional()
+    .describe(`an analysis status, or for calls one of ${CALL_STATUSES.join(", ")}`),
+});
+
+const budgetAmountSchema = z.object({
+  spent: z.number(),
+  budget: z.number().nullable().describe("null when not configured"),
+  fraction: z.number().nullable().describe("spent / budget; 1 = all of it"),
+});
+
+export const budgetResponseSchema = z
+  .object({
+    day: z.string().describe("today, UTC"),
+    tokens: budgetAmountSchema,
+    cost_usd: budgetAmountSchema,
+    alert_threshold: z.number(),
+    when_exceeded: z.enum(["refuse", "queue"]),
+    alerts: z.array(
+      z.object({
+        kind: z.enum(["tokens", "cost"]),
+        threshold: z.number(),
+        spent: z.number(),
+        budget: z.number(),
+        created_at: z.date(),
+      }),
+    ),
+    resets_at: z.date().describe("start of the next UTC day"),
+  })
+  .meta({ id: "BudgetStatus" });
 
 export const readinessSchema = z.object({
   status: z.enum(["ready", "not_ready"]),

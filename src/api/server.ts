@@ -11,9 +11,11 @@ import { mountQueueBoard } from "./bull-board.js";
 import { apiErrorHandler, apiNotFoundHandler } from "./errors.js";
 import { ApiMetrics } from "./metrics.js";
 import { analysesRoutes } from "./routes/analyses.js";
+import { budgetRoutes } from "./routes/budget.js";
 import { dashboardRoutes } from "./routes/dashboard.js";
 import { healthRoutes } from "./routes/health.js";
 import { observabilityRoutes } from "./routes/observability.js";
+import { reportsRoutes } from "./routes/reports.js";
 
 /**
  * The HTTP API of DESIGN §9, the dashboard at /, bull-board at /queues and /metrics, on one
@@ -51,6 +53,8 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(healthRoutes(deps));
   await app.register(analysesRoutes(deps));
   await app.register(observabilityRoutes(deps, metrics));
+  await app.register(reportsRoutes(deps));
+  await app.register(budgetRoutes(deps));
   await app.register(dashboardRoutes);
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
   await mountQueueBoard(app, deps.queue);

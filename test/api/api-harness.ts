@@ -29,9 +29,10 @@ export interface ApiHarness {
 
 /** The real API on its own database and queue prefix, as `serve` builds it. */
 export async function startApiHarness(
-  options: { env?: Record<string, string>; listen?: boolean } = {},
+  options: { env?: Record<string, string>; listen?: boolean; db?: TestDatabase } = {},
 ): Promise<ApiHarness> {
-  const db = await createTestDatabase();
+  // A database passed in (e.g. a pipeline harness') stays its owner's to drop.
+  const db = options.db ?? (await createTestDatabase());
   const prefix = uniqueName("sl-test-api");
   const config = testConfig({ DATABASE_URL: db.url, QUEUE_PREFIX: prefix, ...options.env });
   const redis = createRedis(config.redisUrl, "producer");
@@ -55,7 +56,7 @@ export async function startApiHarness(
       await app.close();
       await queue.close();
       await redis.quit().catch(() => redis.disconnect());
-      await db.drop();
+      if (!options.db) await db.drop();
       await dropQueueKeys(prefix);
     },
   };

@@ -320,9 +320,12 @@ describe("health, OpenAPI, queue board, per-day usage", () => {
       "/analyses",
       "/analyses/{id}",
       "/analyses/{id}/summary",
+      "/budget",
+      "/export",
       "/healthz",
       "/metrics",
       "/readyz",
+      "/stats",
       "/usage/daily",
     ]);
     const body = doc.paths["/analyses"].post.requestBody.content["application/json"].schema;

@@ -96,6 +96,13 @@ describe("dashboard in a real browser", () => {
       page.$$eval(selector, (rects) => rects.filter((r) => Number(r.getAttribute("height")) > 0).length);
     await expect.poll(() => drawnBars("#daily-tokens-chart rect.bar-input"), { timeout: 15_000 }).toBe(1);
     await expect.poll(() => drawnBars("#daily-cost-chart rect.bar-cost"), { timeout: 15_000 }).toBe(1);
+    // Budget: none configured here, so the section says so and shows today's spend alone.
+    await page.waitForSelector('#budget[data-configured="false"]');
+    expect(await page.isVisible("#budget-none")).toBe(true);
+    await expect
+      .poll(() => page.textContent('#budget-meters [data-kind="Tokens"]'), { timeout: 15_000 })
+      .toBe(`Tokens: ${(stored?.total_tokens ?? -1).toLocaleString("en-US")} spent, no budget`);
+    expect(await page.$$eval("#budget-meters meter", (nodes) => nodes.length)).toBe(0);
     await page.screenshot({ path: path.join(ARTIFACTS, "dashboard-completed.png"), fullPage: true });
   });
 

@@ -284,8 +284,10 @@ function renderDailyChart(box, days, series, format) {
   box.replaceChildren(legend, chart);
 }
 
+const dollars = (v) => (v === 0 ? "$0" : `$${v < 0.01 ? v.toFixed(5) : v.toFixed(2)}`);
+
 async function refreshDaily() {
-  const { days } = await api(`/usage/daily?days=${DAYS_SHOWN}`);
+  const { days, tickers } = await api(`/usage/daily?days=${DAYS_SHOWN}`);
   renderDailyChart(
     $("daily-tokens-chart"),
     days,
@@ -299,8 +301,101 @@ async function refreshDaily() {
     $("daily-cost-chart"),
     days,
     [{ label: "cost", className: "bar-cost", legend: "cost", value: (d) => d.cost_usd }],
-    (v) => (v === 0 ? "$0" : `$${v < 0.01 ? v.toFixed(5) : v.toFixed(2)}`),
+    dollars,
   );
+  renderDailyChart(
+    $("daily-saved-chart"),
+    days,
+    [
+      {
+        label: "reuse",
+        className: "bar-reuse",
+        legend: "reuse",
+        value: (d) => d.reuse_cost_saved_usd,
+      },
+      {
+        label: "caching",
+        className: "bar-cache",
+        legend: "cache",
+        value: (d) => d.cache_cost_saved_usd,
+      },
+    ],
+    dollars,
+  );
+  renderSavingsTable(tickers);
+}
+
+// ---------- savings ----------
+
+function renderSavingsTable(tickers) {
+  const rows = tickers.map((t) =>
+    el(
+      "tr",
+      { data: { ticker: t.ticker } },
+      el("td", {}, el("strong", { text: t.ticker })),
+      el("td", { class: "num", text: int(t.reuse_tokens_saved) }),
+      el("td", { class: "num", text: usd(t.reuse_cost_saved_usd) }),
+      el("td", { class: "num", text: int(t.cached_input_tokens) }),
+      el("td", { class: "num", text: usd(t.cache_cost_saved_usd) }),
+    ),
+  );
+  document.querySelector("#savings-table tbody").replaceChildren(...rows);
+  $("savings-empty").hidden = tickers.length > 0;
+}
+
+// ---------- daily budget ----------
+
+const percent = (fraction) => `${(fraction * 100).toFixed(1)}%`;
+
+function budgetMeter(kind, amount, threshold, format) {
+  const label =
+    amount.budget === null
+      ? `${kind}: ${format(amount.spent)} spent, no budget`
+      : `${kind}: ${format(amount.spent)} of ${format(amount.budget)} (${percent(amount.fraction)})`;
+  const box = el("div", { class: "budget-meter", data: { kind } }, el("div", { text: label }));
+  if (amount.budget !== null) {
+    // low = the alert threshold, high = the whole budget: the browser colours it.
+    box.append(
+      el("meter", {
+        min: "0",
+        max: "1",
+        low: String(threshold),
+        high: "0.999999",
+        optimum: "0",
+        value: String(Math.min(1, amount.fraction)),
+        title: label,
+      }),
+    );
+  }
+  return box;
+}
+
+function renderBudget(b) {
+  const configured = b.tokens.budget !== null || b.cost_usd.budget !== null;
+  $("budget").dataset.configured = String(configured);
+  $("budget-meters").replaceChildren(
+    budgetMeter("Tokens", b.tokens, b.alert_threshold, int),
+    budgetMeter("Cost", b.cost_usd, b.alert_threshold, usd),
+  );
+  $("budget-none").hidden = configured;
+  $("budget-note").textContent = configured
+    ? `Alert at ${percent(b.alert_threshold)}; at 100% new analyses are ` +
+      `${b.when_exceeded === "queue" ? "queued" : "refused"} until ${when(b.resets_at)}.`
+    : `Resets at ${when(b.resets_at)}.`;
+  $("budget-alerts").replaceChildren(
+    ...b.alerts.map((a) =>
+      el("li", {
+        class: a.threshold >= 1 ? "reached" : "",
+        text:
+          `${when(a.created_at).slice(11)} ${a.kind} ${a.threshold >= 1 ? "budget reached" : `alert at ${percent(a.threshold)}`}: ` +
+          `${a.kind === "cost" ? usd(a.spent) : int(a.spent)} of ${a.kind === "cost" ? usd(a.budget) : int(a.budget)}`,
+      }),
+    ),
+  );
+}
+
+async function refreshBudget() {
+  renderBudget(await api("/budget"));
 }
 
 // ---------- polling ----------
@@ -315,7 +410,7 @@ async function refresh() {
   const jobs = [refreshDetail()];
   if (signature !== state.listSignature || state.polls % DAILY_EVERY_N_POLLS === 0) {
     state.listSignature = signature;
-    jobs.push(refreshDaily());
+    jobs.push(refreshDaily(), refreshBudget());
   }
   await Promise.all(jobs);
   state.polls += 1;

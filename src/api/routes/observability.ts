@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { dailyUsage } from "../../store/daily-usage-repo.js";
+import { savingsByDay } from "../../store/savings-repo.js";
 import type { ApiDeps } from "../api-deps.js";
 import type { ApiMetrics } from "../metrics.js";
 import { dailyUsageQuerySchema, dailyUsageResponseSchema, errorSchema } from "../schemas.js";
@@ -26,15 +27,34 @@ export function observabilityRoutes(deps: ApiDeps, metrics: ApiMetrics): Fastify
       "/usage/daily",
       {
         schema: {
-          summary: "Tokens and cost per UTC day, from the ledger",
+          summary: "Tokens, cost and savings per UTC day, from the ledger",
+          description:
+            "Per day: tokens and cost billed, tokens and cost saved by stage reuse (by the day the " +
+            "analysis was created) and by prompt caching (by the day the call started). `tickers`: the " +
+            "same savings per ticker over the whole window.",
           tags: ["observability"],
           querystring: dailyUsageQuerySchema,
           response: { 200: dailyUsageResponseSchema, 400: errorSchema },
         },
       },
       async (request) => {
-        const rows = await dailyUsage(deps.sql, request.query.days ?? 30);
-        return { days: rows.map((row) => ({ ...row, cost_usd: Number(row.cost_usd) })) };
+        const days = request.query.days ?? 30;
+        const now = new Date();
+        const [rows, savings] = await Promise.all([
+          dailyUsage(deps.sql, days, now),
+          savingsByDay(deps.sql, days, now),
+        ]);
+        const saved = new Map(savings.days.map((d) => [d.day, d]));
+        return {
+          days: rows.map((row) => ({
+            ...row,
+            cost_usd: Number(row.cost_usd),
+            reuse_tokens_saved: saved.get(row.day)?.reuse_tokens_saved ?? 0,
+            reuse_cost_saved_usd: saved.get(row.day)?.reuse_cost_saved_usd ?? 0,
+            cache_cost_saved_usd: saved.get(row.day)?.cache_cost_saved_usd ?? 0,
+          })),
+          tickers: savings.tickers,
+        };
       },
     );
   };

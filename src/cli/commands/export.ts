@@ -3,7 +3,6 @@ import { once } from "node:events";
 import { createWriteStream } from "node:fs";
 import { open, rename, rm, stat } from "node:fs/promises";
 import path from "node:path";
-import v8 from "node:v8";
 import type { Writable } from "node:stream";
 import { stringify } from "csv-stringify/sync";
 import {
@@ -161,13 +160,8 @@ export async function exportCommand(ctx: CliContext, options: ExportOptions): Pr
   const what = oneOf(EXPORT_TABLES, options.what ?? "analyses", "--what");
   const filter = parseFilter(what, options);
   const target = options.out === undefined ? null : await checkOut(options.out);
-  if (process.env.SL_OPT) v8.setFlagsFromString("--optimize-for-size");
   const columns = await exportColumns(ctx.sql, what);
-  const chunks = encode(
-    format,
-    columns,
-    exportBatches(ctx.sql, what, columns, filter, Number(process.env.SL_BATCH ?? 1000)),
-  );
+  const chunks = encode(format, columns, exportBatches(ctx.sql, what, columns, filter));
   if (target) {
     await writeFileAtomically(target, chunks);
     return;

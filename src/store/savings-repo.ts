@@ -1,0 +1,142 @@
+import { type Picodollars, picoToNumber, usdToPico } from "../ledger/money.js";
+import { PRICE_BOOK, type PriceBook, type RateCard, resolvePrice } from "../ledger/price-table.js";
+import type { Sql } from "./database.js";
+
+/**
+ * What reuse and caching saved, per UTC day and per ticker. Reuse: the `tokens_saved` and
+ * `cost_saved_usd` of analyses, on the day they were created. Caching: the cached input
+ * tokens of calls, on the day they started, each saving (input rate − cached-input rate) of
+ * the price version and tier that priced the call.
+ */
+
+export interface Savings {
+  reuse_tokens_saved: number;
+  reuse_cost_saved_usd: number;
+  cached_input_tokens: number;
+  /** Calls of a model with no known price add their cached tokens but no saving. */
+  cache_cost_saved_usd: number;
+}
+
+export interface DaySavings extends Savings {
+  day: string;
+}
+
+export interface TickerSavings extends Savings {
+  ticker: string;
+}
+
+interface Sums {
+  reuseTokens: number;
+  reusePico: Picodollars;
+  cachedTokens: number;
+  cachePico: Picodollars;
+}
+
+const empty = (): Sums => ({ reuseTokens: 0, reusePico: 0n, cachedTokens: 0, cachePico: 0n });
+
+const toSavings = (s: Sums): Savings => ({
+  reuse_tokens_saved: s.reuseTokens,
+  reuse_cost_saved_usd: picoToNumber(s.reusePico),
+  cached_input_tokens: s.cachedTokens,
+  cache_cost_saved_usd: picoToNumber(s.cachePico),
+});
+
+/**
+ * Picodollars saved per cached token under one price version and tier, or null when the
+ * version or model is unknown. The version's own table is searched alone, so the rate is the
+ * one that priced the call, whatever came later.
+ */
+export function cacheSavingPerToken(
+  model: string,
+  version: string,
+  tier: string | null,
+  book: PriceBook = PRICE_BOOK,
+): Picodollars | null {
+  const table = book.find((t) => t.version === version);
+  const resolved = table ? resolvePrice(model, new Date(0), [table]) : undefined;
+  if (!resolved) return null;
+  const { price } = resolved;
+  const card: RateCard = tier === "long_context" && price.longContext ? price.longContext : price.standard;
+  const saving = usdToPico(card.input) / 1_000_000n - usdToPico(card.cachedInput) / 1_000_000n;
+  return saving > 0n ? saving : 0n;
+}
+
+const DAY_MS = 86_400_000;
+
+/** The last `days` UTC days up to `now`'s day: [from, to) as dates and each day's label. */
+function window(days: number, now: Date) {
+  const today = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate());
+  const from = new Date(today - (days - 1) * DAY_MS);
+  const to = new Date(today + DAY_MS);
+  const labels = Array.from({ length: days }, (_, i) =>
+    new Date(from.getTime() + i * DAY_MS).toISOString().slice(0, 10),
+  );
+  return { from, to, labels };
+}
+
+/** Savings of the last `days` UTC days: every day oldest first, tickers by cost saved. */
+export async function savingsByDay(
+  sql: Sql,
+  days: number,
+  now: Date = new Date(),
+): Promise<{ days: DaySavings[]; tickers: TickerSavings[] }> {
+  const { from, to, labels } = window(days, now);
+  const [reuse, cached] = await Promise.all([
+    sql<{ day: string; ticker: string; tokens: number; cost: string }[]>`
+      SELECT to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day, ticker,
+             sum(tokens_saved)::bigint AS tokens, sum(cost_saved_usd)::text AS cost
+      FROM stock_analyses
+      WHERE created_at >= ${from} AND created_at < ${to} AND (tokens_saved > 0 OR cost_saved_usd > 0)
+      GROUP BY 1, 2`,
+    sql<
+      {
+        day: string;
+        ticker: string;
+        model: string;
+        price_version: string | null;
+        price_tier: string | null;
+        tokens: number;
+      }[]
+    >`
+      SELECT to_char(c.started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day, a.ticker, c.model,
+             c.price_version, c.price_tier, sum(c.cached_input_tokens)::bigint AS tokens
+      FROM llm_calls c JOIN stock_analyses a ON a.id = c.analysis_id
+      WHERE c.started_at >= ${from} AND c.started_at < ${to} AND c.cached_input_tokens > 0
+      GROUP BY 1, 2, 3, 4, 5`,
+  ]);
+  const byDay = new Map(labels.map((day) => [day, empty()]));
+  const byTicker = new Map<string, Sums>();
+  const both = (day: string, ticker: string): Sums[] => {
+    let t = byTicker.get(ticker);
+    if (!t) {
+      t = empty();
+      byTicker.set(ticker, t);
+    }
+    const d = byDay.get(day);
+    return d ? [d, t] : [t];
+  };
+  for (const row of reuse) {
+    const pico = usdToPico(row.cost);
+    for (const s of both(row.day, row.ticker)) {
+      s.reuseTokens += row.tokens;
+      s.reusePico += pico;
+    }
+  }
+  for (const row of cached) {
+    const perToken =
+      row.price_version === null ? null : cacheSavingPerToken(row.model, row.price_version, row.price_tier);
+    const pico = perToken === null ? 0n : perToken * BigInt(row.tokens);
+    for (const s of both(row.day, row.ticker)) {
+      s.cachedTokens += row.tokens;
+      s.cachePico += pico;
+    }
+  }
+  const tickers = [...byTicker.entries()]
+    .map(([ticker, s]) => ({ ticker, ...toSavings(s), total: s.reusePico + s.cachePico }))
+    .sort((a, b) => (b.total > a.total ? 1 : b.total < a.total ? -1 : a.ticker < b.ticker ? -1 : 1))
+    .map(({ total: _total, ...rest }) => rest);
+  return {
+    days: [...byDay.entries()].map(([day, s]) => ({ day, ...toSavings(s) })),
+    tickers,
+  };
+}
