@@ -236,6 +236,12 @@ async function runScenario(scenario: Scenario): Promise<Row> {
       const leaked = /"liveTrackers":(\d+)/.exec(w.output())?.[1];
       if (leaked) leakedTrackers += Number(leaked);
     }
+    if (process.env.CHAOS_LOG_DIR) {
+      const { writeFileSync } = await import("node:fs");
+      outcome.stops.forEach((w, i) =>
+        writeFileSync(`${process.env.CHAOS_LOG_DIR}/${scenario.name.replace(/\W+/g, "-")}-${i}.log`, w.output()),
+      );
+    }
     const rows = await db.sql`SELECT * FROM stock_analyses WHERE id = ANY(${ids})`;
     const [calls] =
       await db.sql`SELECT count(*)::int AS n, count(*) FILTER (WHERE status <> 'success')::int AS failed

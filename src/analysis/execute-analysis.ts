@@ -61,9 +61,11 @@ export async function executeAnalysis(
   }
   const { row: claimed } = claim;
   log.info({ ticker: claimed.ticker, model: claimed.model, run: claimed.runs }, "analysis started");
+  let finished = false;
   const heartbeat = setInterval(() => {
     renewAnalysisLease(deps.sql, analysisId, owner, deps.leaseMs)
-      .then((held) => held || log.warn("analysis lease lost to another run"))
+      // After finalize the lease is gone by design; only a live run losing it is news.
+      .then((held) => held || finished || log.warn("analysis lease lost to another run"))
       .catch((err: unknown) => log.warn({ err }, "could not renew analysis lease"));
   }, deps.leaseMs / 3);
   try {
@@ -105,6 +107,7 @@ export async function executeAnalysis(
             }),
           { logger: log },
         );
+        finished = true;
         if (!row) throw new LeaseLostError(`analysis ${analysisId} was taken over by another run`);
         recordAnalysisMetrics(row);
         log.info(
