@@ -1,26 +1,31 @@
 /**
  * The baseline of bench/ledger-overhead.ts: plain BullMQ jobs that make the pipeline's six
  * Gemini calls (five in parallel, then final_decision over their answers) with the SDK, to
- * the same emulator and with the same prompts, but with no ledger, no Postgres and no retries.
+ * the same emulator with the same requests (prompts, inline charts, JSON mode, headers), but
+ * with no ledger, no Postgres and no retries.
  * Env: REDIS_URL, QUEUE_PREFIX, GEMINI_BASE_URL, GEMINI_API_KEY, WORKER_CONCURRENCY,
- * BASELINE_BRIEF (per-job | cached). Prints "baseline worker ready"; SIGTERM closes it.
+ * CHARTS (on | off, as the worker's), BASELINE_INPUTS (per-job | cached: build the market
+ * brief and prompts in every job as the pipeline does, or once per ticker).
+ * Prints "baseline worker ready"; SIGTERM closes it.
  */
 import { type GenerativeModel, GoogleGenerativeAI } from "@google/generative-ai";
 import { type Job, Worker } from "bullmq";
 import { Redis } from "ioredis";
 import { BASELINE_QUEUE, type BaselineJobData } from "./lib/enqueue.js";
 import {
-  finalStagePrompt,
-  marketBrief,
-  type StagePrompt,
+  type AnalysisInputs,
+  analysisInputs,
+  finalRequest,
+  type StageRequest,
   SYSTEM_INSTRUCTION,
-  stagePrompts,
+  sdkParts,
 } from "./lib/prompts.js";
 
 const env = process.env;
+const charts = env.CHARTS !== "off";
 const sdk = new GoogleGenerativeAI(env.GEMINI_API_KEY ?? "baseline");
 const models = new Map<string, GenerativeModel>();
-const briefs = new Map<string, Promise<string>>();
+const cachedInputs = new Map<string, Promise<AnalysisInputs>>();
 
 function model(name: string): GenerativeModel {
   let m = models.get(name);
@@ -31,12 +36,11 @@ function model(name: string): GenerativeModel {
   return m;
 }
 
-/** Same request as src/llm/gemini-client.ts sends (system instruction, JSON mode, attribution headers). */
-async function call(modelName: string, jobId: string, { stage, prompt }: StagePrompt): Promise<string> {
+async function call(modelName: string, jobId: string, { stage, parts }: StageRequest): Promise<string> {
   const result = await model(modelName).generateContent(
     {
       systemInstruction: SYSTEM_INSTRUCTION,
-      contents: [{ role: "user", parts: [{ text: prompt }] }],
+      contents: [{ role: "user", parts: sdkParts(parts) }],
       generationConfig: stage.json ? { responseMimeType: "application/json" } : {},
     },
     {
@@ -50,24 +54,23 @@ async function call(modelName: string, jobId: string, { stage, prompt }: StagePr
   return result.response.text();
 }
 
-function briefFor(ticker: string): Promise<string> {
-  if (env.BASELINE_BRIEF !== "cached") return marketBrief(ticker);
-  let brief = briefs.get(ticker);
-  if (!brief) {
-    brief = marketBrief(ticker);
-    briefs.set(ticker, brief);
+function inputsFor(ticker: string): Promise<AnalysisInputs> {
+  if (env.BASELINE_INPUTS !== "cached") return analysisInputs(ticker, charts);
+  let inputs = cachedInputs.get(ticker);
+  if (!inputs) {
+    inputs = analysisInputs(ticker, charts);
+    cachedInputs.set(ticker, inputs);
   }
-  return brief;
+  return inputs;
 }
 
 async function processJob(job: Job<BaselineJobData>): Promise<{ action: string }> {
   const { ticker, model: modelName } = job.data;
   const jobId = job.id ?? "baseline";
-  const brief = await briefFor(ticker);
-  const prompts = stagePrompts(brief);
-  const texts = await Promise.all(prompts.map((p) => call(modelName, jobId, p)));
-  const results = prompts.map((p, i) => ({ callType: p.stage.callType, text: texts[i] ?? null }));
-  const decision = JSON.parse(await call(modelName, jobId, finalStagePrompt(brief, results))) as {
+  const { brief, stages } = await inputsFor(ticker);
+  const texts = await Promise.all(stages.map((s) => call(modelName, jobId, s)));
+  const results = stages.map((s, i) => ({ callType: s.stage.callType, text: texts[i] ?? null }));
+  const decision = JSON.parse(await call(modelName, jobId, finalRequest(brief, results))) as {
     action: string;
   };
   return { action: decision.action };

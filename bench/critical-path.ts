@@ -16,13 +16,7 @@ import { createRedis } from "../src/queue/redis.js";
 import { MODEL } from "./lib/enqueue.js";
 import { loadLine } from "./lib/proc.js";
 import { type BenchProcess, startEmulatorProcess, startWorkerProcess } from "./lib/processes.js";
-import {
-  finalStagePrompt,
-  marketBrief,
-  type StagePrompt,
-  SYSTEM_INSTRUCTION,
-  stagePrompts,
-} from "./lib/prompts.js";
+import { adapterRequest, analysisInputs, finalRequest, type StageRequest } from "./lib/prompts.js";
 import { type BenchResult, fmt, isMain, median, numberArg, printResult, row } from "./lib/report.js";
 import { createBenchDatabase, dropQueueKeys, REDIS_URL, uniqueName } from "./lib/services.js";
 
@@ -82,26 +76,14 @@ async function timeOneAnalysis(
 /** The six calls through the product's adapter, in the pipeline's shape or one after another. */
 async function adapterRun(client: GeminiClient, shape: "parallel" | "sequential"): Promise<number> {
   const t0 = performance.now();
-  const brief = await marketBrief(TICKER);
-  const prompts = stagePrompts(brief);
-  const id = uniqueName("cp").replaceAll("_", "-");
-  const call = async ({ stage, prompt }: StagePrompt) =>
-    (
-      await client.generate({
-        model: MODEL,
-        systemInstruction: SYSTEM_INSTRUCTION,
-        prompt,
-        json: stage.json,
-        analysisId: id,
-        callType: stage.callType,
-        attempt: 1,
-      })
-    ).text;
+  const { brief, stages } = await analysisInputs(TICKER, true);
+  const ids = { analysisId: uniqueName("cp").replaceAll("_", "-"), model: MODEL };
+  const call = async (request: StageRequest) => (await client.generate(adapterRequest(request, ids))).text;
   const texts: string[] = [];
-  if (shape === "parallel") texts.push(...(await Promise.all(prompts.map(call))));
-  else for (const p of prompts) texts.push(await call(p));
-  const results = prompts.map((p, i) => ({ callType: p.stage.callType, text: texts[i] ?? null }));
-  JSON.parse(await call(finalStagePrompt(brief, results)));
+  if (shape === "parallel") texts.push(...(await Promise.all(stages.map(call))));
+  else for (const s of stages) texts.push(await call(s));
+  const results = stages.map((s, i) => ({ callType: s.stage.callType, text: texts[i] ?? null }));
+  JSON.parse(await call(finalRequest(brief, results)));
   return performance.now() - t0;
 }
 

@@ -3,7 +3,7 @@
  * stock-ledger worker at concurrency 64 against a plain BullMQ + Gemini SDK baseline doing the
  * same six calls with the same prompts, measured in the same run, alternately.
  * `npx tsx bench/ledger-overhead.ts [--analyses 3000] [--rounds 1] [--concurrency 64]
- *   [--baseline-brief per-job|cached] [--log-level warn|info] [--cpu-prof DIR] [--pg-stats]
+ *   [--baseline-inputs per-job|cached] [--charts on|off] [--log-level warn|info] [--cpu-prof DIR] [--pg-stats]
  *   [--what-if no-rollups,async-commit]`
  */
 import { mkdirSync } from "node:fs";
@@ -28,7 +28,10 @@ export interface LedgerOverheadOptions {
   analyses: number;
   rounds: number;
   concurrency: number;
-  baselineBrief: "per-job" | "cached";
+  /** The baseline builds brief and prompts per job (as the pipeline does) or once per ticker. */
+  baselineInputs: "per-job" | "cached";
+  /** Inline charts for the four chart-reading stages, on both sides (product default: on). */
+  charts: boolean;
   logLevel: "warn" | "info";
   /** Profile the stock-ledger worker of the first round into this directory. */
   cpuProfDir?: string | undefined;
@@ -42,7 +45,8 @@ export const LEDGER_OVERHEAD_DEFAULTS: LedgerOverheadOptions = {
   analyses: 3000,
   rounds: 1,
   concurrency: 64,
-  baselineBrief: "per-job",
+  baselineInputs: "per-job",
+  charts: true,
   logLevel: "warn",
 };
 
@@ -75,7 +79,8 @@ export async function runLedgerOverhead(options: LedgerOverheadOptions): Promise
             concurrency: options.concurrency,
             emulatorUrl: emulator.url,
             emulatorPid: emulator.pid,
-            brief: options.baselineBrief,
+            inputs: options.baselineInputs,
+            charts: options.charts,
             cpuProfDir: profDir(round, "baseline"),
           });
           baselines.push(run);
@@ -94,6 +99,7 @@ export async function runLedgerOverhead(options: LedgerOverheadOptions): Promise
             emulatorPid: emulator.pid,
             cpuProfDir,
             logLevel: options.logLevel,
+            charts: options.charts,
             pgStats: round === 0 && options.pgStats,
             whatIf: options.whatIf,
           });
@@ -128,7 +134,7 @@ export async function runLedgerOverhead(options: LedgerOverheadOptions): Promise
   const statuses = products.map((p) => JSON.stringify(p.statuses)).join(" ");
   notes.unshift(
     `${options.analyses} analyses per side, ${options.rounds} round(s), concurrency ${options.concurrency}, emulator latency 0 ms, ` +
-      `baseline brief ${options.baselineBrief}, worker LOG_LEVEL=${options.logLevel}; medians over rounds` +
+      `charts ${options.charts ? "on" : "off"}, baseline inputs ${options.baselineInputs}, worker LOG_LEVEL=${options.logLevel}; medians over rounds` +
       (options.whatIf?.length
         ? `; WHAT-IF (hypothetical, bench database only): ${options.whatIf.join(", ")}`
         : ""),
@@ -169,10 +175,17 @@ export async function runLedgerOverhead(options: LedgerOverheadOptions): Promise
 }
 
 export function ledgerOverheadOptions(argv: string[]): LedgerOverheadOptions {
-  const brief = stringArg(argv, "baseline-brief") ?? LEDGER_OVERHEAD_DEFAULTS.baselineBrief;
+  const inputs = stringArg(argv, "baseline-inputs") ?? LEDGER_OVERHEAD_DEFAULTS.baselineInputs;
   const level = stringArg(argv, "log-level") ?? LEDGER_OVERHEAD_DEFAULTS.logLevel;
-  if ((brief !== "per-job" && brief !== "cached") || (level !== "warn" && level !== "info")) {
-    process.stderr.write("ledger-overhead: --baseline-brief per-job|cached, --log-level warn|info\n");
+  const charts = stringArg(argv, "charts") ?? "on";
+  if (
+    (inputs !== "per-job" && inputs !== "cached") ||
+    (level !== "warn" && level !== "info") ||
+    (charts !== "on" && charts !== "off")
+  ) {
+    process.stderr.write(
+      "ledger-overhead: --baseline-inputs per-job|cached, --log-level warn|info, --charts on|off\n",
+    );
     process.exit(2);
   }
   const prof = stringArg(argv, "cpu-prof");
@@ -181,7 +194,8 @@ export function ledgerOverheadOptions(argv: string[]): LedgerOverheadOptions {
     analyses: numberArg(argv, "analyses", LEDGER_OVERHEAD_DEFAULTS.analyses),
     rounds: Math.max(1, numberArg(argv, "rounds", LEDGER_OVERHEAD_DEFAULTS.rounds)),
     concurrency: numberArg(argv, "concurrency", LEDGER_OVERHEAD_DEFAULTS.concurrency),
-    baselineBrief: brief,
+    baselineInputs: inputs,
+    charts: charts === "on",
     logLevel: level,
     cpuProfDir: prof ? path.resolve(prof) : undefined,
     pgStats: argv.includes("--pg-stats"),

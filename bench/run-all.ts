@@ -27,8 +27,8 @@ const SIZES: Record<
   Size,
   { overhead: number; rounds: number; concurrency: number; memory: number; tracker: number }
 > = {
-  quick: { overhead: 300, rounds: 1, concurrency: 300, memory: 3000, tracker: 600_000 },
-  default: { overhead: 2000, rounds: 2, concurrency: 1000, memory: 6000, tracker: 3_000_000 },
+  quick: { overhead: 300, rounds: 1, concurrency: 300, memory: 2000, tracker: 600_000 },
+  default: { overhead: 1000, rounds: 2, concurrency: 600, memory: 4000, tracker: 3_000_000 },
   full: { overhead: 3000, rounds: 3, concurrency: 1500, memory: 100_000, tracker: 6_000_000 },
 };
 
@@ -45,7 +45,8 @@ const BENCHES: { name: string; run: () => Promise<BenchResult> }[] = [
         analyses: s.overhead,
         rounds: s.rounds,
         concurrency: 64,
-        baselineBrief: "per-job",
+        baselineInputs: "per-job",
+        charts: true,
         logLevel: "warn",
       }),
   },

@@ -12,7 +12,7 @@ import { startEmulator } from "../src/llm/emulator/index.js";
 import { GeminiClient } from "../src/llm/gemini-client.js";
 import { MODEL } from "./lib/enqueue.js";
 import { loadLine } from "./lib/proc.js";
-import { finalStagePrompt, marketBrief, SYSTEM_INSTRUCTION, stagePrompts } from "./lib/prompts.js";
+import { adapterRequest, analysisInputs, finalRequest, SYSTEM_INSTRUCTION } from "./lib/prompts.js";
 import { type BenchResult, fmt, isMain, median, numberArg, printResult, row } from "./lib/report.js";
 
 export interface TrackerOptions {
@@ -28,26 +28,17 @@ async function realisticRecords(): Promise<CallRecord[]> {
   const emulator = await startEmulator({ latencyMs: 0 });
   try {
     const client = new GeminiClient({ apiKey: "bench", baseUrl: emulator.url, timeoutMs: 10_000 });
-    const brief = await marketBrief("RELIANCE");
-    const prompts = stagePrompts(brief);
-    const all = [
-      ...prompts,
-      finalStagePrompt(
-        brief,
-        prompts.map((p) => ({ callType: p.stage.callType, text: "x".repeat(900) })),
-      ),
-    ];
+    const { brief, stages } = await analysisInputs("RELIANCE", true);
+    const final = finalRequest(
+      brief,
+      stages.map((s) => ({ callType: s.stage.callType, text: "x".repeat(900) })),
+    );
     const records: CallRecord[] = [];
-    for (const { stage, prompt } of all) {
-      const result = await client.generate({
-        model: MODEL,
-        systemInstruction: SYSTEM_INSTRUCTION,
-        prompt,
-        json: stage.json,
-        analysisId: "an_bench",
-        callType: stage.callType,
-        attempt: 1,
-      });
+    for (const request of [...stages, final]) {
+      const { stage } = request;
+      const sent = adapterRequest(request, { analysisId: "an_bench", model: MODEL });
+      const result = await client.generate(sent);
+      const prompt = sent.prompt;
       const inputChars = SYSTEM_INSTRUCTION.length + prompt.length;
       const usage = normalizeUsage(result.usageMetadata, {
         received: true,

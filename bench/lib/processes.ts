@@ -24,6 +24,18 @@ export interface BenchProcess {
   stop(signal?: NodeJS.Signals, timeoutMs?: number): Promise<number | null>;
 }
 
+/** Children still running: killed if the bench itself exits or is interrupted, so none is left behind. */
+const running = new Set<ChildProcess>();
+process.once("exit", () => {
+  for (const child of running) child.kill("SIGKILL");
+});
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.once(signal, () => {
+    process.stderr.write(`bench: ${signal}, stopping ${running.size} child process(es)\n`);
+    process.exit(130);
+  });
+}
+
 export function spawnNode(args: string[], env: Record<string, string>, name: string): BenchProcess {
   const child = spawn(process.execPath, args, {
     cwd: projectRoot,
@@ -31,6 +43,8 @@ export function spawnNode(args: string[], env: Record<string, string>, name: str
     stdio: ["ignore", "pipe", "pipe"],
   });
   if (child.pid === undefined) throw new Error(`could not start ${name}`);
+  running.add(child);
+  child.once("close", () => running.delete(child));
   let output = "";
   const waiters: { pattern: RegExp; resolve: () => void }[] = [];
   const onData = (chunk: Buffer) => {
@@ -153,8 +167,10 @@ export interface BaselineOptions {
   queuePrefix: string;
   emulatorUrl: string;
   concurrency: number;
-  /** "per-job" builds the market brief in every job as the product does; "cached" once per ticker. */
-  brief: "per-job" | "cached";
+  /** "per-job" builds brief and prompts in every job as the pipeline does; "cached" once per ticker. */
+  inputs: "per-job" | "cached";
+  /** Inline charts for the four chart-reading stages, as the worker's CHARTS. */
+  charts: boolean;
   cpuProfDir?: string | undefined;
 }
 
@@ -169,7 +185,8 @@ export async function startBaselineProcess(options: BaselineOptions): Promise<Be
       GEMINI_BASE_URL: options.emulatorUrl,
       GEMINI_API_KEY: "bench",
       WORKER_CONCURRENCY: String(options.concurrency),
-      BASELINE_BRIEF: options.brief,
+      BASELINE_INPUTS: options.inputs,
+      CHARTS: options.charts ? "on" : "off",
     },
     "baseline worker",
   );

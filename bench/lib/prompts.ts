@@ -1,32 +1,88 @@
 /**
- * The product's own prompts (src/market + src/analysis/prompts.ts), so the baseline and the
- * sequential variant send requests byte for byte like the pipeline's.
+ * The product's own request building (src/market, src/analysis/prompts.ts, stage-charts.ts),
+ * so the baseline and the adapter-only variants send requests byte for byte like the
+ * pipeline's: shared prefix, the stage's chart inline (four stages, when charts are on), suffix.
  */
-import { finalDecisionPrompt, SYSTEM_INSTRUCTION, stagePrompt } from "../../src/analysis/prompts.js";
+import {
+  finalDecisionPromptParts,
+  type PromptParts,
+  SYSTEM_INSTRUCTION,
+  stagePromptParts,
+} from "../../src/analysis/prompts.js";
+import { barsHash, stageChartsFor } from "../../src/analysis/stage-charts.js";
 import { ANALYSIS_STAGES, FINAL_DECISION_STAGE, type StageDefinition } from "../../src/analysis/stages.js";
+import type { GenerateRequest } from "../../src/llm/gemini-client.js";
 import { computeIndicators, defaultPriceProvider, formatMarketBrief } from "../../src/market/index.js";
 
 export { SYSTEM_INSTRUCTION };
 
-export interface StagePrompt {
+export interface StageRequest {
   stage: StageDefinition<unknown>;
-  prompt: string;
+  parts: PromptParts;
 }
 
-/** The market brief as the pipeline builds it for each analysis (load, indicators, format). */
-export async function marketBrief(ticker: string): Promise<string> {
+export interface AnalysisInputs {
+  brief: string;
+  stages: StageRequest[];
+}
+
+/**
+ * What runAnalysis computes before its first call: indicators, market brief, the bars' hash
+ * and (charts on) the stage charts, which the product renders once per ticker and data.
+ */
+export async function analysisInputs(ticker: string, charts: boolean): Promise<AnalysisInputs> {
   const series = await defaultPriceProvider().load(ticker);
   if (!series || series.bars.length === 0) throw new Error(`no sample data for ${ticker}`);
-  return formatMarketBrief(series, computeIndicators(series.bars));
+  const indicators = computeIndicators(series.bars);
+  const brief = formatMarketBrief(series, indicators);
+  const dataHash = barsHash(series);
+  const images = charts ? await stageChartsFor(series, indicators, dataHash) : {};
+  return {
+    brief,
+    stages: ANALYSIS_STAGES.map((stage) => {
+      const parts = stagePromptParts(brief, stage);
+      const chart = images[stage.callType];
+      return { stage, parts: chart ? { ...parts, images: [chart] } : parts };
+    }),
+  };
 }
 
-export function stagePrompts(brief: string): StagePrompt[] {
-  return ANALYSIS_STAGES.map((stage) => ({ stage, prompt: stagePrompt(brief, stage) }));
-}
-
-export function finalStagePrompt(
+export function finalRequest(
   brief: string,
   results: { callType: string; text: string | null }[],
-): StagePrompt {
-  return { stage: FINAL_DECISION_STAGE, prompt: finalDecisionPrompt(brief, FINAL_DECISION_STAGE, results) };
+): StageRequest {
+  return {
+    stage: FINAL_DECISION_STAGE,
+    parts: finalDecisionPromptParts(brief, FINAL_DECISION_STAGE, results),
+  };
+}
+
+/** The request the pipeline hands the adapter for one stage (no context cache). */
+export function adapterRequest(
+  { stage, parts }: StageRequest,
+  ids: { analysisId: string; model: string },
+): GenerateRequest {
+  return {
+    model: ids.model,
+    systemInstruction: SYSTEM_INSTRUCTION,
+    prompt: `${parts.prefix}${parts.suffix}`,
+    content: {
+      prefix: parts.prefix,
+      images: (parts.images ?? []).map(({ mimeType, data }) => ({ mimeType, data })),
+      suffix: parts.suffix,
+    },
+    json: stage.json,
+    analysisId: ids.analysisId,
+    callType: stage.callType,
+    attempt: 1,
+  };
+}
+
+/** The SDK `parts` of a stage, laid out as src/llm/gemini-client.ts does without a context cache. */
+export function sdkParts(parts: PromptParts) {
+  return [
+    { text: parts.prefix },
+    ...(parts.images ?? []).map(({ mimeType, data }) => ({ inlineData: { mimeType, data } })),
+    { text: parts.suffix },
+  ];
 }

@@ -32,6 +32,8 @@ export interface ProductRunOptions {
   cpuProfDir?: string | undefined;
   logLevel?: "warn" | "info";
   timeoutMs?: number;
+  /** Inline charts (the worker's CHARTS); unset: the product's default. */
+  charts?: boolean;
   /** Time PL/pgSQL functions (track_functions = pl): a small cost of its own inside Postgres. */
   pgStats?: boolean;
   /** Hypothetical changes applied to the bench database only, to size a fix before making it. */
@@ -67,6 +69,7 @@ export async function runProduct(options: ProductRunOptions): Promise<ProductRun
             concurrency: options.concurrency,
             logLevel: options.logLevel,
             cpuProfDir: options.cpuProfDir,
+            extraEnv: options.charts === undefined ? {} : { CHARTS: options.charts ? "on" : "off" },
           },
           async () => (await queue.getWorkersCount()) > i,
         ),
@@ -133,7 +136,8 @@ export async function runBaseline(options: {
   concurrency: number;
   emulatorUrl: string;
   emulatorPid: number;
-  brief: "per-job" | "cached";
+  inputs: "per-job" | "cached";
+  charts: boolean;
   timeoutMs?: number;
   cpuProfDir?: string | undefined;
 }): Promise<BaselineRun> {
@@ -148,7 +152,8 @@ export async function runBaseline(options: {
       queuePrefix: prefix,
       emulatorUrl: options.emulatorUrl,
       concurrency: options.concurrency,
-      brief: options.brief,
+      inputs: options.inputs,
+      charts: options.charts,
       cpuProfDir: options.cpuProfDir,
     });
     await enqueueBaselineJobs(queue, options.analyses);

@@ -112,7 +112,8 @@ export async function runStageCall<Output>(
         model: tracker.model,
         status: !failure ? "success" : failure.type === "interrupted" ? "interrupted" : "failure",
         usage,
-        cost: priceCall(tracker.model, usage),
+        // Priced by the rate in force when the call started.
+        cost: priceCall(tracker.model, usage, startedAt),
         errorType: failure?.type ?? null,
         errorMessage: failure?.message ?? null,
         startedAt,

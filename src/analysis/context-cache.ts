@@ -81,7 +81,7 @@ export async function openContextCache(
     await record(deps, tracker, {
       ...base,
       usage,
-      cost: priceCall(tracker.model, usage),
+      cost: priceCall(tracker.model, usage, startedAt),
       durationMs: Math.round(performance.now() - t0),
       inputChars,
       rawUsage: cache.usageMetadata ?? null,
