@@ -1,7 +1,7 @@
 import { Readable } from "node:stream";
-import { stringify } from "csv-stringify/sync";
 import { parseSince } from "../cli/input.js";
 import type { Sql } from "../store/database.js";
+import { encodeExportRows as encode } from "../store/export-encoding.js";
 import {
   type ExportColumn,
   type ExportFilter,
@@ -12,8 +12,8 @@ import {
 
 /**
  * `GET /export`: the rows `stock-ledger export` writes, in the same encoding (CSV with a
- * header row, or NDJSON), streamed batch by batch so memory stays flat. The encoding mirrors
- * src/cli/commands/export.ts, which does not export its encoder.
+ * header row, or NDJSON), streamed batch by batch so memory stays flat. Both encode with
+ * src/store/export-encoding.ts.
  */
 
 export const EXPORT_FORMATS = ["csv", "json"] as const;
@@ -24,39 +24,6 @@ export const CALL_STATUSES = ["success", "failure", "interrupted"] as const;
 export function parseExportUntil(raw: string): Date {
   const date = parseSince(raw);
   return /^\d{4}-\d{2}-\d{2}$/.test(raw) ? new Date(date.getTime() + 86_400_000) : date;
-}
-
-type Value = string | number | null;
-
-/** One NDJSON object; JSONB and numeric values are already JSON literals (money stays exact). */
-function jsonLine(columns: ExportColumn[], keys: string[], row: Value[]): string {
-  const fields = row.map((value, i) => {
-    const literal =
-      value === null ? "null" : columns[i]?.kind === "text" ? JSON.stringify(value) : String(value);
-    return `${keys[i]}:${literal}`;
-  });
-  return `{${fields.join(",")}}`;
-}
-
-/** Small chunks die young in V8's heap (see the CLI's PIECE_ROWS). */
-const PIECE_ROWS = 100;
-
-async function* encode(
-  format: ExportFormat,
-  columns: ExportColumn[],
-  batches: AsyncIterable<Value[][]>,
-): AsyncGenerator<string> {
-  const names = columns.map((c) => c.name);
-  const keys = names.map((name) => JSON.stringify(name));
-  const csvOptions = { cast: { boolean: (value: boolean) => String(value) } };
-  if (format === "csv") yield stringify([names], csvOptions);
-  for await (const rows of batches) {
-    for (let i = 0; i < rows.length; i += PIECE_ROWS) {
-      const piece = rows.slice(i, i + PIECE_ROWS);
-      if (format === "csv") yield stringify(piece, csvOptions);
-      else yield `${piece.map((row) => jsonLine(columns, keys, row)).join("\n")}\n`;
-    }
-  }
 }
 
 export const EXPORT_CONTENT_TYPES: Record<ExportFormat, string> = {

@@ -4,7 +4,7 @@ import { createWriteStream } from "node:fs";
 import { open, rename, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import type { Writable } from "node:stream";
-import { stringify } from "csv-stringify/sync";
+import { encodeExportRows as encode } from "../../store/export-encoding.js";
 import {
   EXPORT_TABLES,
   type ExportColumn,
@@ -69,45 +69,6 @@ async function checkOut(out: string): Promise<string> {
     throw new UsageError(`cannot write ${out}: it is a directory`);
   }
   return target;
-}
-
-type Value = string | number | null;
-
-/** One NDJSON object; JSONB and numeric values are already JSON literals (money stays exact). */
-function jsonLine(columns: ExportColumn[], keys: string[], row: Value[]): string {
-  const fields = row.map((value, i) => {
-    const literal =
-      value === null ? "null" : columns[i]?.kind === "text" ? JSON.stringify(value) : String(value);
-    return `${keys[i]}:${literal}`;
-  });
-  return `{${fields.join(",")}}`;
-}
-
-/**
- * Rows per string written. A chunk for all 1,000 rows of a batch (~370 KB of CSV) would land
- * in V8's large-object space, which only a full GC frees, so an export of millions of rows
- * would ratchet the heap up to V8's limit; chunks of 100 rows die young.
- */
-const PIECE_ROWS = 100;
-
-/** Encodes batches of rows as CSV (with a header row) or NDJSON, in chunks of PIECE_ROWS. */
-async function* encode(
-  format: ExportFormat,
-  columns: ExportColumn[],
-  batches: AsyncIterable<Value[][]>,
-): AsyncGenerator<string> {
-  const names = columns.map((c) => c.name);
-  const keys = names.map((name) => JSON.stringify(name));
-  const csvOptions = { cast: { boolean: (value: boolean) => String(value) } };
-  if (format === "csv") yield stringify([names], csvOptions);
-  for await (const rows of batches) {
-    for (let i = 0; i < rows.length; i += PIECE_ROWS) {
-      const piece = rows.slice(i, i + PIECE_ROWS);
-      // NULL is an empty cell; everything else arrives as text or a number.
-      if (format === "csv") yield stringify(piece, csvOptions);
-      else yield `${piece.map((row) => jsonLine(columns, keys, row)).join("\n")}\n`;
-    }
-  }
 }
 
 /** Writes with backpressure: the next batch is read from Postgres only once this one is out. */
