@@ -238,9 +238,10 @@ async function runScenario(scenario: Scenario): Promise<Row> {
     }
     if (process.env.CHAOS_LOG_DIR) {
       const { writeFileSync } = await import("node:fs");
-      outcome.stops.forEach((w, i) =>
-        writeFileSync(`${process.env.CHAOS_LOG_DIR}/${scenario.name.replace(/\W+/g, "-")}-${i}.log`, w.output()),
-      );
+      for (const [i, w] of outcome.stops.entries()) {
+        const file = `${process.env.CHAOS_LOG_DIR}/${scenario.name.replace(/\W+/g, "-")}-${i}.log`;
+        writeFileSync(file, w.output());
+      }
     }
     const rows = await db.sql`SELECT * FROM stock_analyses WHERE id = ANY(${ids})`;
     const [calls] =
