@@ -98,30 +98,76 @@ export function recordFromRow(row: LlmCallRow): CallRecord {
   };
 }
 
+/** Every column of a call row with its SQL type, in the order they are sent. */
+const CALL_COLUMNS: readonly (readonly [keyof LlmCallRow, string])[] = [
+  ["analysis_id", "text"],
+  ["call_type", "text"],
+  ["attempt", "int"],
+  ["model", "text"],
+  ["status", "text"],
+  ["input_tokens", "int"],
+  ["output_tokens", "int"],
+  ["thinking_tokens", "int"],
+  ["cached_input_tokens", "int"],
+  ["total_tokens", "int"],
+  ["usage_source", "text"],
+  ["error_type", "text"],
+  ["error_message", "text"],
+  ["started_at", "timestamptz"],
+  ["duration_ms", "int"],
+  ["cost_usd", "numeric"],
+  ["price_version", "text"],
+  ["price_tier", "text"],
+  ["input_chars", "int"],
+  ["output_chars", "int"],
+  ["raw_usage", "jsonb"],
+  ["modality_tokens", "jsonb"],
+  ["output", "text"],
+  ["input_hash", "text"],
+];
+
+const names = CALL_COLUMNS.map(([name]) => name).join(", ");
+const updates = CALL_COLUMNS.filter(
+  ([name]) => !["analysis_id", "call_type", "attempt", "started_at", "model"].includes(name),
+)
+  .map(([name]) => `${name} = EXCLUDED.${name}`)
+  .join(", ");
+
+/**
+ * One statement text for any number of rows: each column goes as one text[] parameter and is
+ * unnested and cast in SQL. A multi-row VALUES list would be a new prepared statement for every
+ * batch size, cached forever on every connection (client and server), which grows memory
+ * without bound over a long run.
+ */
+const INSERT_CALLS = `
+  INSERT INTO llm_calls (${names})
+  SELECT ${CALL_COLUMNS.map(([name, type]) => `${name}::${type}`).join(", ")}
+  FROM unnest(${CALL_COLUMNS.map((_, i) => `$${i + 1}::text[]`).join(", ")}) AS t(${names})
+  ON CONFLICT (analysis_id, call_type, attempt, started_at) DO UPDATE SET ${updates}
+  WHERE llm_calls.status = 'interrupted'`;
+
+function asText(value: unknown, type: string): string | null {
+  if (value === null || value === undefined) return null;
+  if (value instanceof Date) return value.toISOString();
+  if (type === "jsonb") return JSON.stringify(value);
+  return String(value);
+}
+
 /**
  * Writes attempts, many rows in one statement. Idempotent on (analysis_id, call_type,
- * attempt) — with started_at, which a call's start marker and closing row share: only a row still `interrupted` (a start marker, or a call cut off by a crash) may
- * be overwritten, so a finished call is never counted twice.
+ * attempt) — with started_at, which a call's start marker and closing row share: only a row
+ * still `interrupted` (a start marker, or a call cut off by a crash) may be overwritten, so a
+ * finished call is never counted twice.
  */
 export async function insertCalls(sql: Sql | TransactionSql, rows: LlmCallRow[]): Promise<void> {
   if (rows.length === 0) return;
-  const values = rows.map((row) => ({
-    ...row,
-    raw_usage: sql.json(row.raw_usage as postgres.JSONValue),
-    modality_tokens: sql.json(row.modality_tokens),
-  }));
-  await sql`
-    INSERT INTO llm_calls ${sql(values as unknown as Record<string, unknown>[])}
-    ON CONFLICT (analysis_id, call_type, attempt, started_at) DO UPDATE SET
-      status = EXCLUDED.status, input_tokens = EXCLUDED.input_tokens, output_tokens = EXCLUDED.output_tokens,
-      thinking_tokens = EXCLUDED.thinking_tokens, cached_input_tokens = EXCLUDED.cached_input_tokens,
-      total_tokens = EXCLUDED.total_tokens, usage_source = EXCLUDED.usage_source,
-      error_type = EXCLUDED.error_type, error_message = EXCLUDED.error_message,
-      duration_ms = EXCLUDED.duration_ms, cost_usd = EXCLUDED.cost_usd,
-      price_version = EXCLUDED.price_version, price_tier = EXCLUDED.price_tier,
-      input_chars = EXCLUDED.input_chars, output_chars = EXCLUDED.output_chars,
-      raw_usage = EXCLUDED.raw_usage, modality_tokens = EXCLUDED.modality_tokens, output = EXCLUDED.output
-    WHERE llm_calls.status = 'interrupted'`;
+  const columns = CALL_COLUMNS.map(([name, type]) =>
+    sql.array(
+      rows.map((row) => asText(row[name], type)),
+      25, // text
+    ),
+  );
+  await sql.unsafe(INSERT_CALLS, columns as never[], { prepare: true });
 }
 
 export async function listCalls(sql: Sql, analysisId: string): Promise<LlmCallRow[]> {
