@@ -40,6 +40,23 @@ const log = (line: string) => process.stderr.write(`memory: ${line}\n`);
 const retention = (option: unknown): number =>
   typeof option === "object" && option !== null && "count" in option ? Number(option.count) : Number.NaN;
 
+/**
+ * Least-squares slope of RSS against analyses ended: a slow leak shows here long before a
+ * short run's end-versus-start comparison crosses 10%.
+ */
+function rssSlopePer10k(points: [number, number][]): number {
+  if (points.length < 2) return Number.NaN;
+  const mx = points.reduce((sum, [x]) => sum + x, 0) / points.length;
+  const my = points.reduce((sum, [, y]) => sum + y, 0) / points.length;
+  let num = 0;
+  let den = 0;
+  for (const [x, y] of points) {
+    num += (x - mx) * (y - my);
+    den += (x - mx) ** 2;
+  }
+  return den === 0 ? Number.NaN : (num / den) * 10_000;
+}
+
 export async function runMemory(options: MemoryOptions): Promise<BenchResult> {
   const started = Date.now();
   const loadAtStart = loadLine();
@@ -102,6 +119,7 @@ export async function runMemory(options: MemoryOptions): Promise<BenchResult> {
       samples.filter(([n]) => n >= from && n <= to).map(([, mb]) => mb);
     const refRss = median(inWindow(reference, 2 * reference));
     const endRss = median(inWindow(0.9 * options.analyses, options.analyses));
+    const slope = rssSlopePer10k(samples.filter(([n]) => n >= reference));
     const keys = await countQueueKeys(prefix);
     const statusRows = await db.sql<{ status: string; n: number }[]>`
       SELECT status, count(*)::int AS n FROM stock_analyses GROUP BY status`;
@@ -120,6 +138,10 @@ export async function runMemory(options: MemoryOptions): Promise<BenchResult> {
           ratio: `${growth >= 0 ? "+" : ""}${fmt(growth * 100)}%`,
           target: "within ±10%",
           pass: Math.abs(growth) <= 0.1,
+        }),
+        row({
+          metric: "RSS trend after warm-up, MB per 10,000 analyses",
+          value: `${slope >= 0 ? "+" : ""}${fmt(slope)}`,
         }),
         row({
           metric: "live trackers after shutdown",

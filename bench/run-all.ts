@@ -28,7 +28,7 @@ const SIZES: Record<
   { overhead: number; rounds: number; concurrency: number; memory: number; tracker: number }
 > = {
   quick: { overhead: 300, rounds: 1, concurrency: 300, memory: 2000, tracker: 600_000 },
-  default: { overhead: 1000, rounds: 2, concurrency: 600, memory: 4000, tracker: 3_000_000 },
+  default: { overhead: 1500, rounds: 2, concurrency: 800, memory: 5000, tracker: 3_000_000 },
   full: { overhead: 3000, rounds: 3, concurrency: 1500, memory: 100_000, tracker: 6_000_000 },
 };
 
