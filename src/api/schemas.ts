@@ -189,6 +189,9 @@ const statsGroupSchema = z.looseObject({
   p50_ms: z.number().nullable(),
   p95_ms: z.number().nullable(),
   unpriced_calls: z.number(),
+  tokens_saved: z.number().describe("tokens reuse did not spend"),
+  reuse_cost_saved_usd: z.number().describe("USD reuse saved"),
+  cache_cost_saved_usd: z.number().describe("USD cached input tokens saved"),
 });
 
 export const statsQuerySchema = z.strictObject({

@@ -1,7 +1,7 @@
 import type { Sql, TransactionSql } from "./database.js";
 
 /**
- * Writes the stats rollups (sql/002_rollups.sql). The SQL functions there hold the one
+ * Writes the stats rollups (sql/002_rollups.sql, savings added by 009). The SQL functions hold the one
  * definition of a rollup row, used by finalize, by re-derivation and by the migration's
  * backfill alike.
  */

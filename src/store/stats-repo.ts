@@ -38,6 +38,12 @@ export interface StatsGroup {
   p95_ms: number | null;
   /** Calls of a model with no known price: their tokens are counted, their cost is not. */
   unpriced_calls: number;
+  /** Tokens reuse did not spend: each analysis' `tokens_saved` (per stage under --by stage). */
+  tokens_saved: number;
+  /** What reuse saved, USD. */
+  reuse_cost_saved_usd: number;
+  /** What cached input tokens saved against the input rate of the price that priced them, USD. */
+  cache_cost_saved_usd: number;
 }
 
 export interface StatsReport {
@@ -62,6 +68,9 @@ interface AggregateRow {
   cost_usd: string;
   latency_max_ms: number | null;
   hist: number[];
+  tokens_saved: number;
+  reuse_cost_saved_usd: string;
+  cache_cost_saved_usd: string;
 }
 
 // Merged histograms in one pass: sum(latency_hist[i]) per bucket, no per-row function calls.
@@ -108,7 +117,9 @@ async function aggregate(
       ${sum("thinking_tokens")}::bigint AS thinking_tokens,
       ${sum("cached_input_tokens")}::bigint AS cached_input_tokens,
       ${sum("total_tokens")}::bigint AS total_tokens, ${sum("cost_usd")}::text AS cost_usd,
-      max(latency_max_ms) AS latency_max_ms,
+      max(latency_max_ms) AS latency_max_ms, ${sum("tokens_saved")}::bigint AS tokens_saved,
+      ${sum("reuse_cost_saved_usd")}::text AS reuse_cost_saved_usd,
+      ${sum("cache_cost_saved_usd")}::text AS cache_cost_saved_usd,
       ${options.latency === false ? sql`'{}'::float8[]` : sql.unsafe(signed ? SIGNED_HIST_SUMS : HIST_SUMS)} AS hist
     FROM (${union}) rows
     GROUP BY 1
@@ -141,6 +152,9 @@ function toGroup(key: string, row: AggregateRow | undefined): StatsGroup {
     p50_ms: latencyPercentile(hist, 0.5, maxMs),
     p95_ms: latencyPercentile(hist, 0.95, maxMs),
     unpriced_calls: unpriced,
+    tokens_saved: row?.tokens_saved ?? 0,
+    reuse_cost_saved_usd: Number(row?.reuse_cost_saved_usd ?? 0),
+    cache_cost_saved_usd: Number(row?.cache_cost_saved_usd ?? 0),
   };
 }
 

@@ -64,7 +64,9 @@ describe("stock-ledger stats", () => {
     const lines = text.split("\n");
     expect(lines[0]).toBe("Stats by stage, 2026-03-10 to 2026-04-02 (UTC days)");
     const header = lines[2] ?? "";
-    expect(header).toMatch(/^STAGE\s+ANALYSES\s+CALLS\s+FAILED\s+SUCCESS\s+INPUT.*P50 MS\s+P95 MS$/);
+    expect(header).toMatch(
+      /^STAGE\s+ANALYSES\s+CALLS\s+FAILED\s+SUCCESS\s+INPUT.*P50 MS\s+P95 MS\s+SAVED TOK\s+REUSE SAVED\s+CACHE SAVED$/,
+    );
     const table = lines.slice(2, lines.indexOf("", 2));
     // Every figure column ends at the same place on every row.
     const end = header.length;

@@ -57,6 +57,9 @@ describe("stats from the rollups", () => {
         "p95_ms",
         "cost_per_1k_tokens",
         "unpriced_calls",
+        "tokens_saved",
+        "reuse_cost_saved_usd",
+        "cache_cost_saved_usd",
       ].sort(),
     );
     expect(report.totals).toEqual({
@@ -78,6 +81,10 @@ describe("stats from the rollups", () => {
       p50_ms: 471,
       p95_ms: 3000,
       unpriced_calls: 1,
+      // The fixture's calls record no price version and no analysis reused a stage.
+      tokens_saved: 0,
+      reuse_cost_saved_usd: 0,
+      cache_cost_saved_usd: 0,
     });
   });
 

@@ -42,6 +42,9 @@ const COLUMNS: { title: string; cell: (g: StatsGroup) => string }[] = [
   },
   { title: "P50 MS", cell: (g) => orDash(g.p50_ms === null ? null : count(g.p50_ms)) },
   { title: "P95 MS", cell: (g) => orDash(g.p95_ms === null ? null : count(g.p95_ms)) },
+  { title: "SAVED TOK", cell: (g) => count(g.tokens_saved) },
+  { title: "REUSE SAVED", cell: (g) => usd(g.reuse_cost_saved_usd) },
+  { title: "CACHE SAVED", cell: (g) => usd(g.cache_cost_saved_usd) },
 ];
 
 /** An aligned table: the group key left-aligned, every figure right-aligned. */
