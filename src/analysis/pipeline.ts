@@ -114,7 +114,9 @@ async function runOrReuse<Output>(
   );
   const reused = await reuseAnswer(stage, inputHash, run);
   if (reused) return reused;
-  const overBudget = () => limitReached(tracker.totals(), run.limits);
+  // totals() clones; without limits there is nothing to check.
+  const limited = run.limits.maxTokens !== null || run.limits.maxCostPico !== null;
+  const overBudget = () => (limited ? limitReached(tracker.totals(), run.limits) : null);
   const limit = overBudget();
   if (limit) {
     await hooks.onStage?.(stage.callType, "skipped");

@@ -2,13 +2,7 @@ import { Readable } from "node:stream";
 import { parseSince } from "../cli/input.js";
 import type { Sql } from "../store/database.js";
 import { encodeExportRows as encode } from "../store/export-encoding.js";
-import {
-  type ExportColumn,
-  type ExportFilter,
-  type ExportWhat,
-  exportBatches,
-  exportColumns,
-} from "../store/export-repo.js";
+import { type ExportFilter, type ExportWhat, exportBatches, exportColumns } from "../store/export-repo.js";
 
 /**
  * `GET /export`: the rows `stock-ledger export` writes, in the same encoding (CSV with a

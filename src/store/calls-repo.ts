@@ -1,4 +1,3 @@
-import type postgres from "postgres";
 import type { CallRecord, CallStatus } from "../ledger/call-record.js";
 import { picoToUsd, usdToPico } from "../ledger/money.js";
 import type { PriceTier } from "../ledger/pricing.js";

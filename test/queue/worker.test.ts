@@ -5,11 +5,7 @@ import type { Config } from "../../src/config/config.js";
 import { type EmulatorHandle, startEmulator } from "../../src/llm/emulator/index.js";
 import { GeminiClient } from "../../src/llm/gemini-client.js";
 import { logger } from "../../src/logger.js";
-import {
-  type AnalysisQueue,
-  createAnalysisQueue,
-  createAnalysisQueueEvents,
-} from "../../src/queue/analysis-queue.js";
+import { type AnalysisQueue, createAnalysisQueueEvents } from "../../src/queue/analysis-queue.js";
 import { enqueueAnalyses } from "../../src/queue/enqueue.js";
 import { createRedis } from "../../src/queue/redis.js";
 import { startWorkerRuntime, type WorkerRuntime } from "../../src/queue/worker-runtime.js";

@@ -7,7 +7,6 @@ import type { Writable } from "node:stream";
 import { encodeExportRows as encode } from "../../store/export-encoding.js";
 import {
   EXPORT_TABLES,
-  type ExportColumn,
   type ExportFilter,
   type ExportWhat,
   exportBatches,
@@ -28,7 +27,6 @@ export interface ExportOptions {
 }
 
 const FORMATS = ["csv", "json"] as const;
-type ExportFormat = (typeof FORMATS)[number];
 const CALL_STATUSES = ["success", "failure", "interrupted"];
 
 function oneOf<T extends string>(values: readonly T[], raw: string, option: string): T {
