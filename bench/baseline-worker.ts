@@ -1,14 +1,16 @@
 /**
  * The baseline of bench/ledger-overhead.ts: plain BullMQ jobs that make the pipeline's six
  * Gemini calls (five in parallel, then final_decision over their answers) with the SDK, to
- * the same emulator with the same requests (prompts, inline charts, JSON mode, headers), but
+ * the same emulator with the same requests (prompts, charts, JSON mode, headers), but
  * with no ledger, no Postgres and no retries.
  * Env: REDIS_URL, QUEUE_PREFIX, GEMINI_BASE_URL, GEMINI_API_KEY, WORKER_CONCURRENCY,
- * CHARTS (on | off, as the worker's), BASELINE_INPUTS (per-job | cached: build the market
- * brief and prompts in every job as the pipeline does, or once per ticker).
+ * CHARTS (on | off, as the worker's), CHART_TRANSPORT (files | inline, as the worker's: files
+ * uploads each distinct chart once per process and references it), BASELINE_INPUTS (per-job |
+ * cached: build the market brief and prompts in every job as the pipeline does, or once per ticker).
  * Prints "baseline worker ready"; SIGTERM closes it.
  */
 import { type GenerativeModel, GoogleGenerativeAI } from "@google/generative-ai";
+import { GoogleAIFileManager } from "@google/generative-ai/server";
 import { type Job, Worker } from "bullmq";
 import { Redis } from "ioredis";
 import { BASELINE_QUEUE, type BaselineJobData } from "./lib/enqueue.js";
@@ -23,9 +25,13 @@ import {
 
 const env = process.env;
 const charts = env.CHARTS !== "off";
+const uploadCharts = charts && env.CHART_TRANSPORT !== "inline";
 const sdk = new GoogleGenerativeAI(env.GEMINI_API_KEY ?? "baseline");
+const files = new GoogleAIFileManager(env.GEMINI_API_KEY ?? "baseline", { baseUrl: env.GEMINI_BASE_URL });
 const models = new Map<string, GenerativeModel>();
 const cachedInputs = new Map<string, Promise<AnalysisInputs>>();
+/** digest → uri of its upload: each distinct chart is uploaded once per process, as the adapter does. */
+const uploads = new Map<string, Promise<string>>();
 
 function model(name: string): GenerativeModel {
   let m = models.get(name);
@@ -36,11 +42,31 @@ function model(name: string): GenerativeModel {
   return m;
 }
 
+function fileUri(image: { mimeType: string; data: string; digest: string }): Promise<string> {
+  let uri = uploads.get(image.digest);
+  if (!uri) {
+    uri = files
+      .uploadFile(Buffer.from(image.data, "base64"), { mimeType: image.mimeType })
+      .then((response) => response.file.uri);
+    uploads.set(image.digest, uri);
+  }
+  return uri;
+}
+
+async function fileUris(parts: StageRequest["parts"]): Promise<Map<string, string>> {
+  const uris = new Map<string, string>();
+  if (!uploadCharts) return uris;
+  for (const image of parts.images ?? []) {
+    if (image.digest !== undefined) uris.set(image.digest, await fileUri({ ...image, digest: image.digest }));
+  }
+  return uris;
+}
+
 async function call(modelName: string, jobId: string, { stage, parts }: StageRequest): Promise<string> {
   const result = await model(modelName).generateContent(
     {
       systemInstruction: SYSTEM_INSTRUCTION,
-      contents: [{ role: "user", parts: sdkParts(parts) }],
+      contents: [{ role: "user", parts: sdkParts(parts, await fileUris(parts)) }],
       generationConfig: stage.json ? { responseMimeType: "application/json" } : {},
     },
     {

@@ -1,4 +1,5 @@
 import type { ExecuteDeps } from "./analysis/execute-analysis.js";
+import { watchedMarketInputs } from "./analysis/market-inputs.js";
 import type { Config } from "./config/config.js";
 import { TrackerRegistry } from "./ledger/tracker-registry.js";
 import { connectLlm, type LlmConnection } from "./llm/create-llm.js";
@@ -9,6 +10,7 @@ import { createPriceProvider } from "./market/index.js";
 import { createRedis } from "./queue/redis.js";
 import { CallWriter } from "./store/call-writer.js";
 import { createSql, type Sql } from "./store/database.js";
+import { RollupFolder } from "./store/rollup-folder.js";
 
 /**
  * The shared resources of a worker process, built once in the entry point and handed down
@@ -32,21 +34,28 @@ export async function createWorkerResources(
   const limiterRedis =
     rateLimit.requestsPerWindow || rateLimit.tokensPerWindow ? createRedis(config.redisUrl, "worker") : null;
   limiterRedis?.on("error", () => {}); // the worker's own connection reports Redis trouble
+  const rollupFolder = new RollupFolder(sql, logger);
+  const prices = createPriceProvider({ sql, logger, market: config.market });
+  const market = watchedMarketInputs({ sql, prices, charts: config.charts, logger });
   return {
     config,
     sql,
     callWriter: new CallWriter(sql, logger),
+    rollupFolder,
     rateLimiter: limiterRedis ? new SharedRateLimiter(limiterRedis, config.queuePrefix, rateLimit) : null,
     llm: llmConnection.client,
     llmConnection,
-    prices: createPriceProvider({ sql, logger, market: config.market }),
+    prices,
     charts: config.charts,
+    marketInputs: market.cache,
     registry: new TrackerRegistry(),
     leaseMs: config.workerLockMs,
     reuseTtlSeconds: config.reuse.ttlSeconds,
     retryPolicy: { ...DEFAULT_RETRY_POLICY, maxAttempts: config.gemini.maxAttempts },
     logger,
     async close() {
+      await rollupFolder.close();
+      await market.close();
       if (!overrides.llmConnection) await llmConnection.close();
       await limiterRedis?.quit().catch(() => limiterRedis.disconnect());
       if (!overrides.sql) await sql.end({ timeout: 5 });

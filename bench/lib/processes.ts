@@ -108,6 +108,12 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** The bench's own CHART_TRANSPORT, passed to both sides so they send charts alike (unset: the default, files). */
+function chartTransportEnv(): Record<string, string> {
+  const transport = process.env.CHART_TRANSPORT;
+  return transport ? { CHART_TRANSPORT: transport } : {};
+}
+
 export interface EmulatorProcess extends BenchProcess {
   url: string;
 }
@@ -155,6 +161,7 @@ export async function startWorkerProcess(
       GEMINI_API_KEY: "bench",
       WORKER_CONCURRENCY: String(options.concurrency),
       LOG_LEVEL: options.logLevel ?? "warn",
+      ...chartTransportEnv(),
       ...options.extraEnv,
     },
     "worker",
@@ -187,6 +194,7 @@ export async function startBaselineProcess(options: BaselineOptions): Promise<Be
       WORKER_CONCURRENCY: String(options.concurrency),
       BASELINE_INPUTS: options.inputs,
       CHARTS: options.charts ? "on" : "off",
+      ...chartTransportEnv(),
     },
     "baseline worker",
   );

@@ -1,7 +1,7 @@
 /**
  * The product's own request building (src/market, src/analysis/prompts.ts, stage-charts.ts),
  * so the baseline and the adapter-only variants send requests byte for byte like the
- * pipeline's: shared prefix, the stage's chart inline (four stages, when charts are on), suffix.
+ * pipeline's: shared prefix, the stage's chart (four stages, when charts are on), suffix.
  */
 import {
   finalDecisionPromptParts,
@@ -68,7 +68,8 @@ export function adapterRequest(
     prompt: `${parts.prefix}${parts.suffix}`,
     content: {
       prefix: parts.prefix,
-      images: (parts.images ?? []).map(({ mimeType, data }) => ({ mimeType, data })),
+      // With the digest, as the pipeline passes it: the adapter uploads each chart once.
+      images: (parts.images ?? []).map(({ mimeType, data, digest }) => ({ mimeType, data, digest })),
       suffix: parts.suffix,
     },
     json: stage.json,
@@ -78,11 +79,17 @@ export function adapterRequest(
   };
 }
 
-/** The SDK `parts` of a stage, laid out as src/llm/gemini-client.ts does without a context cache. */
-export function sdkParts(parts: PromptParts) {
+/**
+ * The SDK `parts` of a stage, laid out as src/llm/gemini-client.ts does without a context cache:
+ * an image whose digest has an uploaded file's uri in `fileUris` goes as a file reference.
+ */
+export function sdkParts(parts: PromptParts, fileUris: ReadonlyMap<string, string> = new Map()) {
   return [
     { text: parts.prefix },
-    ...(parts.images ?? []).map(({ mimeType, data }) => ({ inlineData: { mimeType, data } })),
+    ...(parts.images ?? []).map(({ mimeType, data, digest }) => {
+      const fileUri = digest === undefined ? undefined : fileUris.get(digest);
+      return fileUri ? { fileData: { mimeType, fileUri } } : { inlineData: { mimeType, data } };
+    }),
     { text: parts.suffix },
   ];
 }

@@ -9,6 +9,7 @@ import {
   releaseAnalysisLease,
   renewAnalysisLease,
 } from "../store/analyses-repo.js";
+import type { RollupFolder } from "../store/rollup-folder.js";
 import { applyRollups } from "../store/rollups-repo.js";
 import { withDbRetry } from "../store/transient.js";
 import { type PipelineDeps, type PipelineHooks, runAnalysis } from "./pipeline.js";
@@ -19,6 +20,8 @@ export interface ExecuteDeps extends PipelineDeps {
   leaseMs: number;
   /** How old another analysis' answer may be to be reused (for analyses enqueued with reuse). */
   reuseTtlSeconds: number;
+  /** Folds finalized analyses into the stats rollups, many at a time, after they commit. */
+  rollupFolder: RollupFolder;
 }
 
 /** Another run holds the analysis' lease: try again after `retryAt`. */
@@ -79,6 +82,7 @@ export async function executeAnalysis(
             ...hooks,
             reuseWithinSeconds: claimed.reuse ? deps.reuseTtlSeconds : null,
             contextCache: claimed.context_cache,
+            firstRun: claimed.runs === 1,
             limits: {
               maxTokens: claimed.max_tokens,
               maxCostPico: claimed.max_cost_usd === null ? null : usdToPico(claimed.max_cost_usd),
@@ -101,13 +105,14 @@ export async function executeAnalysis(
                 marketDataSource: result.marketDataSource,
                 dataHash: result.dataHash,
               });
-              // Same transaction: the stats rollups never drift from the analysis and its calls.
+              // Same transaction: the stats never drift from the analysis and its calls.
               if (finalized) await applyRollups(tx, finalized.id);
               return finalized;
             }),
           { logger: log },
         );
         finished = true;
+        deps.rollupFolder.poke();
         if (!row) throw new LeaseLostError(`analysis ${analysisId} was taken over by another run`);
         recordAnalysisMetrics(row);
         log.info(

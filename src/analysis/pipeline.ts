@@ -2,8 +2,6 @@ import { type AnalysisLimits, limitReached, NO_LIMITS } from "../ledger/budget.j
 import { usdToPico } from "../ledger/money.js";
 import type { TokenTracker } from "../ledger/token-tracker.js";
 import { LlmCallError } from "../llm/errors.js";
-import { computeIndicators } from "../market/indicators.js";
-import { formatMarketBrief } from "../market/market-brief.js";
 import type { PriceProvider } from "../market/types.js";
 import type { AnalysisStatus } from "../store/analyses-repo.js";
 import { findReusableAnswer, type LlmCallRow, listCalls, recordFromRow } from "../store/calls-repo.js";
@@ -16,6 +14,7 @@ import {
   openContextCache,
 } from "./context-cache.js";
 import { stageInputHash } from "./input-hash.js";
+import { type MarketInputsSource, prepareMarketInputs } from "./market-inputs.js";
 import type { FinalDecision } from "./output-schemas.js";
 import {
   finalDecisionPromptParts,
@@ -23,13 +22,17 @@ import {
   SYSTEM_INSTRUCTION,
   stagePromptParts,
 } from "./prompts.js";
-import { barsHash, stageChartsFor } from "./stage-charts.js";
 import { ANALYSIS_STAGES, FINAL_DECISION_STAGE, type StageDefinition } from "./stages.js";
 
 export interface PipelineDeps extends CallRunnerDeps {
   prices: PriceProvider;
   /** Show the four chart-reading stages their charts (inline PNGs), as the original system did. */
   charts: boolean;
+  /**
+   * Market inputs prepared once per ticker and price data (the worker's cache, built over
+   * `prices` and `charts`); unset, each analysis prepares its own from `prices`.
+   */
+  marketInputs?: MarketInputsSource;
 }
 
 export type StageState = "running" | "done" | "failed" | "reused" | "skipped";
@@ -43,6 +46,8 @@ export interface PipelineHooks {
   reuseWithinSeconds?: number | null;
   /** Put the shared prompt prefix in an explicit context cache for this run's calls. */
   contextCache?: boolean;
+  /** The analysis' first run: no earlier run can have stored calls, so there is nothing to resume. */
+  firstRun?: boolean;
 }
 
 export interface PipelineResult {
@@ -237,8 +242,10 @@ export async function runAnalysis(
   deps: PipelineDeps,
   hooks: PipelineHooks = {},
 ): Promise<PipelineResult> {
-  const series = await deps.prices.load(tracker.ticker);
-  if (!series || series.bars.length === 0) {
+  const inputs = deps.marketInputs
+    ? await deps.marketInputs.get(tracker.ticker)
+    : await prepareMarketInputs(deps.prices, tracker.ticker, { charts: deps.charts });
+  if (inputs === null) {
     return {
       status: "failed",
       decision: null,
@@ -246,11 +253,7 @@ export async function runAnalysis(
       marketDataSource: null,
     };
   }
-  const marketDataSource = series.source.label;
-  const indicators = computeIndicators(series.bars);
-  const brief = formatMarketBrief(series, indicators);
-  const dataHash = barsHash(series);
-  const charts = deps.charts ? await stageChartsFor(series, indicators, dataHash) : {};
+  const { marketDataSource, brief, dataHash, charts } = inputs;
   const withChart = (parts: PromptParts, callType: string): PromptParts => {
     const chart = charts[callType];
     return chart ? { ...parts, images: [chart] } : parts;
@@ -259,7 +262,7 @@ export async function runAnalysis(
     tracker,
     deps,
     hooks,
-    stored: await resumeFromStore(tracker, deps),
+    stored: hooks.firstRun ? new Map() : await resumeFromStore(tracker, deps),
     limits: hooks.limits ?? NO_LIMITS,
   };
 

@@ -72,6 +72,9 @@ const envSchema = z.object({
   REUSE_BY_DEFAULT: z.enum(["true", "false"]).default("false"),
   // Show the chart-reading stages their charts as inline images (as the original system did).
   CHARTS: z.enum(["on", "off"]).default("on"),
+  // How charts reach Gemini: uploaded once per process through the Files API and referenced by
+  // uri ("files"), or inline base64 in every call ("inline"). Both are billed the same tokens.
+  CHART_TRANSPORT: z.enum(["files", "inline"]).default("files"),
   EMULATOR_LATENCY_MS: z.coerce.number().int().min(0).max(60_000).default(0),
   EMULATOR_FAULTS: z.string().optional(),
   // Where analyses get prices: "sample" (imported CSV, then the shipped samples) or "live"
@@ -118,6 +121,8 @@ export type Config = {
     };
     /** True when no key and no base URL are set: the built-in emulator serves. */
     useEmulator: boolean;
+    /** Charts uploaded once and referenced ("files"), or inline in every call. */
+    chartTransport: "files" | "inline";
   };
   workerConcurrency: number;
   workerLockMs: number;
@@ -156,6 +161,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxAttempts: e.LLM_MAX_ATTEMPTS,
       rateLimit: { requestsPerWindow: e.LLM_RPM, tokensPerWindow: e.LLM_TPM, windowMs: e.LLM_RATE_WINDOW_MS },
       useEmulator: e.GEMINI_API_KEY === undefined && e.GEMINI_BASE_URL === undefined,
+      chartTransport: e.CHART_TRANSPORT,
     },
     workerConcurrency: e.WORKER_CONCURRENCY,
     workerLockMs: e.WORKER_LOCK_MS,

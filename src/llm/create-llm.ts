@@ -23,6 +23,8 @@ export async function connectLlm(config: Config, logger: Logger): Promise<LlmCon
       apiKey: gemini.apiKey ?? "unused-by-this-server",
       baseUrl: gemini.baseUrl,
       timeoutMs: gemini.timeoutMs,
+      chartTransport: gemini.chartTransport,
+      logger,
     });
     const endpoint = gemini.baseUrl ?? "Google Gemini API";
     logger.info({ endpoint, model: gemini.model }, "using Gemini endpoint");
@@ -33,6 +35,12 @@ export async function connectLlm(config: Config, logger: Logger): Promise<LlmCon
     faults: config.emulator.faults ? parseFaultSpec(config.emulator.faults) : [],
   });
   logger.info({ endpoint: emulator.url }, "no GEMINI_API_KEY: using the built-in Gemini emulator");
-  const client = new GeminiClient({ apiKey: "emulator", baseUrl: emulator.url, timeoutMs: gemini.timeoutMs });
+  const client = new GeminiClient({
+    apiKey: "emulator",
+    baseUrl: emulator.url,
+    timeoutMs: gemini.timeoutMs,
+    chartTransport: gemini.chartTransport,
+    logger,
+  });
   return { client, endpoint: `built-in emulator (${emulator.url})`, emulator, close: () => emulator.close() };
 }

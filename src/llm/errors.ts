@@ -109,6 +109,17 @@ function fromHttpStatus(error: HttpError): LlmCallError {
 }
 
 /**
+ * Gemini's refusal of a prompt naming an uploaded file it no longer holds (deleted, expired):
+ * 403 "You do not have permission to access the File … or it may not exist", or a 400/404
+ * naming the file. Read from the SDK's error before it is mapped (403 would read as `auth`).
+ */
+export function isMissingFileError(error: unknown): boolean {
+  const http = asHttpError(error);
+  if (!http || ![400, 403, 404].includes(http.status ?? 0)) return false;
+  return /\bfiles?\b/i.test(providerMessage(http));
+}
+
+/**
  * Maps whatever the SDK or fetch threw into a typed LlmCallError. `timedOut` tells our own
  * deadline apart from a caller's cancellation (shutdown), since both surface as aborts.
  */

@@ -5,7 +5,11 @@ import {
   type Part,
 } from "@google/generative-ai";
 import { GoogleAICacheManager } from "@google/generative-ai/server";
-import { LlmCallError, mapSdkError } from "./errors.js";
+import { type Logger, logger as processLogger } from "../logger.js";
+import { isMissingFileError, LlmCallError, mapSdkError } from "./errors.js";
+import { chartUploads } from "./gemini-files.js";
+import { answerText, type RawResponse, rejectBlocked } from "./gemini-response.js";
+import type { ImageUploads, UploadedImage, UploadTuning } from "./image-uploads.js";
 
 class DeadlineError extends Error {
   override name = "AbortError";
@@ -31,11 +35,16 @@ async function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
  * Swapping to @google/genai later touches only this adapter.
  */
 
-/** An image sent inline with a prompt (base64 data). */
+/** An image shown with a prompt (base64 data): inline, or uploaded once when it has a digest. */
 export interface InlineImage {
   mimeType: string;
   data: string;
+  /** sha256 of `data`: equal digests, equal bytes, so one upload serves every call. */
+  digest?: string | undefined;
 }
+
+/** How images with a digest travel: uploaded once through the Files API and referenced, or inline in every call. */
+export type ChartTransport = "files" | "inline";
 
 /**
  * A prompt laid out for caching: the shared text prefix, the stage's images, then the stage's
@@ -96,6 +105,12 @@ export interface GeminiClientOptions {
   apiKey: string;
   baseUrl?: string | undefined;
   timeoutMs: number;
+  /** Default "files". */
+  chartTransport?: ChartTransport | undefined;
+  /** For the warnings of the image uploads; default the process logger. */
+  logger?: Logger | undefined;
+  /** Tuning of the upload cache (tests shorten the retry delay). */
+  uploads?: UploadTuning | undefined;
 }
 
 export interface CountRequest {
@@ -113,69 +128,23 @@ export interface LlmClient {
   deleteContextCache(cache: ContextCache): Promise<void>;
 }
 
-interface RawPart {
-  text?: string;
-  thought?: boolean;
-}
-interface RawResponse {
-  candidates?: { content?: { parts?: RawPart[] }; finishReason?: string }[];
-  promptFeedback?: { blockReason?: string; blockReasonMessage?: string };
-  usageMetadata?: Record<string, unknown>;
-  modelVersion?: string;
-}
+/** Images uploaded for this call, by digest: sent as file references, the rest inline. */
+type SentFiles = ReadonlyMap<string, UploadedImage>;
 
-const BLOCKING_FINISH = new Set([
-  "SAFETY",
-  "RECITATION",
-  "BLOCKLIST",
-  "PROHIBITED_CONTENT",
-  "SPII",
-  "IMAGE_SAFETY",
-]);
-
-function promptParts(request: GenerateRequest, prefixCached: boolean): Part[] {
+function promptParts(request: GenerateRequest, prefixCached: boolean, files: SentFiles): Part[] {
   const content = request.content ?? { prefix: request.prompt, images: [], suffix: "" };
   const parts: Part[] = [];
   if (!prefixCached && content.prefix) parts.push({ text: content.prefix });
-  for (const image of content.images)
-    parts.push({ inlineData: { mimeType: image.mimeType, data: image.data } });
+  for (const image of content.images) {
+    const file = image.digest === undefined ? undefined : files.get(image.digest);
+    parts.push(
+      file
+        ? { fileData: { mimeType: file.mimeType, fileUri: file.fileUri } }
+        : { inlineData: { mimeType: image.mimeType, data: image.data } },
+    );
+  }
   if (content.suffix) parts.push({ text: content.suffix });
   return parts.length > 0 ? parts : [{ text: "" }];
-}
-
-/** Answer text without thought-summary parts (which `response.text()` would join in). */
-function answerText(response: RawResponse): string {
-  const parts = response.candidates?.[0]?.content?.parts ?? [];
-  return parts
-    .filter((part) => part.thought !== true && typeof part.text === "string")
-    .map((part) => part.text)
-    .join("");
-}
-
-/** A billed response that carries no usable answer becomes a typed, usage-bearing error. */
-function rejectBlocked(response: RawResponse): void {
-  const usageMetadata = response.usageMetadata;
-  const blockReason = response.promptFeedback?.blockReason;
-  if (blockReason) {
-    throw new LlmCallError("blocked", `prompt blocked: ${blockReason}`, {
-      usageMetadata,
-      responseReceived: true,
-    });
-  }
-  const finishReason = response.candidates?.[0]?.finishReason;
-  if (finishReason && BLOCKING_FINISH.has(finishReason)) {
-    throw new LlmCallError("blocked", `response blocked: finishReason ${finishReason}`, {
-      usageMetadata,
-      responseReceived: true,
-      outputChars: answerText(response).length,
-    });
-  }
-  if (!response.candidates?.length) {
-    throw new LlmCallError("malformed_output", "response has no candidates", {
-      usageMetadata,
-      responseReceived: true,
-    });
-  }
 }
 
 export class GeminiClient implements LlmClient {
@@ -184,6 +153,9 @@ export class GeminiClient implements LlmClient {
   readonly #timeoutMs: number;
   readonly #models = new Map<string, GenerativeModel>();
   readonly #apiKey: string;
+  readonly #logger: Logger;
+  /** Null with the inline transport. */
+  readonly #uploads: ImageUploads | null;
   #caches: GoogleAICacheManager | undefined;
 
   constructor(options: GeminiClientOptions) {
@@ -192,6 +164,14 @@ export class GeminiClient implements LlmClient {
     // A trailing slash would make the SDK build "//v1beta/..." URLs.
     this.#baseUrl = options.baseUrl?.replace(/\/+$/, "");
     this.#timeoutMs = options.timeoutMs;
+    this.#logger = (options.logger ?? processLogger).child({ component: "gemini-client" });
+    this.#uploads =
+      (options.chartTransport ?? "files") === "files"
+        ? chartUploads(
+            { apiKey: this.#apiKey, baseUrl: this.#baseUrl },
+            { timeoutMs: this.#timeoutMs, logger: this.#logger, tuning: options.uploads },
+          )
+        : null;
   }
 
   #model(name: string): GenerativeModel {
@@ -286,41 +266,71 @@ export class GeminiClient implements LlmClient {
     return this.#caches;
   }
 
+  /**
+   * One call, as the ledger sees it. Charts go as file references when uploaded (inline when
+   * the upload failed); if Gemini no longer holds a referenced file, the same request is sent
+   * once more with the images inline. Only the answered request's usage is returned.
+   */
   async generate(request: GenerateRequest): Promise<GenerateResult> {
     return this.#withDeadline(request.signal, async (signal) => {
-      // With a context cache, the cache holds the system instruction and the shared prefix;
-      // Gemini refuses a request that sets a system instruction beside a cachedContent.
-      const cached = request.contextCache;
-      const model = cached
-        ? this.#sdk.getGenerativeModelFromCachedContent(
-            cached.sdkCache as CachedContent,
-            {},
-            this.#baseUrl ? { baseUrl: this.#baseUrl } : {},
-          )
-        : this.#model(request.model);
-      const result = await model.generateContent(
-        {
-          ...(cached ? {} : { systemInstruction: request.systemInstruction }),
-          contents: [{ role: "user", parts: promptParts(request, cached !== undefined) }],
-          generationConfig: request.json ? { responseMimeType: "application/json" } : {},
-        },
-        {
-          signal,
-          customHeaders: {
-            "x-stock-ledger-analysis-id": request.analysisId,
-            "x-stock-ledger-call-type": request.callType,
-            "x-stock-ledger-attempt": String(request.attempt),
+      const context = { analysisId: request.analysisId, callType: request.callType };
+      const files =
+        (await this.#uploads?.filesFor(request.content?.images ?? [], context, signal)) ?? new Map();
+      try {
+        return await this.#generateOnce(request, files, signal);
+      } catch (error) {
+        if (files.size === 0 || !isMissingFileError(error)) throw error;
+        for (const [digest, file] of files) this.#uploads?.forget(digest, file.fileUri);
+        this.#logger.warn(
+          {
+            analysisId: request.analysisId,
+            callType: request.callType,
+            fileUris: [...files.values()].map((file) => file.fileUri),
           },
-        },
-      );
-      const response = result.response as unknown as RawResponse;
-      rejectBlocked(response);
-      return {
-        text: answerText(response),
-        usageMetadata: response.usageMetadata,
-        finishReason: response.candidates?.[0]?.finishReason,
-        modelVersion: response.modelVersion,
-      };
+          "uploaded chart no longer held by the provider; resending it inline",
+        );
+        return await this.#generateOnce(request, new Map(), signal);
+      }
     });
+  }
+
+  async #generateOnce(
+    request: GenerateRequest,
+    files: SentFiles,
+    signal: AbortSignal,
+  ): Promise<GenerateResult> {
+    // With a context cache, the cache holds the system instruction and the shared prefix;
+    // Gemini refuses a request that sets a system instruction beside a cachedContent.
+    const cached = request.contextCache;
+    const model = cached
+      ? this.#sdk.getGenerativeModelFromCachedContent(
+          cached.sdkCache as CachedContent,
+          {},
+          this.#baseUrl ? { baseUrl: this.#baseUrl } : {},
+        )
+      : this.#model(request.model);
+    const result = await model.generateContent(
+      {
+        ...(cached ? {} : { systemInstruction: request.systemInstruction }),
+        contents: [{ role: "user", parts: promptParts(request, cached !== undefined, files) }],
+        generationConfig: request.json ? { responseMimeType: "application/json" } : {},
+      },
+      {
+        signal,
+        customHeaders: {
+          "x-stock-ledger-analysis-id": request.analysisId,
+          "x-stock-ledger-call-type": request.callType,
+          "x-stock-ledger-attempt": String(request.attempt),
+        },
+      },
+    );
+    const response = result.response as unknown as RawResponse;
+    rejectBlocked(response);
+    return {
+      text: answerText(response),
+      usageMetadata: response.usageMetadata,
+      finishReason: response.candidates?.[0]?.finishReason,
+      modelVersion: response.modelVersion,
+    };
   }
 }

@@ -21,6 +21,11 @@ export interface PriceSeries {
   source: DataSource;
   /** Ascending by date, no duplicates. */
   bars: PriceBar[];
+  /**
+   * Until when the provider would serve these same bars (the live feed's cache TTL).
+   * Unset: until new bars are imported (imported data, shipped samples).
+   */
+  freshUntil?: Date;
 }
 
 export interface PriceProvider {

@@ -15,6 +15,7 @@ import { CALL_TYPES } from "../ledger/call-record.js";
 import { recordBudgetAlert } from "../metrics/worker-metrics.js";
 import { QUEUE_NAME } from "./analysis-queue.js";
 import { type AnalysisJobData, analysisJobSchema } from "./job-payload.js";
+import { ProgressThrottle } from "./progress-throttle.js";
 
 /** Progress reported per stage; `analyze --wait` shows it. */
 export interface AnalysisProgress {
@@ -67,6 +68,7 @@ export function analysisProcessor(deps: ExecuteDeps, shutdown: AbortSignal, budg
       done: 0,
       total: CALL_TYPES.length,
     };
+    const reporter = new ProgressThrottle<AnalysisProgress>((p) => job.updateProgress(p));
     const row = await executeAnalysis(data.analysisId, deps, {
       signal: shutdown,
       onStage: (callType, state) => {
@@ -74,10 +76,9 @@ export function analysisProcessor(deps: ExecuteDeps, shutdown: AbortSignal, budg
         progress.done = Object.values(progress.stages).filter(
           (s) => s !== "pending" && s !== "running",
         ).length;
-        // Progress is a courtesy to watchers: a Redis blip must not fail the analysis.
-        job.updateProgress({ ...progress, stages: { ...progress.stages } }).catch(() => undefined);
+        reporter.update({ ...progress, stages: { ...progress.stages } });
       },
-    });
+    }).finally(() => reporter.stop());
     if (row && budget) {
       await noteBudgetCrossings({ ...deps, onAlert: recordBudgetAlert }, budget).catch((err: unknown) =>
         deps.logger.warn({ analysisId: data.analysisId, err }, "could not check the daily budget"),

@@ -63,6 +63,8 @@ function startRecoveryLoop(config: Config, resources: WorkerResources, logger: L
   const queue = createAnalysisQueue(connection, config.queuePrefix);
   let running: Promise<unknown> = Promise.resolve();
   const sweep = () => {
+    // Finalizes fold their own analyses; this catches any a crashed worker left pending.
+    void resources.rollupFolder.foldNow();
     // Next months' llm_calls partitions are made well before they are needed.
     ensureCallPartitions(resources.sql).catch((err: unknown) =>
       logger.warn({ err }, "could not create llm_calls partitions"),

@@ -1,4 +1,5 @@
 import type { Sql } from "./database.js";
+import { foldAllPendingRollups } from "./rollups-repo.js";
 
 /** Creates the monthly llm_calls partitions from this month through `monthsAhead` months on. */
 export async function ensureCallPartitions(sql: Sql, monthsAhead = 3): Promise<number> {
@@ -46,7 +47,9 @@ export async function dropOldCallPartitions(
            AT TIME ZONE 'UTC' AS cutoff`;
   const cutoff = cut?.cutoff ?? new Date(0);
   const old = (await listCallPartitions(sql)).filter((p) => p.to.getTime() <= cutoff.getTime());
-  if (!options.dryRun) {
+  if (!options.dryRun && old.length > 0) {
+    // Pending analyses are counted from their call rows until folded: fold them first.
+    await foldAllPendingRollups(sql);
     for (const part of old) await sql`DROP TABLE ${sql(part.name)}`;
   }
   return old;

@@ -1,5 +1,6 @@
 import type { PriceBar } from "../market/types.js";
 import type { Sql, TransactionSql } from "./database.js";
+import { notifyPriceBarsChanged } from "./price-bars-changes.js";
 
 type Db = Sql | TransactionSql;
 
@@ -34,7 +35,8 @@ export interface StoredPriceBars {
  * a re-import updates rows in place. Columns travel as arrays through unnest, so a ten-year
  * file is one round trip with six array parameters instead of 2,500 × 10 placeholders.
  * The bars must not repeat a date (parsePriceCsv and the live mapping guarantee it);
- * Postgres refuses to update one row twice in a statement.
+ * Postgres refuses to update one row twice in a statement. Imports go through
+ * importPriceBars, which also tells workers' market-input caches.
  */
 export async function upsertPriceBars(
   db: Db,
@@ -86,7 +88,8 @@ export async function upsertPriceBars(
 
 /**
  * Imports parsed files all or nothing: every ticker in one transaction, so a failure
- * anywhere (a constraint, a lost connection) leaves price_bars as it was.
+ * anywhere (a constraint, a lost connection) leaves price_bars as it was. The commit tells
+ * listening workers which tickers changed, so none goes on analysing its cached inputs.
  */
 export async function importPriceBars(
   sql: Sql,
@@ -101,6 +104,10 @@ export async function importPriceBars(
         await upsertPriceBars(tx, { ticker, source: "import", currency: opts.currency, bars, fetchedAt }),
       );
     }
+    await notifyPriceBarsChanged(
+      tx,
+      writes.filter((write) => write.rows > 0).map((write) => write.ticker),
+    );
     return writes;
   });
 }

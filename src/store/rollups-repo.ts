@@ -6,17 +6,48 @@ import type { Sql, TransactionSql } from "./database.js";
  * backfill alike.
  */
 
-/** 'added': first finalize; 'rebuilt': finalized before, so its day was re-derived instead. */
+/**
+ * 'added': now pending, for the folder to add (`foldPendingRollups`); 'rebuilt': it had been
+ * folded before, so its days were re-derived without it and it is pending again.
+ */
 export type RollupOutcome = "added" | "rebuilt";
 
 /**
- * Adds a finalized analysis to the daily and monthly rollups. Call it in the finalize
- * transaction, after `finalizeAnalysis`, so rollups and analysis commit together.
+ * Marks a finalized analysis for the daily and monthly rollups (pending until folded; stats
+ * count it either way). Call it in the finalize transaction, after `finalizeAnalysis`, so the
+ * stats never disagree with the analysis and its calls.
  */
 export async function applyRollups(tx: TransactionSql, analysisId: string): Promise<RollupOutcome> {
   const [row] = await tx<{ outcome: RollupOutcome }[]>`SELECT stats_apply_analysis(${analysisId}) AS outcome`;
   if (!row) throw new Error(`no rollup outcome for analysis ${analysisId}`);
   return row.outcome;
+}
+
+/**
+ * Folds up to `limit` pending analyses into the rollup rows in one transaction. Returns how
+ * many, or null when another session is folding right now (it takes these too).
+ */
+export async function foldPendingRollups(sql: Sql, limit = 500): Promise<number | null> {
+  const [row] = await sql<{ folded: number | null }[]>`SELECT stats_fold_pending(${limit}) AS folded`;
+  return row?.folded ?? null;
+}
+
+/**
+ * Folds every analysis pending now, waiting out another session's fold if one is under way
+ * (retention does this before dropping call rows the pending contributions are read from).
+ */
+export async function foldAllPendingRollups(sql: Sql, limit = 500): Promise<void> {
+  for (;;) {
+    const folded = await foldPendingRollups(sql, limit);
+    if (folded === null) await new Promise((resolve) => setTimeout(resolve, 50));
+    else if (folded < limit) return;
+  }
+}
+
+/** How many finalized analyses wait to be folded into the rollups. */
+export async function countPendingRollups(sql: Sql): Promise<number> {
+  const [row] = await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM stats_rollup_pending`;
+  return row?.n ?? 0;
 }
 
 /**

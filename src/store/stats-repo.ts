@@ -82,7 +82,7 @@ const SIGNED_HIST_SUMS = histSums(true);
 async function dataSpan(sql: Sql): Promise<DataSpan | null> {
   const [row] = await sql<{ first: string | null; last: string | null }[]>`
     SELECT to_char(min(period), 'YYYY-MM-DD') AS first, to_char(max(period), 'YYYY-MM-DD') AS last
-    FROM stats_rollups WHERE dimension = 'all' AND grain = 'day'`;
+    FROM stats_rollups_live WHERE dimension = 'all' AND grain = 'day'`;
   return row?.first && row.last ? { first: row.first, end: addDays(row.last, 1) } : null;
 }
 
@@ -103,7 +103,7 @@ async function aggregate(
   const signed = plan.minus.length > 0;
   const sum = (column: string) => sql.unsafe(`sum(${signed ? "sign * " : ""}${column})`);
   const rows = (sign: 1 | -1, grain: "day" | "month", [from, to]: [string, string]) => sql`
-    SELECT ${sql.unsafe(String(sign))}::int AS sign, * FROM stats_rollups
+    SELECT ${sql.unsafe(String(sign))}::int AS sign, * FROM stats_rollups_live
     WHERE dimension = ${dimension} AND grain = ${grain} AND period >= ${from}::date AND period < ${to}::date`;
   const union = [
     ...plan.days.filter(([from, to]) => from < to).map((range) => rows(1, "day", range)),

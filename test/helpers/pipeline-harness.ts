@@ -6,6 +6,7 @@ import { logger } from "../../src/logger.js";
 import { defaultPriceProvider } from "../../src/market/index.js";
 import { insertQueuedAnalysis } from "../../src/store/analyses-repo.js";
 import { CallWriter } from "../../src/store/call-writer.js";
+import { RollupFolder } from "../../src/store/rollup-folder.js";
 import { createTestDatabase, type TestDatabase, uniqueName } from "./services.js";
 
 export interface PipelineHarness {
@@ -26,6 +27,7 @@ export async function createPipelineHarness(
   const deps: ExecuteDeps = {
     sql: db.sql,
     callWriter: new CallWriter(db.sql, logger),
+    rollupFolder: new RollupFolder(db.sql, logger),
     llm: new GeminiClient({
       apiKey: "test",
       baseUrl: `${emulator.url}/`,
@@ -54,6 +56,7 @@ export async function createPipelineHarness(
       return id;
     },
     async close() {
+      await deps.rollupFolder.close();
       await emulator.close();
       await db.drop();
     },

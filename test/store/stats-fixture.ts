@@ -1,5 +1,5 @@
 import type { Sql } from "../../src/store/database.js";
-import { applyRollups } from "../../src/store/rollups-repo.js";
+import { applyRollups, foldAllPendingRollups } from "../../src/store/rollups-repo.js";
 
 /**
  * A small ledger whose stats are worked out by hand in the tests:
@@ -122,4 +122,5 @@ export async function insertStatsFixture(sql: Sql): Promise<void> {
       await applyRollups(tx, a.id);
     });
   }
+  await foldAllPendingRollups(sql);
 }

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { UsageError } from "../../src/config/config.js";
-import { applyRollups, rebuildRollups } from "../../src/store/rollups-repo.js";
+import { applyRollups, foldAllPendingRollups, rebuildRollups } from "../../src/store/rollups-repo.js";
 import {
   loadStats,
   mostExpensive,
@@ -266,7 +266,9 @@ describe("stats from the rollups", () => {
 
   it("keeps the rollups of days whose calls `retention` dropped when rollups are rebuilt", async () => {
     const before = await stats({ range: "all", by: "day" });
-    // As `retention --keep-months` would: March's call rows go, its analyses stay.
+    // As `retention --keep-months` would: pending analyses folded, then March's call rows go,
+    // its analyses stay.
+    await foldAllPendingRollups(db.sql);
     await db.sql`DELETE FROM llm_calls WHERE started_at < '2026-04-01'`;
     await rebuildRollups(db.sql);
     expect(await stats({ range: "all", by: "day" })).toEqual(before);

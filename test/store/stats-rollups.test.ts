@@ -1,8 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { executeAnalysis } from "../../src/analysis/execute-analysis.js";
+import { type ExecuteDeps, executeAnalysis } from "../../src/analysis/execute-analysis.js";
+import { logger } from "../../src/logger.js";
+import { RollupFolder } from "../../src/store/rollup-folder.js";
 import {
   applyRollups,
   backfillRollups,
+  countPendingRollups,
+  foldAllPendingRollups,
+  foldPendingRollups,
   LATENCY_BOUNDS_MS,
   LATENCY_BUCKETS,
   latencyPercentile,
@@ -11,11 +16,17 @@ import {
 import { createPipelineHarness, type PipelineHarness } from "../helpers/pipeline-harness.js";
 
 let h: PipelineHarness;
+/** The harness' deps with a folder that waits a minute: what is pending stays pending until a test folds. */
+let withoutFolding: ExecuteDeps;
 
 beforeAll(async () => {
   h = await createPipelineHarness({ emulator: { latencyMs: 5, latencyJitterMs: 40 } });
+  withoutFolding = { ...h.deps, rollupFolder: new RollupFolder(h.db.sql, logger, 60_000) };
 });
-afterAll(() => h.close());
+afterAll(async () => {
+  await withoutFolding.rollupFolder.close();
+  await h.close();
+});
 
 interface RollupRow {
   dimension: string;
@@ -36,11 +47,19 @@ interface RollupRow {
   latency_max_ms: number | null;
 }
 
-const rollups = (grain: "day" | "month") => h.db.sql<RollupRow[]>`
-  SELECT dimension, grain, to_char(period, 'YYYY-MM-DD') AS period, key, analyses, calls, failed_calls,
-         unpriced_calls, input_tokens, output_tokens, thinking_tokens, cached_input_tokens, total_tokens,
-         cost_usd::text, (SELECT COALESCE(sum(n), 0) FROM unnest(latency_hist) n)::int AS latency_calls, latency_max_ms
-  FROM stats_rollups WHERE grain = ${grain}
+/** Rollup rows as stored (folded), or as readers see them: folded plus still pending. */
+const rollups = (grain: "day" | "month", source: "stats_rollups" | "stats_rollups_live" = "stats_rollups") =>
+  h.db.sql<RollupRow[]>`
+  SELECT dimension, grain, to_char(period, 'YYYY-MM-DD') AS period, key, sum(analyses)::bigint AS analyses,
+         sum(calls)::bigint AS calls, sum(failed_calls)::bigint AS failed_calls,
+         sum(unpriced_calls)::bigint AS unpriced_calls, sum(input_tokens)::bigint AS input_tokens,
+         sum(output_tokens)::bigint AS output_tokens, sum(thinking_tokens)::bigint AS thinking_tokens,
+         sum(cached_input_tokens)::bigint AS cached_input_tokens, sum(total_tokens)::bigint AS total_tokens,
+         sum(cost_usd)::numeric(30, 12)::text AS cost_usd,
+         sum((SELECT COALESCE(sum(n), 0) FROM unnest(latency_hist) n))::int AS latency_calls,
+         max(latency_max_ms) AS latency_max_ms
+  FROM ${h.db.sql(source)} WHERE grain = ${grain}
+  GROUP BY dimension, grain, period, key
   ORDER BY dimension, period, key`;
 
 /** What every rollup row must be, summed straight from stock_analyses and llm_calls. */
@@ -70,9 +89,16 @@ const expectedFromSource = (grain: "day" | "month") => h.db.sql<RollupRow[]>`
   FROM facts GROUP BY dimension, period, key
   ORDER BY dimension, period, key`;
 
+/** Exact while analyses are pending (as readers see them), and again once they are folded. */
 async function expectRollupsMatchSource(): Promise<void> {
-  expect(await rollups("day")).toEqual(await expectedFromSource("day"));
-  expect(await rollups("month")).toEqual(await expectedFromSource("month"));
+  const day = await expectedFromSource("day");
+  const month = await expectedFromSource("month");
+  expect(await rollups("day", "stats_rollups_live")).toEqual(day);
+  expect(await rollups("month", "stats_rollups_live")).toEqual(month);
+  await foldAllPendingRollups(h.db.sql);
+  expect(await countPendingRollups(h.db.sql)).toBe(0);
+  expect(await rollups("day")).toEqual(day);
+  expect(await rollups("month")).toEqual(month);
 }
 
 describe("stats rollups written by finalize", () => {
@@ -83,11 +109,11 @@ describe("stats rollups written by finalize", () => {
     ]);
     const ids = await Promise.all(["RELIANCE", "TCS", "INFY", "RELIANCE"].map((t) => h.queue(t)));
     // Concurrent finalizes upsert the same 'all' and stage rows: no deadlock, no lost update.
-    const rows = await Promise.all(ids.map((id) => executeAnalysis(id, h.deps)));
+    const rows = await Promise.all(ids.map((id) => executeAnalysis(id, withoutFolding)));
     expect(rows.map((r) => r?.status)).toEqual(["completed", "completed", "completed", "completed"]);
     h.emulator.setFaults([]);
     const unknown = await h.queue("NOSUCHCO");
-    expect((await executeAnalysis(unknown, h.deps))?.status).toBe("failed");
+    expect((await executeAnalysis(unknown, withoutFolding))?.status).toBe("failed");
 
     await expectRollupsMatchSource();
     const [all] = await h.db.sql<{ analyses: number; calls: number; failed_calls: number }[]>`
@@ -110,6 +136,40 @@ describe("stats rollups written by finalize", () => {
       VALUES (${id.id}, 'volume_analysis', 9, 'gemini-2.5-flash', 'success', 70, 30, 100, 'provider', now(), 123,
         0.0000021)`;
     expect(await h.db.sql.begin((tx) => applyRollups(tx, id.id))).toBe("rebuilt");
+    await expectRollupsMatchSource();
+  });
+
+  it("leaves finalized analyses pending, then folds them in batches, each counted once", async () => {
+    const before = await rollups("day");
+    const ids = await Promise.all(["TCS", "INFY", "WIPRO"].map((t) => h.queue(t)));
+    await Promise.all(ids.map((id) => executeAnalysis(id, withoutFolding)));
+    // The finalize transaction wrote no rollup row, only the pending marks ...
+    expect(await rollups("day")).toEqual(before);
+    expect(await countPendingRollups(h.db.sql)).toBe(3);
+    // ... and finalizing one again before it is folded still counts it once.
+    expect(await h.db.sql.begin((tx) => applyRollups(tx, ids[0] ?? ""))).toBe("added");
+    expect(await foldPendingRollups(h.db.sql, 2)).toBe(2);
+    expect(await countPendingRollups(h.db.sql)).toBe(1);
+    await expectRollupsMatchSource();
+  });
+
+  it("lets one session fold at a time; the others step aside", async () => {
+    const id = await h.queue("TCS");
+    await executeAnalysis(id, withoutFolding);
+    await h.db.sql.begin(async (tx) => {
+      const [held] = await tx<{ folded: number | null }[]>`SELECT stats_fold_pending(500) AS folded`;
+      expect(held?.folded).toBe(1);
+      // While that fold is uncommitted, another session does not wait on it.
+      expect(await foldPendingRollups(h.db.sql)).toBeNull();
+    });
+    expect(await countPendingRollups(h.db.sql)).toBe(0);
+    await expectRollupsMatchSource();
+  });
+
+  it("folds after a worker's finalizes without being asked", async () => {
+    const id = await h.queue("INFY");
+    await executeAnalysis(id, h.deps);
+    await expect.poll(() => countPendingRollups(h.db.sql), { timeout: 5000 }).toBe(0);
     await expectRollupsMatchSource();
   });
 

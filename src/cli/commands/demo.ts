@@ -26,6 +26,8 @@ export async function demoCommand(ctx: CliContext): Promise<void> {
     apiKey: "emulator",
     baseUrl: emulator.url,
     timeoutMs: base.gemini.timeoutMs,
+    chartTransport: base.gemini.chartTransport,
+    logger: ctx.logger,
   });
   const runtime = await startWorkerRuntime(config, ctx.logger, {
     llmConnection: {

@@ -1,7 +1,14 @@
 import type { CachedContentStore } from "./cached-contents.js";
-import type { GenerateContentBody } from "./protocol.js";
-import { digestRequest, type RequestDigest, withCachedPrefix } from "./request.js";
-import { type ErrorReply, googleError } from "./rpc-errors.js";
+import { fileIdOf } from "./files.js";
+import type { GenerateContentBody, WireContent } from "./protocol.js";
+import {
+  digestRequest,
+  type FileLookup,
+  fileUrisOf,
+  type RequestDigest,
+  withCachedPrefix,
+} from "./request.js";
+import { type ErrorReply, fileNotFound, googleError } from "./rpc-errors.js";
 import { addTokens, type PromptTokens, promptTokens } from "./usage.js";
 
 /**
@@ -18,12 +25,30 @@ export interface BilledPrompt {
 
 export type PromptResolution = ({ ok: true } & BilledPrompt) | { ok: false; reply: ErrorReply };
 
+/** Gemini refuses a prompt that names a file it does not hold; null when every file is there. */
+export function missingFile(
+  contents: readonly WireContent[] | undefined,
+  files: FileLookup,
+): ErrorReply | null {
+  for (const uri of fileUrisOf(contents)) {
+    if (files(uri)) continue;
+    const id = fileIdOf(uri);
+    return id === null
+      ? googleError(400, "INVALID_ARGUMENT", `Invalid or unsupported file uri: ${uri}`)
+      : fileNotFound(id);
+  }
+  return null;
+}
+
 export function resolvePrompt(
   model: string,
   body: GenerateContentBody,
   store: CachedContentStore,
+  files: FileLookup,
 ): PromptResolution {
-  const own = digestRequest(body);
+  const missing = missingFile(body.contents, files);
+  if (missing) return { ok: false, reply: missing };
+  const own = digestRequest(body, files);
   if (body.cachedContent === undefined) {
     return { ok: true, digest: own, prompt: promptTokens(own), explicit: null };
   }

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { performance } from "node:perf_hooks";
 import { z } from "zod";
+import { missingFile } from "./billed-prompt.js";
 import {
   CachedContentInputError,
   type CachedContentStore,
@@ -12,9 +13,10 @@ import type { FaultBook } from "./faults.js";
 import { NON_JSON_BODY } from "./generate.js";
 import { attemptOf, header, pause, readBody, sendBody, sendError, sendJson } from "./http-io.js";
 import type { EmulatorMethod } from "./protocol.js";
-import { contentSchema, contentsSchema, parseWith } from "./request.js";
+import { contentSchema, contentsSchema, type FileLookup, parseWith } from "./request.js";
 import type { RequestLog } from "./request-log.js";
 import { type ErrorReply, googleError } from "./rpc-errors.js";
+import type { TrafficCounters } from "./traffic.js";
 
 /**
  * The cachedContents REST resource as @google/generative-ai/server's GoogleAICacheManager calls it:
@@ -62,6 +64,8 @@ const DEFAULT_PAGE_SIZE = 100;
 
 export interface CacheRouteDeps {
   store: CachedContentStore;
+  files: FileLookup;
+  traffic: TrafficCounters;
   log: RequestLog;
   faults: FaultBook;
   signal: AbortSignal;
@@ -83,6 +87,7 @@ export async function handleCachedContents(
   const started = performance.now();
   const url = new URL(request.url ?? "/", "http://emulator");
   const raw = request.method === "POST" || request.method === "PATCH" ? await readBody(request) : "";
+  deps.traffic.record(route.method, Buffer.byteLength(raw));
   const name = route.id ? cacheNameOf(route.id) : null;
   const created = route.method === "createCachedContent" ? parseWith(createSchema, raw) : null;
   const entry = deps.log.open({
@@ -127,6 +132,8 @@ export async function handleCachedContents(
         await pause(deps.createLatencyMs, deps.signal);
         if (deps.signal.aborted || response.destroyed) return finish(0);
         const body = created.body;
+        const missing = missingFile(body.contents, deps.files);
+        if (missing) return fail(missing);
         const model = body.model.includes("/") ? body.model : `models/${body.model}`;
         const record = deps.store.create({
           model,
@@ -134,6 +141,7 @@ export async function handleCachedContents(
           ...(body.systemInstruction ? { systemInstruction: body.systemInstruction } : {}),
           ...(body.displayName ? { displayName: body.displayName } : {}),
           expiry: { ttl: body.ttl, expireTime: body.expireTime },
+          files: deps.files,
         });
         const resource = resourceOf(record);
         entry.model = bareModel(model);

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import type { CachedContentInfo, CachedContentUsage, WireContent } from "./protocol.js";
-import { digestRequest, type RequestDigest } from "./request.js";
+import { digestRequest, type FileLookup, type RequestDigest } from "./request.js";
 import { minCacheTokens, type PromptTokens, promptTokens } from "./usage.js";
 
 /**
@@ -37,6 +37,8 @@ export interface CreateCachedContentInput {
   contents: WireContent[];
   displayName?: string;
   expiry: ExpiryInput;
+  /** Resolves fileData parts to uploaded files (checked by the caller). */
+  files?: FileLookup;
 }
 
 /** A request the real service refuses with 400 INVALID_ARGUMENT. */
@@ -106,10 +108,13 @@ export class CachedContentStore {
 
   /** Throws CachedContentInputError below the model's minimum, with Gemini's wording. */
   create(input: CreateCachedContentInput): CachedContentRecord {
-    const digest = digestRequest({
-      contents: input.contents,
-      ...(input.systemInstruction ? { systemInstruction: input.systemInstruction } : {}),
-    });
+    const digest = digestRequest(
+      {
+        contents: input.contents,
+        ...(input.systemInstruction ? { systemInstruction: input.systemInstruction } : {}),
+      },
+      input.files,
+    );
     const tokens = promptTokens(digest);
     const minimum = minCacheTokens(input.model);
     if (tokens.total < minimum) {

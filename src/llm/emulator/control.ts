@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { type FaultBook, FaultSpecError, parseFaultSpec } from "./faults.js";
 import { readBody, sendError, sendJson } from "./http-io.js";
-import type { CachedContentInfo } from "./protocol.js";
+import type { CachedContentInfo, EmulatorTraffic, UploadedFileInfo } from "./protocol.js";
 import type { RequestLog } from "./request-log.js";
 import { googleError } from "./rpc-errors.js";
 
@@ -17,6 +17,8 @@ export interface ControlState {
   faults: FaultBook;
   startedAt: number;
   cachedContents: () => CachedContentInfo[];
+  files: () => UploadedFileInfo[];
+  traffic: () => EmulatorTraffic;
 }
 
 export async function handleControl(
@@ -33,6 +35,7 @@ export async function handleControl(
         uptimeMs: Date.now() - state.startedAt,
         logEntries: state.log.size,
         faultRules: state.faults.list().length,
+        files: state.files().length,
       });
     case "GET /log":
       return sendJson(response, 200, { entries: state.log.list() });
@@ -47,6 +50,10 @@ export async function handleControl(
       return putFaults(request, response, state);
     case "GET /cached-contents":
       return sendJson(response, 200, { cachedContents: state.cachedContents() });
+    case "GET /files":
+      return sendJson(response, 200, { files: state.files() });
+    case "GET /traffic":
+      return sendJson(response, 200, state.traffic());
     default:
       return sendError(response, googleError(404, "NOT_FOUND", `Unknown emulator control route: ${route}`));
   }

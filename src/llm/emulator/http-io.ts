@@ -10,17 +10,20 @@ export class BodyTooLargeError extends Error {
   override name = "BodyTooLargeError";
 }
 
-export async function readBody(request: IncomingMessage): Promise<string> {
+export async function readBodyBytes(request: IncomingMessage, limit = MAX_BODY_BYTES): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of request) {
     const buffer = chunk as Buffer;
     size += buffer.length;
-    if (size > MAX_BODY_BYTES)
-      throw new BodyTooLargeError(`Request payload size exceeds the limit: ${MAX_BODY_BYTES} bytes.`);
+    if (size > limit) throw new BodyTooLargeError(`Request payload size exceeds the limit: ${limit} bytes.`);
     chunks.push(buffer);
   }
-  return Buffer.concat(chunks).toString("utf8");
+  return Buffer.concat(chunks);
+}
+
+export async function readBody(request: IncomingMessage): Promise<string> {
+  return (await readBodyBytes(request)).toString("utf8");
 }
 
 /** Writes a complete response unless the client is already gone (aborted, reset, closing). */

@@ -25,7 +25,7 @@ export const FAULT_KINDS = [
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
-/** Model calls, then the cachedContents resource calls (explicit context caching). */
+/** Model calls, the cachedContents resource calls (explicit context caching), then the Files API. */
 export const EMULATOR_METHODS = [
   "generateContent",
   "countTokens",
@@ -34,6 +34,10 @@ export const EMULATOR_METHODS = [
   "listCachedContents",
   "updateCachedContent",
   "deleteCachedContent",
+  "uploadFile",
+  "getFile",
+  "listFiles",
+  "deleteFile",
 ] as const;
 export type EmulatorMethod = (typeof EMULATOR_METHODS)[number];
 
@@ -77,6 +81,31 @@ export interface EmulatorOptions {
   logLimit?: number;
   /** Delay before createCachedContent answers (Gemini takes a while to build a cache); default 0. */
   cacheCreateLatencyMs?: number;
+  /** How long an uploaded file lives; default 48 h, as on Gemini. */
+  fileTtlMs?: number;
+  /** Bytes of uploaded files held; beyond it the least recently used are dropped. Default 256 MB. */
+  maxFileBytes?: number;
+}
+
+/** One uploaded file as the emulator holds it (handle.files(), /_emulator/files). */
+export interface UploadedFileInfo {
+  /** "files/<id>" */
+  name: string;
+  uri: string;
+  mimeType: string;
+  sizeBytes: number;
+  /** ISO time; a file past it is gone (403 on use, as Gemini answers). */
+  expirationTime: string;
+}
+
+/** Request counts and body bytes per method since start (handle.traffic(), /_emulator/traffic). */
+export interface EmulatorTraffic {
+  /** Requests received, faulted and refused ones included. */
+  requests: Partial<Record<EmulatorMethod, number>>;
+  /** Request body bytes received. */
+  requestBytes: Partial<Record<EmulatorMethod, number>>;
+  /** Files stored by successful uploads. */
+  filesUploaded: number;
 }
 
 /** One explicit cache as the emulator holds it (handle.cachedContents(), /_emulator/cached-contents). */
@@ -102,6 +131,9 @@ export interface EmulatorHandle {
   setFaults(rules: FaultRule[]): void;
   /** Every explicit cache created since start, oldest first, deleted and expired ones included. */
   cachedContents(): CachedContentInfo[];
+  /** Live uploaded files, least recently used first. */
+  files(): UploadedFileInfo[];
+  traffic(): EmulatorTraffic;
   close(): Promise<void>;
 }
 
@@ -122,6 +154,8 @@ export interface RequestLogEntry {
   usageMetadata: UsageMetadata | CachedContentUsage | null;
   /** "cachedContents/<id>" the request used or addressed (the new name for create); else null. */
   cachedContent: string | null;
+  /** "files/<id>" a Files API request addressed (the new name for uploads); only on those entries. */
+  file?: string | null;
   durationMs: number;
 }
 

@@ -84,7 +84,7 @@ export function parseCountTokensBody(raw: string): BodyResult<GenerateContentBod
 
 /**
  * The prompt in order, as implicit caching compares it: each text part, and each image as a
- * digest of its bytes (or file URI), so equal images continue a shared prefix, with its tokens.
+ * digest of its bytes (an uploaded file's too), so equal images continue a shared prefix, with its tokens.
  */
 export type PromptSegment = string | ImageSegment;
 
@@ -126,30 +126,53 @@ function isImage(mimeType: string | undefined): boolean {
   return mimeType?.startsWith("image/") ?? false;
 }
 
-function segmentOf(part: WirePart): PromptSegment | null {
+/** The identity of an image's bytes given as base64: equal bytes, equal key, however they were sent. */
+export function imageKeyOf(base64: string): string {
+  return createHash("sha256").update(base64).digest("base64url");
+}
+
+/** An uploaded file as a prompt reads it: its type, and the identity and tiles of its bytes. */
+export interface FileImage {
+  mimeType: string;
+  key: string;
+  tokens: number;
+}
+
+/** Resolves a fileData part's uri to the stored file, or null when there is none. */
+export type FileLookup = (fileUri: string) => FileImage | null;
+
+function segmentOf(part: WirePart, files: FileLookup | undefined): PromptSegment | null {
   if (typeof part.text === "string") return part.text;
   const { inlineData, fileData } = part;
   if (isImage(inlineData?.mimeType)) {
-    const bytes = createHash("sha256")
-      .update(inlineData?.data ?? "")
-      .digest("base64url");
-    return { image: `${inlineData?.mimeType}:${bytes}`, tokens: inlineImageTokens(inlineData?.data) };
+    const data = inlineData?.data ?? "";
+    return { image: `${inlineData?.mimeType}:${imageKeyOf(data)}`, tokens: inlineImageTokens(data) };
   }
-  // A file URI has no bytes to measure here: one tile.
-  if (isImage(fileData?.mimeType)) {
-    return { image: `${fileData?.mimeType}:${fileData?.fileUri ?? ""}`, tokens: TOKENS_PER_IMAGE };
-  }
-  return null;
+  if (!fileData) return null;
+  // A stored file reads as its bytes would inline, so either transport bills and caches alike.
+  const file = files?.(fileData.fileUri ?? "") ?? null;
+  const mimeType = fileData.mimeType ?? file?.mimeType;
+  if (!isImage(mimeType)) return null;
+  if (file) return { image: `${mimeType}:${file.key}`, tokens: file.tokens };
+  // No bytes to measure (callers refuse unknown files before this): one tile.
+  return { image: `${mimeType}:${fileData.fileUri ?? ""}`, tokens: TOKENS_PER_IMAGE };
 }
 
-export function digestRequest(body: PromptBody): RequestDigest {
+/** The fileData uris of a request's contents, in order. */
+export function fileUrisOf(contents: readonly WireContent[] | undefined): string[] {
+  return (contents ?? []).flatMap((content) =>
+    (content.parts ?? []).flatMap((part) => (part.fileData ? [part.fileData.fileUri ?? ""] : [])),
+  );
+}
+
+export function digestRequest(body: PromptBody, files?: FileLookup): RequestDigest {
   const systemTexts = contentTexts(body.systemInstruction);
   const userTexts = (body.contents ?? []).flatMap(contentTexts);
   const texts = [...systemTexts, ...userTexts];
   const parts = (body.contents ?? []).flatMap((content) => content.parts ?? []);
   const segments: PromptSegment[] = [...systemTexts];
   for (const part of parts) {
-    const segment = segmentOf(part);
+    const segment = segmentOf(part, files);
     if (segment !== null) segments.push(segment);
   }
   // The system instruction names the stage first; contents are the fallback.

@@ -36,6 +36,15 @@ export function rateLimited(retryDelaySeconds: number, message?: string): ErrorR
   );
 }
 
+/** What Gemini answers for a file it does not hold (never uploaded, deleted or expired), on any route. */
+export function fileNotFound(id: string): ErrorReply {
+  return googleError(
+    403,
+    "PERMISSION_DENIED",
+    `You do not have permission to access the File ${id} or it may not exist.`,
+  );
+}
+
 /** The reply for a fault that is an HTTP error status. */
 export function httpFaultReply(kind: FaultKind, retryDelaySeconds = 1): ErrorReply | null {
   switch (kind) {

@@ -9,6 +9,8 @@ import { CachedContentStore, cacheNameOf } from "./cached-contents.js";
 import { CONTROL_PREFIX, type ControlState, handleControl } from "./control.js";
 import { applyTransportFault } from "./fault-reply.js";
 import { FaultBook } from "./faults.js";
+import { type FileRouteDeps, handleFiles, matchFileRoute } from "./file-routes.js";
+import { DEFAULT_FILE_TTL_MS, DEFAULT_MAX_FILE_BYTES, FileStore } from "./files.js";
 import { countTokensReply, type GenerateContext, generateReply, NON_JSON_BODY } from "./generate.js";
 import {
   attemptOf,
@@ -16,7 +18,7 @@ import {
   clientUrl,
   header,
   pause,
-  readBody,
+  readBodyBytes,
   sendBody,
   sendError,
 } from "./http-io.js";
@@ -27,6 +29,7 @@ import { parseCountTokensBody, parseGenerateContentBody } from "./request.js";
 import { RequestLog } from "./request-log.js";
 import { type ErrorReply, googleError, rateLimited } from "./rpc-errors.js";
 import { createRandom, type Random } from "./seed.js";
+import { TrafficCounters } from "./traffic.js";
 import { NO_TOKENS } from "./usage.js";
 
 const log = logger.child({ component: "gemini-emulator" });
@@ -43,7 +46,10 @@ class Emulator {
   readonly #faults: FaultBook;
   readonly #implicit = new ImplicitCache();
   readonly #store = new CachedContentStore();
+  readonly #files: FileStore;
+  readonly #traffic = new TrafficCounters();
   readonly #cacheDeps: CacheRouteDeps;
+  readonly #fileDeps: FileRouteDeps;
   readonly #limiter: RpmLimiter | null;
   readonly #jitter: Random;
   readonly #lifetime = new AbortController();
@@ -57,14 +63,23 @@ class Emulator {
     this.#limiter =
       options.rpmLimit !== undefined ? new RpmLimiter(options.rpmLimit, Date.now, options.rpmWindowMs) : null;
     this.#jitter = createRandom(seed ^ 0x68e31da4);
+    this.#files = new FileStore({
+      ttlMs: options.fileTtlMs ?? DEFAULT_FILE_TTL_MS,
+      maxBytes: options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES,
+    });
     this.#control = {
       log: this.#log,
       faults: this.#faults,
       startedAt: Date.now(),
       cachedContents: () => this.#store.snapshot(),
+      files: () => this.#files.snapshot(),
+      traffic: () => this.#traffic.snapshot(this.#files.uploaded),
     };
+    this.#fileDeps = { files: this.#files, log: this.#log, faults: this.#faults, traffic: this.#traffic };
     this.#cacheDeps = {
       store: this.#store,
+      files: this.#files.lookup,
+      traffic: this.#traffic,
       log: this.#log,
       faults: this.#faults,
       signal: this.#lifetime.signal,
@@ -105,6 +120,8 @@ class Emulator {
       },
       setFaults: (rules: FaultRule[]) => this.#faults.set(rules),
       cachedContents: () => this.#store.snapshot(),
+      files: () => this.#files.snapshot(),
+      traffic: () => this.#traffic.snapshot(this.#files.uploaded),
       close: () => this.close(),
     };
   }
@@ -124,6 +141,8 @@ class Emulator {
     if (path.startsWith(CONTROL_PREFIX)) return handleControl(request, response, path, this.#control);
     const cacheRoute = matchCacheRoute(request.method ?? "GET", path);
     if (cacheRoute) return handleCachedContents(request, response, cacheRoute, this.#cacheDeps);
+    const fileRoute = matchFileRoute(request.method ?? "GET", path);
+    if (fileRoute) return handleFiles(request, response, fileRoute, this.#fileDeps);
     const match = MODEL_ROUTE.exec(path);
     if (request.method !== "POST" || !match?.[2] || !match[3]) {
       return sendError(
@@ -144,9 +163,11 @@ class Emulator {
     const started = performance.now();
     // Taken on arrival: prompts answered while this one is in flight cannot serve it from cache.
     const arrival = this.#implicit.mark();
-    const raw = await readBody(request);
+    const bytes = await readBodyBytes(request);
+    this.#traffic.record(method, bytes.length);
+    const raw = bytes.toString("utf8");
     const parsed = method === "generateContent" ? parseGenerateContentBody(raw) : parseCountTokensBody(raw);
-    const resolved = parsed.ok ? resolvePrompt(model, parsed.body, this.#store) : null;
+    const resolved = parsed.ok ? resolvePrompt(model, parsed.body, this.#store, this.#files.lookup) : null;
     const named = parsed.ok ? parsed.body.cachedContent : undefined;
     const entry = this.#log.open({
       at: new Date().toISOString(),

@@ -73,7 +73,7 @@ export class LivePriceProvider implements PriceProvider {
       this.inFlight.set(symbol, pending);
     }
     const outcome = await pending;
-    return outcome === null ? null : seriesOf(wanted, outcome);
+    return outcome === null ? null : seriesOf(wanted, outcome, this.opts.cacheTtlMs);
   }
 
   private async refresh(symbol: string): Promise<Freshness | null> {
@@ -153,7 +153,7 @@ export class LivePriceProvider implements PriceProvider {
   }
 }
 
-function seriesOf(ticker: string, outcome: Freshness): PriceSeries {
+function seriesOf(ticker: string, outcome: Freshness, cacheTtlMs: number): PriceSeries {
   const { stored } = outcome;
   const what = `Yahoo Finance daily bars for ${stored.ticker} (${stored.bars.length} bars, fetched ${stamp(stored.fetchedAt)}`;
   const source: PriceSeries["source"] =
@@ -166,6 +166,8 @@ function seriesOf(ticker: string, outcome: Freshness): PriceSeries {
     currency: stored.currency ?? "unknown",
     source,
     bars: stored.bars.map((bar) => ({ ...bar })),
+    // Stale bars are retried on the next load, so they are fresh for no time at all.
+    freshUntil: new Date(outcome.state === "stale" ? 0 : stored.fetchedAt.getTime() + cacheTtlMs),
   };
 }
 

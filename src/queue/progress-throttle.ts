@@ -1,0 +1,46 @@
+/**
+ * Sends a job's progress at most once per interval: the first change at once, later ones
+ * merged into one trailing update carrying the latest state. An analysis changes stage state
+ * twelve times, mostly in bursts; each update is a Redis round trip for the worker and an
+ * event for every watcher, and watchers only need the latest state.
+ */
+export class ProgressThrottle<T> {
+  #latest: T | undefined;
+  #timer: NodeJS.Timeout | null = null;
+  #lastSentAt = Number.NEGATIVE_INFINITY;
+  #stopped = false;
+
+  constructor(
+    private readonly send: (progress: T) => Promise<unknown>,
+    private readonly intervalMs = 250,
+  ) {}
+
+  update(progress: T): void {
+    if (this.#stopped) return;
+    this.#latest = progress;
+    if (this.#timer) return;
+    const wait = this.#lastSentAt + this.intervalMs - Date.now();
+    if (wait <= 0) {
+      this.#flush();
+      return;
+    }
+    this.#timer = setTimeout(() => {
+      this.#timer = null;
+      this.#flush();
+    }, wait);
+  }
+
+  /** The job ended: its result says the rest, so a trailing update would only arrive late. */
+  stop(): void {
+    this.#stopped = true;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = null;
+  }
+
+  #flush(): void {
+    if (this.#stopped || this.#latest === undefined) return;
+    this.#lastSentAt = Date.now();
+    // Progress is a courtesy to watchers: a Redis blip must not fail the analysis.
+    this.send(this.#latest).catch(() => undefined);
+  }
+}
