@@ -28,9 +28,12 @@ export interface LedgerOverheadOptions {
   analyses: number;
   rounds: number;
   concurrency: number;
-  /** The baseline builds brief and prompts per job (as the pipeline does) or once per ticker. */
+  /**
+   * The baseline builds brief and prompts once per ticker (as the worker's market-inputs cache
+   * does: equal work, so the ratio is the ledger's) or in every job (to size that cache).
+   */
   baselineInputs: "per-job" | "cached";
-  /** Inline charts for the four chart-reading stages, on both sides (product default: on). */
+  /** Charts for the four chart-reading stages, on both sides, sent alike (product default: on). */
   charts: boolean;
   logLevel: "warn" | "info";
   /** Profile the stock-ledger worker of the first round into this directory. */
@@ -45,7 +48,7 @@ export const LEDGER_OVERHEAD_DEFAULTS: LedgerOverheadOptions = {
   analyses: 3000,
   rounds: 1,
   concurrency: 64,
-  baselineInputs: "per-job",
+  baselineInputs: "cached",
   charts: true,
   logLevel: "warn",
 };

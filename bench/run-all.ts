@@ -45,7 +45,7 @@ const BENCHES: { name: string; run: () => Promise<BenchResult> }[] = [
         analyses: s.overhead,
         rounds: s.rounds,
         concurrency: 64,
-        baselineInputs: "per-job",
+        baselineInputs: "cached",
         charts: true,
         logLevel: "warn",
       }),

@@ -10,7 +10,6 @@ import {
   renewAnalysisLease,
 } from "../store/analyses-repo.js";
 import type { RollupFolder } from "../store/rollup-folder.js";
-import { applyRollups } from "../store/rollups-repo.js";
 import { withDbRetry } from "../store/transient.js";
 import { type PipelineDeps, type PipelineHooks, runAnalysis } from "./pipeline.js";
 
@@ -92,22 +91,17 @@ export async function executeAnalysis(
         const row = await withDbRetry(
           "finalizing analysis",
           () =>
-            deps.sql.begin(async (tx) => {
-              const finalized = await finalizeAnalysis(tx, {
-                id: analysisId,
-                leaseOwner: owner,
-                status: result.status,
-                totals: tracker.totals(),
-                saved: tracker.saved(),
-                breakdown: tracker.breakdown(),
-                decision: result.decision,
-                error: result.error,
-                marketDataSource: result.marketDataSource,
-                dataHash: result.dataHash,
-              });
-              // Same transaction: the stats never drift from the analysis and its calls.
-              if (finalized) await applyRollups(tx, finalized.id);
-              return finalized;
+            finalizeAnalysis(deps.sql, {
+              id: analysisId,
+              leaseOwner: owner,
+              status: result.status,
+              totals: tracker.totals(),
+              saved: tracker.saved(),
+              breakdown: tracker.breakdown(),
+              decision: result.decision,
+              error: result.error,
+              marketDataSource: result.marketDataSource,
+              dataHash: result.dataHash,
             }),
           { logger: log },
         );

@@ -9,7 +9,6 @@ import {
 } from "../store/analyses-repo.js";
 import { listCalls, recordFromRow } from "../store/calls-repo.js";
 import type { Sql } from "../store/database.js";
-import { applyRollups } from "../store/rollups-repo.js";
 
 /**
  * Ends an analysis whose job gave up (retries exhausted, infrastructure gone): its ledger is
@@ -26,20 +25,15 @@ export async function failAnalysisFromStore(
   if (!row || TERMINAL_STATUSES.has(row.status)) return null;
   const tracker = new TokenTracker(analysisId, row.ticker, row.model);
   for (const call of await listCalls(deps.sql, analysisId)) tracker.recordCall(recordFromRow(call));
-  const failed = await deps.sql.begin(async (tx) => {
-    const ended = await finalizeAnalysis(tx, {
-      id: analysisId,
-      leaseOwner: null,
-      status,
-      totals: tracker.totals(),
-      breakdown: tracker.breakdown(),
-      decision: null,
-      error,
-      marketDataSource: null,
-    });
-    // Stats rollups move in the same transaction, as for every finalize.
-    if (ended) await applyRollups(tx, ended.id);
-    return ended;
+  const failed = await finalizeAnalysis(deps.sql, {
+    id: analysisId,
+    leaseOwner: null,
+    status,
+    totals: tracker.totals(),
+    breakdown: tracker.breakdown(),
+    decision: null,
+    error,
+    marketDataSource: null,
   });
   if (failed) recordAnalysisMetrics(failed);
   if (failed) deps.logger.warn({ analysisId, status, error }, "analysis ended from its stored calls");

@@ -90,7 +90,7 @@ export interface FinishedAnalysis {
   duration_ms: number | null;
 }
 
-/** Call once per finalized analysis (after the finalize transaction commits). */
+/** Call once per finalized analysis (after its finalize statement commits). */
 export function recordAnalysisMetrics(row: FinishedAnalysis): void {
   analysesFinished.inc({ status: row.status });
   if (row.duration_ms !== null) {

@@ -153,11 +153,13 @@ export interface AnalysisOutcome {
 /**
  * Writes the final totals and breakdown, once: only an unfinished analysis whose lease is this
  * run's (or free) is updated, so null means another run owns it or it has already ended.
- * The caller runs it in the finalize transaction.
+ * The same statement marks it for the stats rollups (sql/010: pending until folded), so the
+ * stats never disagree with the analysis and its calls — one round trip, no transaction.
  */
-export async function finalizeAnalysis(tx: Db, outcome: AnalysisOutcome): Promise<AnalysisRow | null> {
+export async function finalizeAnalysis(sql: Db, outcome: AnalysisOutcome): Promise<AnalysisRow | null> {
   const { totals } = outcome;
-  const [row] = await tx<AnalysisRow[]>`
+  const [row] = await sql<(AnalysisRow & { rollup: string })[]>`
+    WITH finalized AS (
     UPDATE stock_analyses SET
       status = ${outcome.status},
       completed_at = now(),
@@ -172,8 +174,8 @@ export async function finalizeAnalysis(tx: Db, outcome: AnalysisOutcome): Promis
       cost_usd = ${totals.costPico === null ? null : picoToUsd(totals.costPico)},
       tokens_saved = ${outcome.saved?.tokensSaved ?? 0},
       cost_saved_usd = ${outcome.saved?.costSavedPico == null ? "0" : picoToUsd(outcome.saved.costSavedPico)},
-      token_usage_breakdown = ${tx.json(outcome.breakdown as never)},
-      decision = ${outcome.decision === null || outcome.decision === undefined ? null : tx.json(outcome.decision as never)},
+      token_usage_breakdown = ${sql.json(outcome.breakdown as never)},
+      decision = ${outcome.decision === null || outcome.decision === undefined ? null : sql.json(outcome.decision as never)},
       error = ${outcome.error},
       market_data_source = COALESCE(${outcome.marketDataSource}, market_data_source),
       data_hash = COALESCE(${outcome.dataHash ?? null}, data_hash),
@@ -181,8 +183,11 @@ export async function finalizeAnalysis(tx: Db, outcome: AnalysisOutcome): Promis
       lease_expires_at = NULL
     WHERE id = ${outcome.id} AND status IN ('queued', 'running')
       AND (lease_owner = ${outcome.leaseOwner ?? ""} OR lease_expires_at IS NULL OR lease_expires_at < now())
-    RETURNING *`;
-  return row ?? null;
+    RETURNING *)
+    SELECT finalized.*, stats_apply_analysis(finalized.id) AS rollup FROM finalized`;
+  if (!row) return null;
+  const { rollup: _, ...finalized } = row;
+  return finalized;
 }
 
 export async function getAnalysis(sql: Db, id: string): Promise<AnalysisRow | null> {

@@ -14,8 +14,8 @@ export type RollupOutcome = "added" | "rebuilt";
 
 /**
  * Marks a finalized analysis for the daily and monthly rollups (pending until folded; stats
- * count it either way). Call it in the finalize transaction, after `finalizeAnalysis`, so the
- * stats never disagree with the analysis and its calls.
+ * count it either way). `finalizeAnalysis` does this in its own statement; this is for an
+ * analysis ended some other way (it re-derives the days of one already folded).
  */
 export async function applyRollups(tx: TransactionSql, analysisId: string): Promise<RollupOutcome> {
   const [row] = await tx<{ outcome: RollupOutcome }[]>`SELECT stats_apply_analysis(${analysisId}) AS outcome`;
