@@ -13,7 +13,12 @@ import { ANALYSIS_JOB_OPTIONS, createAnalysisQueue } from "../src/queue/analysis
 import { createRedis } from "../src/queue/redis.js";
 import { enqueueProductAnalyses } from "./lib/enqueue.js";
 import { loadLine, processCpuMs, RssSampler } from "./lib/proc.js";
-import { type BenchProcess, spawnNode, startEmulatorProcess } from "./lib/processes.js";
+import {
+  type BenchProcess,
+  DEPLOYED_NODE_OPTIONS,
+  spawnNode,
+  startEmulatorProcess,
+} from "./lib/processes.js";
 import {
   type BenchResult,
   fmt,
@@ -80,6 +85,7 @@ export async function runMemory(options: MemoryOptions): Promise<BenchResult> {
         GEMINI_API_KEY: "bench",
         WORKER_CONCURRENCY: "64",
         LOG_LEVEL: "info",
+        NODE_OPTIONS: DEPLOYED_NODE_OPTIONS,
       },
       "worker",
     );

@@ -3,6 +3,7 @@
  * worker, each in its own OS process so /proc can tell their CPU apart.
  */
 import { type ChildProcess, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -143,6 +144,13 @@ export interface WorkerOptions {
 }
 
 /**
+ * The NODE_OPTIONS the image ships with (Dockerfile `ENV NODE_OPTIONS`): both sides of every
+ * bench run with them, so RSS is the deployed worker's.
+ */
+export const DEPLOYED_NODE_OPTIONS: string =
+  /^ENV NODE_OPTIONS="([^"]*)"/m.exec(readFileSync(path.join(projectRoot, "Dockerfile"), "utf8"))?.[1] ?? "";
+
+/**
  * `stock-ledger worker` in its own process. Readiness is the worker's BullMQ connection showing
  * up in Redis (`isReady`), since at LOG_LEVEL=warn it prints nothing when ready.
  */
@@ -161,6 +169,7 @@ export async function startWorkerProcess(
       GEMINI_API_KEY: "bench",
       WORKER_CONCURRENCY: String(options.concurrency),
       LOG_LEVEL: options.logLevel ?? "warn",
+      NODE_OPTIONS: DEPLOYED_NODE_OPTIONS,
       ...chartTransportEnv(),
       ...options.extraEnv,
     },
@@ -194,6 +203,7 @@ export async function startBaselineProcess(options: BaselineOptions): Promise<Be
       WORKER_CONCURRENCY: String(options.concurrency),
       BASELINE_INPUTS: options.inputs,
       CHARTS: options.charts ? "on" : "off",
+      NODE_OPTIONS: DEPLOYED_NODE_OPTIONS,
       ...chartTransportEnv(),
     },
     "baseline worker",
