@@ -1,13 +1,14 @@
 /**
- * Sends a job's progress at most once per interval: the first change at once, later ones
- * merged into one trailing update carrying the latest state. An analysis changes stage state
- * twelve times, mostly in bursts; each update is a Redis round trip for the worker and an
- * event for every watcher, and watchers only need the latest state.
+ * Sends a job's progress at most once per interval, each update carrying the latest state. An
+ * analysis changes stage state twelve times, mostly in bursts; each update is a Redis round
+ * trip for the worker and an event for every watcher, and watchers only need the latest state.
+ * The first update waits one interval too: a job that ends sooner needs none (its result
+ * says it all), which is most jobs when the model answers fast.
  */
 export class ProgressThrottle<T> {
   #latest: T | undefined;
   #timer: NodeJS.Timeout | null = null;
-  #lastSentAt = Number.NEGATIVE_INFINITY;
+  #lastSentAt = Date.now();
   #stopped = false;
 
   constructor(
