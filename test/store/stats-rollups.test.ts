@@ -166,6 +166,19 @@ describe("stats rollups written by finalize", () => {
     await expectRollupsMatchSource();
   });
 
+  it("stays exact while finalizes and small, frequent folds from two folders interleave", async () => {
+    const folders = [new RollupFolder(h.db.sql, logger, 1, 3), new RollupFolder(h.db.sql, logger, 2, 2)];
+    const tickers = ["TCS", "INFY", "RELIANCE", "AAPL", "MSFT", "HDFCBANK"];
+    const ids = await Promise.all(
+      Array.from({ length: 24 }, (_, i) => h.queue(tickers[i % tickers.length] ?? "TCS")),
+    );
+    await Promise.all(
+      ids.map((id, i) => executeAnalysis(id, { ...h.deps, rollupFolder: folders[i % 2] as RollupFolder })),
+    );
+    for (const folder of folders) await folder.close();
+    await expectRollupsMatchSource();
+  });
+
   it("folds after a worker's finalizes without being asked", async () => {
     const id = await h.queue("INFY");
     await executeAnalysis(id, h.deps);
