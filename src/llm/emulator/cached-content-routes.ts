@@ -8,13 +8,12 @@ import {
   cacheNameOf,
   resourceOf,
 } from "./cached-contents.js";
-import { applyTransportFault } from "./fault-reply.js";
 import type { FaultBook } from "./faults.js";
-import { NON_JSON_BODY } from "./generate.js";
-import { attemptOf, header, pause, readBody, sendBody, sendError, sendJson } from "./http-io.js";
+import { pause, readBody } from "./http-io.js";
 import type { EmulatorMethod } from "./protocol.js";
 import { contentSchema, contentsSchema, type FileLookup, parseWith } from "./request.js";
 import type { RequestLog } from "./request-log.js";
+import { invalidArgument, type MethodTable, methodFor, ResourceCall } from "./resource-routes.js";
 import { type ErrorReply, googleError } from "./rpc-errors.js";
 import type { TrafficCounters } from "./traffic.js";
 
@@ -30,21 +29,16 @@ export interface CacheRoute {
   id: string | null;
 }
 
-const ON_COLLECTION: Record<string, EmulatorMethod> = {
-  POST: "createCachedContent",
-  GET: "listCachedContents",
-};
-const ON_ITEM: Record<string, EmulatorMethod> = {
-  GET: "getCachedContent",
-  PATCH: "updateCachedContent",
-  DELETE: "deleteCachedContent",
+const ON_CACHES: MethodTable = {
+  collection: { POST: "createCachedContent", GET: "listCachedContents" },
+  item: { GET: "getCachedContent", PATCH: "updateCachedContent", DELETE: "deleteCachedContent" },
 };
 
 export function matchCacheRoute(httpMethod: string, path: string): CacheRoute | null {
   const match = CACHE_ROUTE.exec(path);
   if (!match) return null;
   const id = match[1] ?? null;
-  const method = (id ? ON_ITEM : ON_COLLECTION)[httpMethod];
+  const method = methodFor(ON_CACHES, httpMethod, id);
   return method ? { method, id } : null;
 }
 
@@ -59,8 +53,7 @@ const createSchema = z.looseObject({
 
 const updateSchema = z.looseObject({ ttl: z.string().optional(), expireTime: z.string().optional() });
 const UPDATABLE = new Set(["ttl", "expire_time", "expireTime"]);
-const MAX_PAGE_SIZE = 1000;
-const DEFAULT_PAGE_SIZE = 100;
+const PAGE_SIZES = { default: 100, max: 1000 };
 
 export interface CacheRouteDeps {
   store: CachedContentStore;
@@ -78,6 +71,9 @@ export function cacheNotFound(): ErrorReply {
   return googleError(404, "NOT_FOUND", "CachedContent not found (or permission denied)");
 }
 
+const cacheErrorReply = (error: unknown): ErrorReply | null =>
+  error instanceof CachedContentInputError ? invalidArgument(error.message) : null;
+
 export async function handleCachedContents(
   request: IncomingMessage,
   response: ServerResponse,
@@ -90,47 +86,23 @@ export async function handleCachedContents(
   deps.traffic.record(route.method, Buffer.byteLength(raw));
   const name = route.id ? cacheNameOf(route.id) : null;
   const created = route.method === "createCachedContent" ? parseWith(createSchema, raw) : null;
-  const entry = deps.log.open({
-    at: new Date().toISOString(),
+  const call = new ResourceCall(request, response, deps.log, started, {
     method: route.method,
     model: bareModel(created?.ok ? created.body.model : ((name && deps.store.find(name)?.model) ?? "")),
-    analysisId: header(request, "x-stock-ledger-analysis-id"),
-    callType: header(request, "x-stock-ledger-call-type"),
-    attempt: attemptOf(request),
-    status: 0,
-    fault: null,
-    usageMetadata: null,
     cachedContent: name,
-    durationMs: 0,
   });
-  const finish = (status: number): void => {
-    entry.status = status;
-    entry.durationMs = Math.round(performance.now() - started);
-  };
-  const reply = (status: number, body: unknown): void => {
-    finish(status);
-    sendJson(response, status, body);
-  };
-  const fail = (error: ErrorReply): void => {
-    finish(error.httpStatus);
-    sendError(response, error);
-  };
+  const { entry, reply, fail } = call;
 
-  if (created && !created.ok) return fail(googleError(400, "INVALID_ARGUMENT", created.message));
-  const rule = deps.faults.match(entry);
-  entry.fault = rule?.kind ?? null;
-  if (rule && applyTransportFault(rule.kind, rule, request, response, finish)) return;
-  if (rule?.kind === "non_json") {
-    finish(200);
-    return sendBody(response, 200, "text/html", NON_JSON_BODY);
-  }
+  if (created && !created.ok) return fail(invalidArgument(created.message));
+  if (call.answerFault(deps.faults)) return;
 
-  try {
-    switch (route.method) {
-      case "createCachedContent": {
+  return call.run(
+    route.method,
+    {
+      createCachedContent: async () => {
         if (!created?.ok) return;
         await pause(deps.createLatencyMs, deps.signal);
-        if (deps.signal.aborted || response.destroyed) return finish(0);
+        if (deps.signal.aborted || response.destroyed) return call.finish(0);
         const body = created.body;
         const missing = missingFile(body.contents, deps.files);
         if (missing) return fail(missing);
@@ -147,18 +119,19 @@ export async function handleCachedContents(
         entry.model = bareModel(model);
         entry.cachedContent = record.name;
         entry.usageMetadata = resource.usageMetadata;
-        return reply(200, resource);
-      }
-      case "listCachedContents":
-        return listCaches(url, deps.store, reply, fail);
-      case "getCachedContent": {
+        reply(200, resource);
+      },
+      // Live caches, oldest first.
+      listCachedContents: () =>
+        call.replyPage(url, PAGE_SIZES, "cachedContents", () => deps.store.live(), resourceOf),
+      getCachedContent: () => {
         const record = deps.store.find(name ?? "");
         return record ? reply(200, resourceOf(record)) : fail(cacheNotFound());
-      }
-      case "updateCachedContent": {
+      },
+      updateCachedContent: () => {
         if (!deps.store.find(name ?? "")) return fail(cacheNotFound());
         const parsed = parseWith(updateSchema, raw || "{}");
-        if (!parsed.ok) return fail(googleError(400, "INVALID_ARGUMENT", parsed.message));
+        if (!parsed.ok) return fail(invalidArgument(parsed.message));
         const mask = url.searchParams.get("update_mask") ?? url.searchParams.get("updateMask");
         const fixed = mask?.split(",").find((field) => field !== "" && !UPDATABLE.has(field));
         if (fixed) {
@@ -169,38 +142,9 @@ export async function handleCachedContents(
         const expiry = { ttl: parsed.body.ttl, expireTime: parsed.body.expireTime };
         const record = deps.store.updateExpiry(name ?? "", expiry);
         return record ? reply(200, resourceOf(record)) : fail(cacheNotFound());
-      }
-      case "deleteCachedContent":
-        return deps.store.delete(name ?? "") ? reply(200, {}) : fail(cacheNotFound());
-      default:
-        return fail(googleError(404, "NOT_FOUND", `Method not found: ${route.method}`));
-    }
-  } catch (error) {
-    if (!(error instanceof CachedContentInputError)) throw error;
-    fail(googleError(400, "INVALID_ARGUMENT", error.message));
-  }
-}
-
-/** Live caches, oldest first; empty fields are omitted, so no caches is `{}` as on Gemini. */
-function listCaches(
-  url: URL,
-  store: CachedContentStore,
-  reply: (status: number, body: unknown) => void,
-  fail: (error: ErrorReply) => void,
-): void {
-  const requested = Number(url.searchParams.get("pageSize") ?? DEFAULT_PAGE_SIZE);
-  const pageSize = Number.isInteger(requested) && requested > 0 ? Math.min(requested, MAX_PAGE_SIZE) : 0;
-  const token = url.searchParams.get("pageToken");
-  const offset = token ? Number(Buffer.from(token, "base64url").toString("utf8")) : 0;
-  if (pageSize === 0 || !Number.isInteger(offset) || offset < 0) {
-    fail(googleError(400, "INVALID_ARGUMENT", "Invalid pageSize or pageToken."));
-    return;
-  }
-  const live = store.live();
-  const page = live.slice(offset, offset + pageSize);
-  const next = offset + pageSize < live.length ? String(offset + pageSize) : null;
-  reply(200, {
-    ...(page.length > 0 ? { cachedContents: page.map(resourceOf) } : {}),
-    ...(next ? { nextPageToken: Buffer.from(next).toString("base64url") } : {}),
-  });
+      },
+      deleteCachedContent: () => (deps.store.delete(name ?? "") ? reply(200, {}) : fail(cacheNotFound())),
+    },
+    cacheErrorReply,
+  );
 }

@@ -1,7 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { performance } from "node:perf_hooks";
 import { z } from "zod";
-import { applyTransportFault } from "./fault-reply.js";
 import type { FaultBook } from "./faults.js";
 import {
   FileExistsError,
@@ -10,12 +9,12 @@ import {
   fileResourceOf,
   type UploadInput,
 } from "./files.js";
-import { NON_JSON_BODY } from "./generate.js";
-import { attemptOf, header, readBodyBytes, sendBody, sendError, sendJson } from "./http-io.js";
+import { header, readBodyBytes } from "./http-io.js";
 import { boundaryOf, parseMultipart } from "./multipart.js";
 import type { EmulatorMethod } from "./protocol.js";
 import { parseWith } from "./request.js";
 import type { RequestLog } from "./request-log.js";
+import { invalidArgument, type MethodTable, methodFor, ResourceCall } from "./resource-routes.js";
 import { type ErrorReply, fileNotFound, googleError } from "./rpc-errors.js";
 import type { TrafficCounters } from "./traffic.js";
 
@@ -27,8 +26,7 @@ import type { TrafficCounters } from "./traffic.js";
 const FILE_ROUTE = /^\/(upload\/)?(v1[a-z0-9]*)\/files(?:\/([^/:]+))?$/;
 /** Far below Gemini's 2 GB a file, far above a chart. */
 export const MAX_UPLOAD_BYTES = 64 * 1024 * 1024;
-const MAX_PAGE_SIZE = 100;
-const DEFAULT_PAGE_SIZE = 10;
+const PAGE_SIZES = { default: 10, max: 100 };
 
 export interface FileRoute {
   method: EmulatorMethod;
@@ -37,19 +35,18 @@ export interface FileRoute {
   id: string | null;
 }
 
+/** Uploads take their own path prefix, as on Gemini. */
+const ON_UPLOAD: MethodTable = { collection: { POST: "uploadFile" }, item: {} };
+const ON_FILES: MethodTable = {
+  collection: { GET: "listFiles" },
+  item: { GET: "getFile", DELETE: "deleteFile" },
+};
+
 export function matchFileRoute(httpMethod: string, path: string): FileRoute | null {
   const match = FILE_ROUTE.exec(path);
   if (!match?.[2]) return null;
   const [, upload, version, id = null] = match;
-  const method: EmulatorMethod | undefined = upload
-    ? httpMethod === "POST" && id === null
-      ? "uploadFile"
-      : undefined
-    : id === null
-      ? httpMethod === "GET"
-        ? "listFiles"
-        : undefined
-      : ({ GET: "getFile", DELETE: "deleteFile" } as Record<string, EmulatorMethod>)[httpMethod];
+  const method = methodFor(upload ? ON_UPLOAD : ON_FILES, httpMethod, id);
   return method ? { method, version, id } : null;
 }
 
@@ -72,10 +69,7 @@ const metadataSchema = z.looseObject({
 
 type ParsedUpload = { ok: true; input: Omit<UploadInput, "apiRoot"> } | { ok: false; reply: ErrorReply };
 
-const badUpload = (message: string): ParsedUpload => ({
-  ok: false,
-  reply: googleError(400, "INVALID_ARGUMENT", message),
-});
+const badUpload = (message: string): ParsedUpload => ({ ok: false, reply: invalidArgument(message) });
 
 /** A multipart upload: JSON metadata ({file: {mimeType, displayName, name}}), then the bytes. */
 function parseUpload(request: IncomingMessage, body: Buffer): ParsedUpload {
@@ -107,6 +101,12 @@ function parseUpload(request: IncomingMessage, body: Buffer): ParsedUpload {
   };
 }
 
+/** A clash of names is Gemini's 409; other bad input is a 400. */
+function fileErrorReply(error: unknown): ErrorReply | null {
+  if (error instanceof FileExistsError) return googleError(409, "ALREADY_EXISTS", error.message);
+  return error instanceof FileInputError ? invalidArgument(error.message) : null;
+}
+
 export async function handleFiles(
   request: IncomingMessage,
   response: ServerResponse,
@@ -116,91 +116,41 @@ export async function handleFiles(
   const started = performance.now();
   const body = route.method === "uploadFile" ? await readBodyBytes(request, MAX_UPLOAD_BYTES) : null;
   deps.traffic.record(route.method, body?.length ?? 0);
-  const entry = deps.log.open({
-    at: new Date().toISOString(),
+  const call = new ResourceCall(request, response, deps.log, started, {
     method: route.method,
     model: "",
-    analysisId: header(request, "x-stock-ledger-analysis-id"),
-    callType: header(request, "x-stock-ledger-call-type"),
-    attempt: attemptOf(request),
-    status: 0,
-    fault: null,
-    usageMetadata: null,
     cachedContent: null,
     file: route.id ? `files/${route.id}` : null,
-    durationMs: 0,
   });
-  const finish = (status: number): void => {
-    entry.status = status;
-    entry.durationMs = Math.round(performance.now() - started);
-  };
-  const reply = (status: number, value: unknown): void => {
-    finish(status);
-    sendJson(response, status, value);
-  };
-  const fail = (error: ErrorReply): void => {
-    finish(error.httpStatus);
-    sendError(response, error);
-  };
-
-  const rule = deps.faults.match(entry);
-  entry.fault = rule?.kind ?? null;
-  if (rule && applyTransportFault(rule.kind, rule, request, response, finish)) return;
-  if (rule?.kind === "non_json") {
-    finish(200);
-    return sendBody(response, 200, "text/html", NON_JSON_BODY);
-  }
+  if (call.answerFault(deps.faults)) return;
 
   const id = route.id ?? "";
-  try {
-    switch (route.method) {
-      case "uploadFile": {
+  return call.run(
+    route.method,
+    {
+      uploadFile: () => {
         const parsed = parseUpload(request, body ?? Buffer.alloc(0));
-        if (!parsed.ok) return fail(parsed.reply);
+        if (!parsed.ok) return call.fail(parsed.reply);
         const apiRoot = `http://${header(request, "host") ?? "localhost"}/${route.version}`;
         const record = deps.files.upload({ ...parsed.input, apiRoot });
-        entry.file = record.name;
-        return reply(200, { file: fileResourceOf(record) });
-      }
-      case "getFile": {
+        call.entry.file = record.name;
+        call.reply(200, { file: fileResourceOf(record) });
+      },
+      getFile: () => {
         const record = deps.files.find(id);
-        return record ? reply(200, fileResourceOf(record)) : fail(fileNotFound(id));
-      }
-      case "deleteFile":
-        return deps.files.delete(id) ? reply(200, {}) : fail(fileNotFound(id));
-      case "listFiles":
-        return listFiles(request, deps.files, reply, fail);
-      default:
-        return fail(googleError(404, "NOT_FOUND", `Method not found: ${route.method}`));
-    }
-  } catch (error) {
-    if (error instanceof FileExistsError) return fail(googleError(409, "ALREADY_EXISTS", error.message));
-    if (!(error instanceof FileInputError)) throw error;
-    fail(googleError(400, "INVALID_ARGUMENT", error.message));
-  }
-}
-
-/** Live files, least recently used first; empty fields are omitted, as on Gemini. */
-function listFiles(
-  request: IncomingMessage,
-  files: FileStore,
-  reply: (status: number, value: unknown) => void,
-  fail: (error: ErrorReply) => void,
-): void {
-  const url = new URL(request.url ?? "/", "http://emulator");
-  const requested = Number(url.searchParams.get("pageSize") ?? DEFAULT_PAGE_SIZE);
-  const pageSize = Number.isInteger(requested) && requested > 0 ? Math.min(requested, MAX_PAGE_SIZE) : 0;
-  const token = url.searchParams.get("pageToken");
-  const offset = token ? Number(Buffer.from(token, "base64url").toString("utf8")) : 0;
-  if (pageSize === 0 || !Number.isInteger(offset) || offset < 0) {
-    fail(googleError(400, "INVALID_ARGUMENT", "Invalid pageSize or pageToken."));
-    return;
-  }
-  const live = files.live();
-  const page = live.slice(offset, offset + pageSize);
-  const next = offset + pageSize < live.length ? String(offset + pageSize) : null;
-  reply(200, {
-    ...(page.length > 0 ? { files: page.map(fileResourceOf) } : {}),
-    ...(next ? { nextPageToken: Buffer.from(next).toString("base64url") } : {}),
-  });
+        return record ? call.reply(200, fileResourceOf(record)) : call.fail(fileNotFound(id));
+      },
+      deleteFile: () => (deps.files.delete(id) ? call.reply(200, {}) : call.fail(fileNotFound(id))),
+      // Live files, least recently used first.
+      listFiles: () =>
+        call.replyPage(
+          new URL(request.url ?? "/", "http://emulator"),
+          PAGE_SIZES,
+          "files",
+          () => deps.files.live(),
+          fileResourceOf,
+        ),
+    },
+    fileErrorReply,
+  );
 }
