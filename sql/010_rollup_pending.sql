@@ -31,6 +31,8 @@ LANGUAGE plpgsql STABLE
 -- One statement serves one analysis and a year of them: plan it for the arguments given.
 SET plan_cache_mode = force_custom_plan
 SET work_mem = '64MB'
+-- A fold's batch is small and fast; JIT would spend seconds compiling for a misestimated plan.
+SET jit = off
 AS $$
 #variable_conflict use_column
 BEGIN
@@ -62,7 +64,9 @@ BEGIN
     LEFT JOIN LATERAL (
       SELECT lc.*, stats_cache_saving(lc.model, lc.price_version, lc.price_tier, lc.cached_input_tokens)
                AS cache_saved
-      FROM llm_calls lc WHERE lc.analysis_id = k.analysis_id) c ON true
+      -- OFFSET 0 keeps this a per-analysis index lookup: flattened into a join, stale row
+      -- estimates of a fast-growing llm_calls made the planner scan all of it for every fold.
+      FROM llm_calls lc WHERE lc.analysis_id = k.analysis_id OFFSET 0) c ON true
     CROSS JOIN LATERAL (VALUES ('all', ''), ('ticker', k.ticker), ('stage', c.call_type), ('model', c.model))
       AS d (dimension, key)
     WHERE d.key IS NOT NULL
