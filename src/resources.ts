@@ -1,5 +1,5 @@
 import type { ExecuteDeps } from "./analysis/execute-analysis.js";
-import { watchedMarketInputs } from "./analysis/market-inputs.js";
+import { type MarketInputsCache, watchedMarketInputs } from "./analysis/market-inputs.js";
 import type { Config } from "./config/config.js";
 import { TrackerRegistry } from "./ledger/tracker-registry.js";
 import { connectLlm, type LlmConnection } from "./llm/create-llm.js";
@@ -19,6 +19,8 @@ import { RollupFolder } from "./store/rollup-folder.js";
 export interface WorkerResources extends ExecuteDeps {
   config: Config;
   llmConnection: LlmConnection;
+  /** The same cache as `marketInputs`, with its statistics (for the worker's metrics). */
+  marketInputsCache: MarketInputsCache;
   close(): Promise<void>;
 }
 
@@ -48,6 +50,7 @@ export async function createWorkerResources(
     prices,
     charts: config.charts,
     marketInputs: market.cache,
+    marketInputsCache: market.cache,
     registry: new TrackerRegistry(),
     leaseMs: config.workerLockMs,
     reuseTtlSeconds: config.reuse.ttlSeconds,

@@ -4,6 +4,7 @@ import { workerMetricsRegistry } from "../metrics/worker-metrics.js";
 import type { AnalysisQueue } from "../queue/analysis-queue.js";
 import { ANALYSIS_STATUSES } from "../store/analyses-repo.js";
 import type { Sql } from "../store/database.js";
+import { countPendingRollups } from "../store/rollups-repo.js";
 
 export const QUEUE_STATES = ["waiting", "active", "delayed", "failed"] as const;
 
@@ -63,6 +64,11 @@ export class ApiMetrics {
     labelNames: ["status"] as const,
     registers: [this.registry],
   });
+  readonly #pendingRollups = new Gauge({
+    name: "stock_ledger_stats_pending_analyses",
+    help: "Finalized analyses not yet folded into the stats rollups (stats count them anyway); workers fold them within a second — a rising figure means no worker is folding",
+    registers: [this.registry],
+  });
   readonly #queue = new Gauge({
     name: "stock_ledger_queue_jobs",
     help: "Jobs in the BullMQ analyses queue by state",
@@ -91,7 +97,7 @@ export class ApiMetrics {
   async #refreshLedger(): Promise<void> {
     const { sql } = this.deps;
     try {
-      const [sums, statuses] = await Promise.all([
+      const [sums, statuses, pending] = await Promise.all([
         sql<LedgerSums[]>`
           SELECT model, call_type AS stage, status, count(*)::bigint AS calls,
                  COALESCE(sum(input_tokens), 0)::bigint AS input_tokens,
@@ -102,7 +108,9 @@ export class ApiMetrics {
           FROM llm_calls GROUP BY model, call_type, status`,
         sql<{ status: string; n: number }[]>`
           SELECT status, count(*)::bigint AS n FROM stock_analyses GROUP BY status`,
+        countPendingRollups(sql),
       ]);
+      this.#pendingRollups.set(pending);
       for (const metric of [this.#tokens, this.#thinking, this.#cached, this.#calls, this.#cost])
         metric.reset();
       for (const row of sums) {

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { MarketInputsStats } from "../analysis/market-inputs.js";
 import type { CallRecord } from "../ledger/call-record.js";
 import type { TrackerRegistry } from "../ledger/tracker-registry.js";
 
@@ -57,6 +58,41 @@ new Gauge({
   },
 });
 
+const watchedMarketInputs = new Set<{ stats(): MarketInputsStats }>();
+const sumOverCaches = (pick: (stats: MarketInputsStats) => number) =>
+  [...watchedMarketInputs].reduce((sum, cache) => sum + pick(cache.stats()), 0);
+
+new Counter({
+  name: "stock_ledger_market_inputs_total",
+  help: "Analyses' market inputs (indicators, brief, charts) by how they were got: hit (cached), miss (computed and cached), bypassed (computed, not cached: the price-import listener was not live)",
+  labelNames: ["result"] as const,
+  registers: [workerMetricsRegistry],
+  collect() {
+    this.reset();
+    this.inc(
+      { result: "hit" },
+      sumOverCaches((s) => s.hits),
+    );
+    this.inc(
+      { result: "miss" },
+      sumOverCaches((s) => s.misses),
+    );
+    this.inc(
+      { result: "bypassed" },
+      sumOverCaches((s) => s.bypassed),
+    );
+  },
+});
+
+new Gauge({
+  name: "stock_ledger_market_inputs_cached_tickers",
+  help: "Tickers whose market inputs this process holds",
+  registers: [workerMetricsRegistry],
+  collect() {
+    this.set(sumOverCaches((s) => s.size));
+  },
+});
+
 const budgetAlerts = new Counter({
   name: "stock_ledger_budget_alerts_total",
   help: "Daily budget thresholds crossed (each is raised once per UTC day, by the worker that saw it first)",
@@ -96,6 +132,12 @@ export function recordAnalysisMetrics(row: FinishedAnalysis): void {
   if (row.duration_ms !== null) {
     analysisDuration.observe({ status: row.status, model: row.model }, row.duration_ms / 1000);
   }
+}
+
+/** Reports the cache's hits, misses and size until the returned function is called. */
+export function watchMarketInputsCache(cache: { stats(): MarketInputsStats }): () => void {
+  watchedMarketInputs.add(cache);
+  return () => watchedMarketInputs.delete(cache);
 }
 
 /** Reports `registry.size` as live trackers until the returned function is called. */

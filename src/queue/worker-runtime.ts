@@ -1,7 +1,7 @@
 import type { Config } from "../config/config.js";
 import type { LlmConnection } from "../llm/create-llm.js";
 import type { Logger } from "../logger.js";
-import { watchTrackerRegistry } from "../metrics/worker-metrics.js";
+import { watchMarketInputsCache, watchTrackerRegistry } from "../metrics/worker-metrics.js";
 import { createWorkerResources, type WorkerResources } from "../resources.js";
 import type { Sql } from "../store/database.js";
 import { migrate } from "../store/migrate.js";
@@ -38,6 +38,7 @@ export async function startWorkerRuntime(
   await worker.waitUntilReady();
   const recovery = startRecoveryLoop(config, resources, logger);
   const unwatchTrackers = watchTrackerRegistry(resources.registry);
+  const unwatchMarketInputs = watchMarketInputsCache(resources.marketInputsCache);
   logger.info(
     { concurrency, queuePrefix: config.queuePrefix, llm: resources.llmConnection.endpoint },
     "worker ready",
@@ -47,6 +48,7 @@ export async function startWorkerRuntime(
     async close(drainMs) {
       await recovery.stop();
       unwatchTrackers();
+      unwatchMarketInputs();
       await close(drainMs);
       await resources.callWriter.drain();
       await connection.quit().catch(() => connection.disconnect());

@@ -112,6 +112,26 @@ describe("/metrics", () => {
       expect(sumOf(samples, "stock_ledger_queue_jobs", { state })).toBe(0);
     }
     expect(sumOf(samples, "stock_ledger_live_trackers")).toBe(0);
+    // Every analysis got its market inputs one way or another (cached once the listener is live).
+    const inputs = ["hit", "miss", "bypassed"].map((result) =>
+      sumOf(samples, "stock_ledger_market_inputs_total", { result }),
+    );
+    expect(inputs.reduce((a, b) => a + b, 0)).toBe(3);
+    // The worker folds its finalized analyses into the stats rollups within a moment ...
+    await expect
+      .poll(async () => sumOf(await scrape(), "stock_ledger_stats_pending_analyses"), { timeout: 5000 })
+      .toBe(0);
+    // ... and while no one can fold (the folders' lock held here), pending ones show.
+    const holder = await api.db.sql.reserve();
+    try {
+      await holder`SELECT pg_advisory_lock(hashtext('stock-ledger.stats_fold_pending'))`;
+      await api.db.sql`INSERT INTO stats_rollup_pending (analysis_id) VALUES ('an-metrics-pending')`;
+      expect(sumOf(await scrape(), "stock_ledger_stats_pending_analyses")).toBe(1);
+      await api.db.sql`DELETE FROM stats_rollup_pending WHERE analysis_id = 'an-metrics-pending'`;
+    } finally {
+      await holder`SELECT pg_advisory_unlock_all()`;
+      holder.release();
+    }
     expect(sumOf(samples, "stock_ledger_metrics_source_up", { source: "postgres" })).toBe(1);
     expect(sumOf(samples, "stock_ledger_metrics_source_up", { source: "redis" })).toBe(1);
   });
