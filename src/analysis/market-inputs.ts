@@ -61,17 +61,21 @@ async function loadAndPrepare(
 }
 
 /**
- * How long inputs derived from `series` stay true, by where it came from: imported bars and
- * the shipped samples until an import says otherwise (the cache's `changed`), live bars no
- * longer than the live feed's own cache would serve them, a stale live fallback not at all
- * (the live provider asks Yahoo again on the next load).
+ * How long inputs derived from `series` stay true, by where it came from: imported bars until
+ * an import says otherwise (the cache's `changed`); live bars no longer than the live feed's
+ * own cache would serve them; a stale live fallback not at all (the live provider asks Yahoo
+ * again on the next load); the shipped samples for `sampleTtlMs` — they are what is left when
+ * nothing better answered, and with MARKET_DATA=live a feed that was down may be back.
  */
-function validUntil(series: PriceSeries): number {
+function validUntil(series: PriceSeries, now: number, sampleTtlMs: number): number {
   switch (series.source.kind) {
     case "live":
       return series.freshUntil?.getTime() ?? 0;
     case "live-cached":
       return 0;
+    case "sample-real":
+    case "sample-synthetic":
+      return now + sampleTtlMs;
     default:
       return series.freshUntil?.getTime() ?? Number.POSITIVE_INFINITY;
   }
@@ -104,6 +108,8 @@ export interface MarketInputsCacheOptions {
   reliable: () => boolean;
   /** Tickers kept, least recently used dropped first (default 32 with charts, else 512). */
   maxEntries?: number;
+  /** How long inputs from the shipped samples are kept (default 60 s). */
+  sampleTtlMs?: number;
   now?: () => number;
 }
 
@@ -121,6 +127,7 @@ export class MarketInputsCache implements MarketInputsSource {
   readonly #charts: boolean;
   readonly #reliable: () => boolean;
   readonly #maxEntries: number;
+  readonly #sampleTtlMs: number;
   readonly #now: () => number;
   readonly #entries = new Map<string, Entry>();
   readonly #stats = {
@@ -139,6 +146,7 @@ export class MarketInputsCache implements MarketInputsSource {
     this.#reliable = opts.reliable;
     this.#maxEntries =
       opts.maxEntries ?? (opts.charts ? DEFAULT_MAX_TICKERS.charts : DEFAULT_MAX_TICKERS.plain);
+    this.#sampleTtlMs = opts.sampleTtlMs ?? 60_000;
     this.#now = opts.now ?? Date.now;
   }
 
@@ -162,7 +170,7 @@ export class MarketInputsCache implements MarketInputsSource {
     const entry: Entry = { inputs: Promise.resolve(null), expiresAt: Number.POSITIVE_INFINITY };
     entry.inputs = this.#compute(ticker).then(
       (prepared) => {
-        entry.expiresAt = prepared === null ? 0 : validUntil(prepared.series);
+        entry.expiresAt = prepared === null ? 0 : validUntil(prepared.series, this.#now(), this.#sampleTtlMs);
         if (this.#now() >= entry.expiresAt) this.#drop(key, entry);
         return prepared?.inputs ?? null;
       },

@@ -183,6 +183,24 @@ describe("MarketInputsCache bounds and source rules", () => {
     expect(recorded.urls).toHaveLength(2); // the provider refetched: its cache had expired too
   });
 
+  it("keeps sample inputs only briefly, so a live feed that was down is asked again", async () => {
+    let now = 0;
+    const cache = new MarketInputsCache({
+      prices: new SamplePriceProvider(),
+      charts: false,
+      reliable: () => true,
+      sampleTtlMs: 60_000,
+      now: () => now,
+    });
+    expect((await cache.get("TCS"))?.source.kind).toMatch(/^sample-/);
+    now = 59_999;
+    await cache.get("TCS");
+    expect(cache.stats()).toMatchObject({ hits: 1, computations: 1 });
+    now = 60_000;
+    await cache.get("TCS");
+    expect(cache.stats()).toMatchObject({ hits: 1, computations: 2 });
+  });
+
   it("caches nothing until listening, and forgets everything when the listener reconnects or goes quiet", async () => {
     const proxy = new TcpProxy(Number(new URL(h.db.url).port || 5432));
     const port = await proxy.start();
