@@ -4,25 +4,14 @@ import { workerMetricsRegistry } from "../metrics/worker-metrics.js";
 import type { AnalysisQueue } from "../queue/analysis-queue.js";
 import { ANALYSIS_STATUSES } from "../store/analyses-repo.js";
 import type { Sql } from "../store/database.js";
+import { LedgerSumsReader } from "../store/ledger-sums-repo.js";
 import { countPendingRollups } from "../store/rollups-repo.js";
 
 export const QUEUE_STATES = ["waiting", "active", "delayed", "failed"] as const;
 
-interface LedgerSums {
-  model: string;
-  stage: string;
-  status: string;
-  calls: number;
-  input_tokens: number;
-  output_tokens: number;
-  thinking_tokens: number;
-  cached_input_tokens: number;
-  cost_usd: string;
-}
-
 /**
  * The API's /metrics. Token, call and cost counters are read from the ledger (sums over
- * `llm_calls`) at scrape time, so they equal the ledger wherever the workers run and survive
+ * `llm_calls`, src/store/ledger-sums-repo.ts) at scrape time, so they equal the ledger wherever the workers run and survive
  * restarts; analyses by status from `stock_analyses`; queue depth from BullMQ. Metrics only a
  * worker can know (call durations, live trackers) come from the in-process worker registry.
  */
@@ -82,8 +71,11 @@ export class ApiMetrics {
     registers: [this.registry],
   });
 
+  readonly #ledgerSums: LedgerSumsReader;
+
   constructor(private readonly deps: { sql: Sql; queue: AnalysisQueue; logger: Logger }) {
     collectDefaultMetrics({ register: this.registry });
+    this.#ledgerSums = new LedgerSumsReader(deps.sql);
   }
 
   readonly contentType = this.registry.contentType;
@@ -98,14 +90,7 @@ export class ApiMetrics {
     const { sql } = this.deps;
     try {
       const [sums, statuses, pending] = await Promise.all([
-        sql<LedgerSums[]>`
-          SELECT model, call_type AS stage, status, count(*)::bigint AS calls,
-                 COALESCE(sum(input_tokens), 0)::bigint AS input_tokens,
-                 COALESCE(sum(output_tokens), 0)::bigint AS output_tokens,
-                 COALESCE(sum(thinking_tokens), 0)::bigint AS thinking_tokens,
-                 COALESCE(sum(cached_input_tokens), 0)::bigint AS cached_input_tokens,
-                 COALESCE(sum(cost_usd), 0)::text AS cost_usd
-          FROM llm_calls GROUP BY model, call_type, status`,
+        this.#ledgerSums.read(),
         sql<{ status: string; n: number }[]>`
           SELECT status, count(*)::bigint AS n FROM stock_analyses GROUP BY status`,
         countPendingRollups(sql),
