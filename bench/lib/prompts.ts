@@ -3,16 +3,17 @@
  * so the baseline and the adapter-only variants send requests byte for byte like the
  * pipeline's: shared prefix, the stage's chart (four stages, when charts are on), suffix.
  */
+
+import { prepareMarketInputs } from "../../src/analysis/market-inputs.js";
 import {
   finalDecisionPromptParts,
   type PromptParts,
   SYSTEM_INSTRUCTION,
   stagePromptParts,
 } from "../../src/analysis/prompts.js";
-import { barsHash, stageChartsFor } from "../../src/analysis/stage-charts.js";
 import { ANALYSIS_STAGES, FINAL_DECISION_STAGE, type StageDefinition } from "../../src/analysis/stages.js";
 import type { GenerateRequest } from "../../src/llm/gemini-client.js";
-import { computeIndicators, defaultPriceProvider, formatMarketBrief } from "../../src/market/index.js";
+import { defaultPriceProvider } from "../../src/market/index.js";
 
 export { SYSTEM_INSTRUCTION };
 
@@ -27,16 +28,13 @@ export interface AnalysisInputs {
 }
 
 /**
- * What runAnalysis computes before its first call: indicators, market brief, the bars' hash
- * and (charts on) the stage charts, which the product renders once per ticker and data.
+ * What runAnalysis computes before its first call (the product's own prepareMarketInputs:
+ * indicators, market brief, the bars' hash and, charts on, the stage charts).
  */
 export async function analysisInputs(ticker: string, charts: boolean): Promise<AnalysisInputs> {
-  const series = await defaultPriceProvider().load(ticker);
-  if (!series || series.bars.length === 0) throw new Error(`no sample data for ${ticker}`);
-  const indicators = computeIndicators(series.bars);
-  const brief = formatMarketBrief(series, indicators);
-  const dataHash = barsHash(series);
-  const images = charts ? await stageChartsFor(series, indicators, dataHash) : {};
+  const inputs = await prepareMarketInputs(defaultPriceProvider(), ticker, { charts });
+  if (!inputs) throw new Error(`no sample data for ${ticker}`);
+  const { brief, charts: images } = inputs;
   return {
     brief,
     stages: ANALYSIS_STAGES.map((stage) => {
