@@ -146,6 +146,18 @@ export const dailyUsageQuerySchema = z.strictObject({
 });
 
 /** What stage reuse and prompt caching saved (the cached tokens were billed at the cheaper rate). */
+/** The counts a per-day usage row and a stats group share. */
+const usageCountsShape = {
+  analyses: z.number(),
+  calls: z.number(),
+  failed_calls: z.number(),
+  input_tokens: z.number(),
+  output_tokens: z.number(),
+  thinking_tokens: z.number(),
+  cached_input_tokens: z.number(),
+  total_tokens: z.number(),
+};
+
 const savingsShape = {
   reuse_tokens_saved: z.number(),
   reuse_cost_saved_usd: z.number(),
@@ -156,14 +168,7 @@ export const dailyUsageResponseSchema = z.object({
   days: z.array(
     z.object({
       day: z.string(),
-      analyses: z.number(),
-      calls: z.number(),
-      failed_calls: z.number(),
-      input_tokens: z.number(),
-      output_tokens: z.number(),
-      thinking_tokens: z.number(),
-      cached_input_tokens: z.number(),
-      total_tokens: z.number(),
+      ...usageCountsShape,
       cost_usd: z.number(),
       ...savingsShape,
     }),
@@ -175,14 +180,7 @@ export const dailyUsageResponseSchema = z.object({
 
 const statsGroupSchema = z.looseObject({
   key: z.string(),
-  analyses: z.number(),
-  calls: z.number(),
-  failed_calls: z.number(),
-  input_tokens: z.number(),
-  output_tokens: z.number(),
-  thinking_tokens: z.number(),
-  cached_input_tokens: z.number(),
-  total_tokens: z.number(),
+  ...usageCountsShape,
   cost_usd: z.number().nullable(),
   cost_per_1k_tokens: z.number().nullable(),
   success_rate: z.number().nullable(),
