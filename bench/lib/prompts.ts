@@ -37,11 +37,7 @@ export async function analysisInputs(ticker: string, charts: boolean): Promise<A
   const { brief, charts: images } = inputs;
   return {
     brief,
-    stages: ANALYSIS_STAGES.map((stage) => {
-      const parts = stagePromptParts(brief, stage);
-      const chart = images[stage.callType];
-      return { stage, parts: chart ? { ...parts, images: [chart] } : parts };
-    }),
+    stages: ANALYSIS_STAGES.map((stage) => ({ stage, parts: stagePromptParts(brief, stage, images) })),
   };
 }
 

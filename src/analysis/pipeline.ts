@@ -254,10 +254,6 @@ export async function runAnalysis(
     };
   }
   const { marketDataSource, brief, dataHash, charts } = inputs;
-  const withChart = (parts: PromptParts, callType: string): PromptParts => {
-    const chart = charts[callType];
-    return chart ? { ...parts, images: [chart] } : parts;
-  };
   const run: RunContext = {
     tracker,
     deps,
@@ -270,7 +266,7 @@ export async function runAnalysis(
     const stageOutcomes = await Promise.all(
       ANALYSIS_STAGES.map(async (stage) => ({
         callType: stage.callType,
-        outcome: await runOrReuse(stage, withChart(stagePromptParts(brief, stage), stage.callType), run),
+        outcome: await runOrReuse(stage, stagePromptParts(brief, stage, charts), run),
       })),
     );
     const results = stageOutcomes.map(({ callType, outcome }) => ({

@@ -25,19 +25,32 @@ Rules for every stage:
 6. If the data is labelled synthetic, analyse it all the same: it is a realistic test series.`;
 
 /** A prompt as a shared prefix (guide + market data) and the stage's own suffix. */
+export interface PromptImage {
+  mimeType: string;
+  data: string;
+  digest?: string;
+}
+
 export interface PromptParts {
   prefix: string;
   suffix: string;
   /** Charts the stage is shown, sent between the shared prefix and the stage's own text. */
-  images?: { mimeType: string; data: string; digest?: string }[];
+  images?: PromptImage[];
 }
 
 export const sharedPrefix = (marketBrief: string) => `${ANALYSIS_GUIDE}\n\n${marketBrief}`;
 
 const stageTail = (stage: StageDefinition<unknown>) => `Stage: ${stage.callType}\n${stage.instruction}`;
 
-export function stagePromptParts(marketBrief: string, stage: StageDefinition<unknown>): PromptParts {
-  return { prefix: sharedPrefix(marketBrief), suffix: `\n\n${stageTail(stage)}` };
+/** A stage's prompt, with its chart when `charts` (by call type) holds one for it. */
+export function stagePromptParts(
+  marketBrief: string,
+  stage: StageDefinition<unknown>,
+  charts: Partial<Record<string, PromptImage>> = {},
+): PromptParts {
+  const parts = { prefix: sharedPrefix(marketBrief), suffix: `\n\n${stageTail(stage)}` };
+  const chart = charts[stage.callType];
+  return chart ? { ...parts, images: [chart] } : parts;
 }
 
 export function finalDecisionPromptParts(
