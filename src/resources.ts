@@ -19,8 +19,8 @@ import { RollupFolder } from "./store/rollup-folder.js";
 export interface WorkerResources extends ExecuteDeps {
   config: Config;
   llmConnection: LlmConnection;
-  /** The same cache as `marketInputs`, with its statistics (for the worker's metrics). */
-  marketInputsCache: MarketInputsCache;
+  /** The worker's cache, whose statistics its metrics report. */
+  marketInputs: MarketInputsCache;
   close(): Promise<void>;
 }
 
@@ -50,7 +50,6 @@ export async function createWorkerResources(
     prices,
     charts: config.charts,
     marketInputs: market.cache,
-    marketInputsCache: market.cache,
     registry: new TrackerRegistry(),
     leaseMs: config.workerLockMs,
     reuseTtlSeconds: config.reuse.ttlSeconds,

@@ -38,7 +38,7 @@ export async function startWorkerRuntime(
   await worker.waitUntilReady();
   const recovery = startRecoveryLoop(config, resources, logger);
   const unwatchTrackers = watchTrackerRegistry(resources.registry);
-  const unwatchMarketInputs = watchMarketInputsCache(resources.marketInputsCache);
+  const unwatchMarketInputs = watchMarketInputsCache(resources.marketInputs);
   logger.info(
     { concurrency, queuePrefix: config.queuePrefix, llm: resources.llmConnection.endpoint },
     "worker ready",
