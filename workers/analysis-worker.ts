@@ -5,7 +5,9 @@
 import { loadConfig, UsageError } from "../src/config/config.js";
 import { logger } from "../src/logger.js";
 import { startWorkerRuntime } from "../src/queue/worker-runtime.js";
+import { guardTypeFetchRejections } from "../src/store/database.js";
 
+guardTypeFetchRejections();
 try {
   const runtime = await startWorkerRuntime(loadConfig(), logger);
   const stop = async (signal: string) => {

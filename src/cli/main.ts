@@ -2,6 +2,7 @@ import { Command, CommanderError } from "commander";
 import { DailyBudgetExhaustedError } from "../analysis/daily-budget.js";
 import { UsageError } from "../config/config.js";
 import { logger } from "../logger.js";
+import { guardTypeFetchRejections } from "../store/database.js";
 import { CliContext } from "./cli-context.js";
 import { CliFailure, explainDbError } from "./cli-errors.js";
 
@@ -159,5 +160,6 @@ export async function main(argv: string[] = process.argv): Promise<number> {
   return code;
 }
 
+guardTypeFetchRejections();
 const code = await main();
 logger.flush(() => process.exit(code));
