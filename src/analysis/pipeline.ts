@@ -13,15 +13,10 @@ import {
   type OpenCache,
   openContextCache,
 } from "./context-cache.js";
-import { stageInputHash } from "./input-hash.js";
 import { type MarketInputsSource, prepareMarketInputs } from "./market-inputs.js";
 import type { FinalDecision } from "./output-schemas.js";
-import {
-  finalDecisionPromptParts,
-  type PromptParts,
-  SYSTEM_INSTRUCTION,
-  stagePromptParts,
-} from "./prompts.js";
+import { finalDecisionPromptParts } from "./prompts.js";
+import { marketStageInput, type StageInput, stageInput } from "./stage-inputs.js";
 import { ANALYSIS_STAGES, FINAL_DECISION_STAGE, type StageDefinition } from "./stages.js";
 
 export interface PipelineDeps extends CallRunnerDeps {
@@ -99,24 +94,15 @@ interface RunContext {
 
 async function runOrReuse<Output>(
   stage: StageDefinition<Output>,
-  parts: PromptParts,
+  { parts, prompt, inputHash }: StageInput,
   run: RunContext,
 ): Promise<StageOutcome<Output>> {
   const { tracker, deps, hooks } = run;
-  const prompt = `${parts.prefix}${parts.suffix}`;
   const previous = run.stored.get(stage.callType);
   if (previous?.successText != null) {
     await hooks.onStage?.(stage.callType, "reused");
     return { ok: true, output: stage.parse(previous.successText), text: previous.successText, attempts: 0 };
   }
-  // The images are part of the input: their digests go into its fingerprint.
-  const imageDigests = (parts.images ?? []).map((image) => image.digest ?? image.data);
-  const inputHash = stageInputHash(
-    tracker.model,
-    stage,
-    SYSTEM_INSTRUCTION,
-    [prompt, ...imageDigests].join("\n"),
-  );
   const reused = await reuseAnswer(stage, inputHash, run);
   if (reused) return reused;
   // totals() clones; without limits there is nothing to check.
@@ -253,7 +239,7 @@ export async function runAnalysis(
       marketDataSource: null,
     };
   }
-  const { marketDataSource, brief, dataHash, charts } = inputs;
+  const { marketDataSource, brief, dataHash } = inputs;
   const run: RunContext = {
     tracker,
     deps,
@@ -266,7 +252,7 @@ export async function runAnalysis(
     const stageOutcomes = await Promise.all(
       ANALYSIS_STAGES.map(async (stage) => ({
         callType: stage.callType,
-        outcome: await runOrReuse(stage, stagePromptParts(brief, stage, charts), run),
+        outcome: await runOrReuse(stage, marketStageInput(inputs, tracker.model, stage), run),
       })),
     );
     const results = stageOutcomes.map(({ callType, outcome }) => ({
@@ -275,7 +261,11 @@ export async function runAnalysis(
     }));
     const final = await runOrReuse(
       FINAL_DECISION_STAGE,
-      finalDecisionPromptParts(brief, FINAL_DECISION_STAGE, results),
+      stageInput(
+        tracker.model,
+        FINAL_DECISION_STAGE,
+        finalDecisionPromptParts(brief, FINAL_DECISION_STAGE, results),
+      ),
       run,
     );
     return { ...conclude(stageOutcomes, final, marketDataSource), dataHash };

@@ -46,15 +46,43 @@ const effectiveAt = (table: PriceTable): number =>
       : table.effectiveFrom,
   );
 
+/** What resolving needs from a book, computed once per book: books are immutable data. */
+interface BookIndex {
+  names: ReadonlySet<string>;
+  /** effectiveAt of each table, in book order. */
+  effective: readonly number[];
+  /** Model name as asked → its price entry's name (undefined: none). */
+  canonical: Map<string, string | undefined>;
+}
+
+const bookIndexes = new WeakMap<PriceBook, BookIndex>();
+
+function indexOf(book: PriceBook): BookIndex {
+  let index = bookIndexes.get(book);
+  if (!index) {
+    index = {
+      names: new Set(book.flatMap((table) => Object.keys(table.models))),
+      effective: book.map(effectiveAt),
+      canonical: new Map(),
+    };
+    bookIndexes.set(book, index);
+  }
+  return index;
+}
+
 /**
  * A model name's price entry: exact name first, then the longest known name it starts with,
  * so "gemini-2.5-flash-preview-09-2025" prices as gemini-2.5-flash while
- * "gemini-2.5-flash-lite" keeps its own rate.
+ * "gemini-2.5-flash-lite" keeps its own rate. Memoized: every call of a run asks again.
  */
-function canonicalName(book: PriceBook, model: string): string | undefined {
-  const names = new Set(book.flatMap((table) => Object.keys(table.models)));
-  if (names.has(model)) return model;
-  return [...names].filter((name) => model.startsWith(`${name}-`)).sort((a, b) => b.length - a.length)[0];
+function canonicalName(index: BookIndex, model: string): string | undefined {
+  if (index.canonical.has(model)) return index.canonical.get(model);
+  const name = index.names.has(model)
+    ? model
+    : [...index.names].filter((known) => model.startsWith(`${known}-`)).sort((a, b) => b.length - a.length)[0];
+  // Bounded: a caller sending endless distinct unknown names should not grow this forever.
+  if (index.canonical.size < 1000) index.canonical.set(model, name);
+  return name;
 }
 
 /**
@@ -66,19 +94,21 @@ export function resolvePrice(
   at: Date,
   book: PriceBook = PRICE_BOOK,
 ): ResolvedPrice | undefined {
-  const name = canonicalName(book, model);
+  const index = indexOf(book);
+  const name = canonicalName(index, model);
   if (name === undefined) return undefined;
   const time = at.getTime();
-  let earliest: ResolvedPrice | undefined;
-  let inForce: ResolvedPrice | undefined;
-  for (const table of book) {
-    const price = table.models[name];
-    if (!price) continue;
-    const resolved = { model: name, price, version: table.version };
-    earliest ??= resolved;
-    if (effectiveAt(table) <= time) inForce = resolved;
-  }
-  return inForce ?? earliest;
+  let earliest: number | undefined;
+  let inForce: number | undefined;
+  book.forEach((table, i) => {
+    if (!table.models[name]) return;
+    earliest ??= i;
+    if ((index.effective[i] as number) <= time) inForce = i;
+  });
+  const chosen = inForce ?? earliest;
+  if (chosen === undefined) return undefined;
+  const table = book[chosen] as PriceTable;
+  return { model: name, price: table.models[name] as ModelPrice, version: table.version };
 }
 
 /** Problems that would make the book price wrongly; empty when it is sound (checked by tests). */

@@ -18,12 +18,24 @@ interface ParsedRates {
   cachedInput: bigint;
 }
 
-/** Picodollars per token = USD per 1M tokens × 1e6, an integer for any rate with ≤ 6 decimals. */
-const perToken = (card: RateCard): ParsedRates => ({
-  input: usdToPico(card.input) / 1_000_000n,
-  output: usdToPico(card.output) / 1_000_000n,
-  cachedInput: usdToPico(card.cachedInput) / 1_000_000n,
-});
+const parsedCards = new WeakMap<RateCard, ParsedRates>();
+
+/**
+ * Picodollars per token = USD per 1M tokens × 1e6, an integer for any rate with ≤ 6 decimals.
+ * Parsed once per card (cards are immutable book data), not on every call.
+ */
+function perToken(card: RateCard): ParsedRates {
+  let rates = parsedCards.get(card);
+  if (!rates) {
+    rates = {
+      input: usdToPico(card.input) / 1_000_000n,
+      output: usdToPico(card.output) / 1_000_000n,
+      cachedInput: usdToPico(card.cachedInput) / 1_000_000n,
+    };
+    parsedCards.set(card, rates);
+  }
+  return rates;
+}
 
 export function isKnownModel(model: string, at: Date = new Date(), book: PriceBook = PRICE_BOOK): boolean {
   return resolvePrice(model, at, book) !== undefined;
