@@ -8,6 +8,7 @@ import { DEFAULT_RETRY_POLICY } from "./llm/retry-policy.js";
 import type { Logger } from "./logger.js";
 import { createPriceProvider } from "./market/index.js";
 import { createRedis } from "./queue/redis.js";
+import { AnalysisWriter } from "./store/analysis-writer.js";
 import { CallWriter } from "./store/call-writer.js";
 import { createSql, type Sql } from "./store/database.js";
 import { RollupFolder } from "./store/rollup-folder.js";
@@ -43,6 +44,7 @@ export async function createWorkerResources(
     config,
     sql,
     callWriter: new CallWriter(sql, logger),
+    analysisWriter: new AnalysisWriter(sql, logger),
     rollupFolder,
     rateLimiter: limiterRedis ? new SharedRateLimiter(limiterRedis, config.queuePrefix, rateLimit) : null,
     llm: llmConnection.client,

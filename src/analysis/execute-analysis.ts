@@ -5,10 +5,10 @@ import { recordAnalysisMetrics } from "../metrics/worker-metrics.js";
 import {
   type AnalysisRow,
   claimAnalysisRun,
-  finalizeAnalysis,
   releaseAnalysisLease,
   renewAnalysisLease,
 } from "../store/analyses-repo.js";
+import type { AnalysisWriter } from "../store/analysis-writer.js";
 import type { RollupFolder } from "../store/rollup-folder.js";
 import { withDbRetry } from "../store/transient.js";
 import { type PipelineDeps, type PipelineHooks, runAnalysis } from "./pipeline.js";
@@ -21,6 +21,8 @@ export interface ExecuteDeps extends PipelineDeps {
   reuseTtlSeconds: number;
   /** Folds finalized analyses into the stats rollups, many at a time, after they commit. */
   rollupFolder: RollupFolder;
+  /** Group-commits runs' claims and finalizes, many analyses per statement. */
+  analysisWriter: AnalysisWriter;
 }
 
 /** Another run holds the analysis' lease: try again after `retryAt`. */
@@ -53,7 +55,10 @@ export async function executeAnalysis(
   const owner = randomBytes(8).toString("hex");
   const claim = await withDbRetry(
     "claiming analysis",
-    () => claimAnalysisRun(deps.sql, analysisId, owner, deps.leaseMs),
+    () =>
+      claimAnalysisRun(deps.sql, { id: analysisId, owner, leaseMs: deps.leaseMs }, (request) =>
+        deps.analysisWriter.claim(request),
+      ),
     { logger: log },
   );
   if (claim.kind === "busy") throw new AnalysisBusyError(analysisId, claim.leaseExpiresAt);
@@ -88,23 +93,19 @@ export async function executeAnalysis(
             },
           },
         );
-        const row = await withDbRetry(
-          "finalizing analysis",
-          () =>
-            finalizeAnalysis(deps.sql, {
-              id: analysisId,
-              leaseOwner: owner,
-              status: result.status,
-              totals: tracker.totals(),
-              saved: tracker.saved(),
-              breakdown: tracker.breakdown(),
-              decision: result.decision,
-              error: result.error,
-              marketDataSource: result.marketDataSource,
-              dataHash: result.dataHash,
-            }),
-          { logger: log },
-        );
+        // The writer retries connection faults itself, like every ledger write.
+        const row = await deps.analysisWriter.finalize({
+          id: analysisId,
+          leaseOwner: owner,
+          status: result.status,
+          totals: tracker.totals(),
+          saved: tracker.saved(),
+          breakdown: tracker.breakdown(),
+          decision: result.decision,
+          error: result.error,
+          marketDataSource: result.marketDataSource,
+          dataHash: result.dataHash,
+        });
         finished = true;
         deps.rollupFolder.poke();
         if (!row) throw new LeaseLostError(`analysis ${analysisId} was taken over by another run`);

@@ -79,7 +79,9 @@ function canonicalName(index: BookIndex, model: string): string | undefined {
   if (index.canonical.has(model)) return index.canonical.get(model);
   const name = index.names.has(model)
     ? model
-    : [...index.names].filter((known) => model.startsWith(`${known}-`)).sort((a, b) => b.length - a.length)[0];
+    : [...index.names]
+        .filter((known) => model.startsWith(`${known}-`))
+        .sort((a, b) => b.length - a.length)[0];
   // Bounded: a caller sending endless distinct unknown names should not grow this forever.
   if (index.canonical.size < 1000) index.canonical.set(model, name);
   return name;

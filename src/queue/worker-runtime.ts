@@ -51,6 +51,7 @@ export async function startWorkerRuntime(
       unwatchMarketInputs();
       await close(drainMs);
       await resources.callWriter.drain();
+      await resources.analysisWriter.drain();
       await connection.quit().catch(() => connection.disconnect());
       await resources.close();
       logger.info({ liveTrackers: resources.registry.size }, "worker stopped");

@@ -90,25 +90,56 @@ export type RunClaim =
   | { kind: "busy"; leaseExpiresAt: Date }
   | { kind: "missing" };
 
+export interface RunClaimRequest {
+  id: string;
+  owner: string;
+  leaseMs: number;
+}
+
 /**
- * Claims the next run of an analysis for `owner` under a lease of `leaseMs`. Only one run
- * holds the lease at a time; an ended analysis is never run again.
+ * Claims the next run of many analyses in one statement (the worker's claim batches), each for
+ * its owner under a lease of its leaseMs: only one run holds an analysis' lease at a time, and
+ * an ended analysis is never run again. Returns, per request, the claimed row or null (busy,
+ * ended or unknown: `claimAnalysisRun` tells which); of two requests for one analysis, one wins.
+ */
+export async function claimAnalysisRuns(
+  sql: Db,
+  requests: RunClaimRequest[],
+): Promise<(AnalysisRow | null)[]> {
+  if (requests.length === 0) return [];
+  const rows = await sql<AnalysisRow[]>`
+    UPDATE stock_analyses s
+    SET status = 'running', started_at = COALESCE(s.started_at, now()), runs = s.runs + 1,
+        lease_owner = c.owner, lease_expires_at = now() + c.lease_ms * interval '1 millisecond'
+    FROM unnest(${requests.map((r) => r.id)}::text[], ${requests.map((r) => r.owner)}::text[],
+                ${requests.map((r) => r.leaseMs)}::int[]) AS c (id, owner, lease_ms)
+    -- "Not ended" rather than IN ('queued', 'running'): the same rows (status has a CHECK), but
+    -- not matchable by the status index, so the plan stays one primary-key lookup per id and
+    -- never becomes a scan of every queued analysis (what a generic plan picks with a backlog).
+    WHERE s.id = c.id AND s.status NOT IN ('completed', 'partial', 'failed', 'budget_exceeded')
+      AND (s.lease_expires_at IS NULL OR s.lease_expires_at < now() OR s.lease_owner = c.owner)
+    RETURNING s.*`;
+  const claimed = new Map(rows.map((row) => [row.id, row]));
+  return requests.map((r) => {
+    const row = claimed.get(r.id);
+    return row && row.lease_owner === r.owner ? row : null;
+  });
+}
+
+/**
+ * Claims the next run of an analysis for `owner` under a lease of `leaseMs`; `claim` is how
+ * (the worker passes its claim batches). Only one run holds the lease at a time; an ended
+ * analysis is never run again.
  */
 export async function claimAnalysisRun(
   sql: Db,
-  id: string,
-  owner: string,
-  leaseMs: number,
+  request: RunClaimRequest,
+  claim: (request: RunClaimRequest) => Promise<AnalysisRow | null> = async (r) =>
+    (await claimAnalysisRuns(sql, [r]))[0] ?? null,
 ): Promise<RunClaim> {
-  const [row] = await sql<AnalysisRow[]>`
-    UPDATE stock_analyses
-    SET status = 'running', started_at = COALESCE(started_at, now()), runs = runs + 1,
-        lease_owner = ${owner}, lease_expires_at = now() + ${leaseMs} * interval '1 millisecond'
-    WHERE id = ${id} AND status IN ('queued', 'running')
-      AND (lease_expires_at IS NULL OR lease_expires_at < now() OR lease_owner = ${owner})
-    RETURNING *`;
+  const row = await claim(request);
   if (row) return { kind: "claimed", row };
-  const current = await getAnalysis(sql, id);
+  const current = await getAnalysis(sql, request.id);
   if (!current) return { kind: "missing" };
   if (TERMINAL_STATUSES.has(current.status)) return { kind: "ended", row: current };
   return { kind: "busy", leaseExpiresAt: current.lease_expires_at ?? new Date() };
@@ -150,44 +181,119 @@ export interface AnalysisOutcome {
   dataHash?: string | null | undefined;
 }
 
+/** Every finalized column, its SQL type, and its value in an outcome (all sent as text). */
+const FINAL_COLUMNS: readonly (readonly [string, string, (o: AnalysisOutcome) => unknown])[] = [
+  ["id", "text", (o) => o.id],
+  ["lease_owner", "text", (o) => o.leaseOwner ?? ""],
+  ["status", "text", (o) => o.status],
+  ["total_input_tokens", "int", (o) => o.totals.inputTokens],
+  ["total_output_tokens", "int", (o) => o.totals.outputTokens],
+  ["total_tokens", "int", (o) => o.totals.totalTokens],
+  ["llm_calls_count", "int", (o) => o.totals.calls],
+  ["failed_calls_count", "int", (o) => o.totals.failedCalls],
+  ["thinking_tokens", "bigint", (o) => o.totals.thinkingTokens],
+  ["cached_input_tokens", "bigint", (o) => o.totals.cachedInputTokens],
+  ["cost_usd", "numeric", (o) => (o.totals.costPico === null ? null : picoToUsd(o.totals.costPico))],
+  ["tokens_saved", "bigint", (o) => o.saved?.tokensSaved ?? 0],
+  [
+    "cost_saved_usd",
+    "numeric",
+    (o) => (o.saved?.costSavedPico == null ? "0" : picoToUsd(o.saved.costSavedPico)),
+  ],
+  ["token_usage_breakdown", "jsonb", (o) => JSON.stringify(o.breakdown)],
+  [
+    "decision",
+    "jsonb",
+    (o) => (o.decision === null || o.decision === undefined ? null : JSON.stringify(o.decision)),
+  ],
+  ["error", "text", (o) => o.error],
+  ["market_data_source", "text", (o) => o.marketDataSource],
+  ["data_hash", "text", (o) => o.dataHash ?? null],
+];
+
+const FINAL_NAMES = FINAL_COLUMNS.map(([name]) => name).join(", ");
+
 /**
- * Writes the final totals and breakdown, once: only an unfinished analysis whose lease is this
- * run's (or free) is updated, so null means another run owns it or it has already ended.
- * The same statement marks it for the stats rollups (sql/010: pending until folded), so the
- * stats never disagree with the analysis and its calls — one round trip, no transaction.
+ * One statement for any number of analyses (each column one text[] parameter, cast in SQL), so
+ * it is prepared once. It updates only unfinished analyses whose lease is the run's (or free),
+ * and in the same statement marks each for the stats rollups (sql/010: pending until folded),
+ * so the stats never disagree with the analysis and its calls. An analysis marked before
+ * (never by a finalize: only an unfinished analysis is updated) goes through
+ * stats_apply_analysis, which re-derives what an earlier fold added.
  */
-export async function finalizeAnalysis(sql: Db, outcome: AnalysisOutcome): Promise<AnalysisRow | null> {
-  const { totals } = outcome;
-  const [row] = await sql<(AnalysisRow & { rollup: string })[]>`
-    WITH finalized AS (
-    UPDATE stock_analyses SET
-      status = ${outcome.status},
+const FINALIZE = `
+  WITH outcome AS (
+    SELECT ${FINAL_COLUMNS.map(([name, type]) => `${name}::${type} AS ${name}`).join(", ")}
+    FROM unnest(${FINAL_COLUMNS.map((_, i) => `$${i + 1}::text[]`).join(", ")}) AS t (${FINAL_NAMES})
+  ), finalized AS (
+    UPDATE stock_analyses s SET
+      status = o.status,
       completed_at = now(),
-      duration_ms = GREATEST(0, ROUND(EXTRACT(EPOCH FROM (now() - COALESCE(started_at, created_at))) * 1000))::int,
-      total_input_tokens = ${totals.inputTokens},
-      total_output_tokens = ${totals.outputTokens},
-      total_tokens = ${totals.totalTokens},
-      llm_calls_count = ${totals.calls},
-      failed_calls_count = ${totals.failedCalls},
-      thinking_tokens = ${totals.thinkingTokens},
-      cached_input_tokens = ${totals.cachedInputTokens},
-      cost_usd = ${totals.costPico === null ? null : picoToUsd(totals.costPico)},
-      tokens_saved = ${outcome.saved?.tokensSaved ?? 0},
-      cost_saved_usd = ${outcome.saved?.costSavedPico == null ? "0" : picoToUsd(outcome.saved.costSavedPico)},
-      token_usage_breakdown = ${sql.json(outcome.breakdown as never)},
-      decision = ${outcome.decision === null || outcome.decision === undefined ? null : sql.json(outcome.decision as never)},
-      error = ${outcome.error},
-      market_data_source = COALESCE(${outcome.marketDataSource}, market_data_source),
-      data_hash = COALESCE(${outcome.dataHash ?? null}, data_hash),
+      duration_ms = GREATEST(0, ROUND(EXTRACT(EPOCH FROM (now() - COALESCE(s.started_at, s.created_at))) * 1000))::int,
+      total_input_tokens = o.total_input_tokens,
+      total_output_tokens = o.total_output_tokens,
+      total_tokens = o.total_tokens,
+      llm_calls_count = o.llm_calls_count,
+      failed_calls_count = o.failed_calls_count,
+      thinking_tokens = o.thinking_tokens,
+      cached_input_tokens = o.cached_input_tokens,
+      cost_usd = o.cost_usd,
+      tokens_saved = o.tokens_saved,
+      cost_saved_usd = o.cost_saved_usd,
+      token_usage_breakdown = o.token_usage_breakdown,
+      decision = o.decision,
+      error = o.error,
+      market_data_source = COALESCE(o.market_data_source, s.market_data_source),
+      data_hash = COALESCE(o.data_hash, s.data_hash),
       lease_owner = NULL,
       lease_expires_at = NULL
-    WHERE id = ${outcome.id} AND status IN ('queued', 'running')
-      AND (lease_owner = ${outcome.leaseOwner ?? ""} OR lease_expires_at IS NULL OR lease_expires_at < now())
-    RETURNING *)
-    SELECT finalized.*, stats_apply_analysis(finalized.id) AS rollup FROM finalized`;
-  if (!row) return null;
-  const { rollup: _, ...finalized } = row;
-  return finalized;
+    FROM outcome o
+    -- Not ended (see claimAnalysisRuns: one primary-key lookup per id, whatever the backlog).
+    WHERE s.id = o.id AND s.status NOT IN ('completed', 'partial', 'failed', 'budget_exceeded')
+      AND (s.lease_owner = o.lease_owner OR s.lease_expires_at IS NULL OR s.lease_expires_at < now())
+    RETURNING s.*
+  ), marked AS (
+    INSERT INTO stats_rollup_marks (analysis_id, day)
+    SELECT id, (COALESCE(started_at, created_at) AT TIME ZONE 'UTC')::date FROM finalized
+    ON CONFLICT (analysis_id) DO NOTHING
+    RETURNING analysis_id
+  ), pending AS (
+    INSERT INTO stats_rollup_pending (analysis_id) SELECT analysis_id FROM marked
+    ON CONFLICT (analysis_id) DO NOTHING
+  )
+  SELECT f.*, CASE WHEN m.analysis_id IS NULL THEN stats_apply_analysis(f.id) ELSE 'added' END AS rollup
+  FROM finalized f LEFT JOIN marked m ON m.analysis_id = f.id`;
+
+function asText(value: unknown): string | null {
+  return value === null || value === undefined ? null : String(value);
+}
+
+/**
+ * Writes the final totals and breakdown of many analyses in one statement (the worker's
+ * finalize batches), once each: per outcome, the finalized row, or null when another run owns
+ * the analysis or it has already ended. Two outcomes for one analysis must not share a call.
+ */
+export async function finalizeAnalyses(
+  sql: Db,
+  outcomes: AnalysisOutcome[],
+): Promise<(AnalysisRow | null)[]> {
+  if (outcomes.length === 0) return [];
+  const columns = FINAL_COLUMNS.map(([, , field]) =>
+    sql.array(
+      outcomes.map((o) => asText(field(o))),
+      25, // text
+    ),
+  );
+  const rows = await sql.unsafe<(AnalysisRow & { rollup: string })[]>(FINALIZE, columns as never[], {
+    prepare: true,
+  });
+  const finalized = new Map(rows.map(({ rollup: _, ...row }) => [row.id, row as AnalysisRow]));
+  return outcomes.map((o) => finalized.get(o.id) ?? null);
+}
+
+/** Finalizes one analysis (see finalizeAnalyses); null when another run owns it or it has ended. */
+export async function finalizeAnalysis(sql: Db, outcome: AnalysisOutcome): Promise<AnalysisRow | null> {
+  return (await finalizeAnalyses(sql, [outcome]))[0] ?? null;
 }
 
 export async function getAnalysis(sql: Db, id: string): Promise<AnalysisRow | null> {

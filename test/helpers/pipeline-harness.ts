@@ -5,6 +5,7 @@ import { GeminiClient } from "../../src/llm/gemini-client.js";
 import { logger } from "../../src/logger.js";
 import { defaultPriceProvider } from "../../src/market/index.js";
 import { insertQueuedAnalysis } from "../../src/store/analyses-repo.js";
+import { AnalysisWriter } from "../../src/store/analysis-writer.js";
 import { CallWriter } from "../../src/store/call-writer.js";
 import { RollupFolder } from "../../src/store/rollup-folder.js";
 import { createTestDatabase, type TestDatabase, uniqueName } from "./services.js";
@@ -27,6 +28,7 @@ export async function createPipelineHarness(
   const deps: ExecuteDeps = {
     sql: db.sql,
     callWriter: new CallWriter(db.sql, logger),
+    analysisWriter: new AnalysisWriter(db.sql, logger),
     rollupFolder: new RollupFolder(db.sql, logger),
     llm: new GeminiClient({
       apiKey: "test",

@@ -1,0 +1,120 @@
+import { isTransientDbError } from "./transient.js";
+
+/**
+ * Group commit for one kind of write. Items submitted in the same turn of the event loop, or
+ * while the previous batch is in flight, go to Postgres together as one statement; each
+ * `submit` resolves with its own result only once that statement has committed, so batching
+ * gives up no durability. One statement per batch instead of one per item is what keeps
+ * Postgres' per-statement work (parse, plan, commit, WAL flush, a backend wake-up) off the
+ * per-analysis cost.
+ */
+export interface BatchOptions<Item> {
+  /** Most items per statement. */
+  maxBatch: number;
+  /** Items with equal keys never share a batch (one statement may not touch a row twice). */
+  keyOf?: (item: Item) => string;
+  /**
+   * What to do with a second item for a key already in the forming batch: "replace" it (both
+   * resolve when the later one is written: the later supersedes) or "defer" it to the next batch.
+   */
+  onDuplicateKey?: "replace" | "defer";
+}
+
+interface Pending<Item, Result> {
+  item: Item;
+  resolve: (result: Result) => void;
+  reject: (error: unknown) => void;
+}
+
+export class StatementBatcher<Item, Result> {
+  #queue: Pending<Item, Result>[] = [];
+  #flushing: Promise<void> | null = null;
+  #scheduled = false;
+
+  /**
+   * `write` runs one statement for the batch and returns one result per item, in order. When it
+   * throws for a batch of several because of the data (not a connection fault, which `write`
+   * has already retried and which would fail each item alike), each item is written again on
+   * its own, so one bad item fails alone instead of failing those that shared its statement.
+   */
+  constructor(
+    private readonly write: (items: Item[]) => Promise<Result[]>,
+    private readonly options: BatchOptions<Item>,
+  ) {}
+
+  submit(item: Item): Promise<Result> {
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ item, resolve, reject });
+      this.#schedule();
+    });
+  }
+
+  /** Resolves when everything submitted so far has been written (or has failed). */
+  async drain(): Promise<void> {
+    while (this.#queue.length > 0 || this.#flushing || this.#scheduled) {
+      await (this.#flushing ?? new Promise((r) => setImmediate(r)));
+    }
+  }
+
+  #schedule(): void {
+    if (this.#scheduled || this.#flushing) return;
+    this.#scheduled = true;
+    setImmediate(() => {
+      this.#scheduled = false;
+      this.#flushing = this.#flush().finally(() => {
+        this.#flushing = null;
+        if (this.#queue.length > 0) this.#schedule();
+      });
+    });
+  }
+
+  /** The next batch: one entry per key; the waiters of replaced items ride along. */
+  #takeBatch(): { item: Item; waiters: Pending<Item, Result>[] }[] {
+    const { keyOf, onDuplicateKey = "defer", maxBatch } = this.options;
+    const batch: { item: Item; waiters: Pending<Item, Result>[] }[] = [];
+    const byKey = new Map<string, { item: Item; waiters: Pending<Item, Result>[] }>();
+    const deferred: Pending<Item, Result>[] = [];
+    let taken = 0;
+    for (const pending of this.#queue) {
+      const key = keyOf?.(pending.item);
+      const existing = key === undefined ? undefined : byKey.get(key);
+      if (existing && onDuplicateKey === "replace") {
+        existing.item = pending.item;
+        existing.waiters.push(pending);
+      } else if (existing || batch.length >= maxBatch) {
+        deferred.push(pending);
+      } else {
+        const entry = { item: pending.item, waiters: [pending] };
+        batch.push(entry);
+        if (key !== undefined) byKey.set(key, entry);
+      }
+      taken++;
+    }
+    this.#queue = deferred;
+    return taken > 0 ? batch : [];
+  }
+
+  async #flush(): Promise<void> {
+    const batch = this.#takeBatch();
+    if (batch.length === 0) return;
+    const settle = (entries: typeof batch, results: Result[]) =>
+      entries.forEach((entry, i) => {
+        for (const waiter of entry.waiters) waiter.resolve(results[i] as Result);
+      });
+    try {
+      settle(batch, await this.write(batch.map((entry) => entry.item)));
+    } catch (error) {
+      if (batch.length === 1 || isTransientDbError(error)) {
+        for (const entry of batch) for (const waiter of entry.waiters) waiter.reject(error);
+        return;
+      }
+      for (const entry of batch) {
+        try {
+          settle([entry], await this.write([entry.item]));
+        } catch (own) {
+          for (const waiter of entry.waiters) waiter.reject(own);
+        }
+      }
+    }
+  }
+}
