@@ -1,6 +1,7 @@
 import { picoToUsd } from "../ledger/money.js";
 import type { BreakdownEntry, SavedTotals, TokenTotals } from "../ledger/token-tracker.js";
 import type { Sql, TransactionSql } from "./database.js";
+import { jsonRecordset } from "./json-recordset.js";
 
 export const ANALYSIS_STATUSES = [
   "queued",
@@ -181,7 +182,7 @@ export interface AnalysisOutcome {
   dataHash?: string | null | undefined;
 }
 
-/** Every finalized column, its SQL type, and its value in an outcome (all sent as text). */
+/** Every finalized column, its SQL type, and its value in an outcome. */
 const FINAL_COLUMNS: readonly (readonly [string, string, (o: AnalysisOutcome) => unknown])[] = [
   ["id", "text", (o) => o.id],
   ["lease_owner", "text", (o) => o.leaseOwner ?? ""],
@@ -200,21 +201,19 @@ const FINAL_COLUMNS: readonly (readonly [string, string, (o: AnalysisOutcome) =>
     "numeric",
     (o) => (o.saved?.costSavedPico == null ? "0" : picoToUsd(o.saved.costSavedPico)),
   ],
-  ["token_usage_breakdown", "jsonb", (o) => JSON.stringify(o.breakdown)],
-  [
-    "decision",
-    "jsonb",
-    (o) => (o.decision === null || o.decision === undefined ? null : JSON.stringify(o.decision)),
-  ],
+  ["token_usage_breakdown", "jsonb", (o) => o.breakdown],
+  ["decision", "jsonb", (o) => o.decision ?? null],
   ["error", "text", (o) => o.error],
   ["market_data_source", "text", (o) => o.marketDataSource],
   ["data_hash", "text", (o) => o.dataHash ?? null],
 ];
 
-const FINAL_NAMES = FINAL_COLUMNS.map(([name]) => name).join(", ");
+/** An outcome as its `json_to_recordset` row. */
+const finalRecord = (o: AnalysisOutcome) =>
+  Object.fromEntries(FINAL_COLUMNS.map(([name, , field]) => [name, field(o)]));
 
 /**
- * One statement for any number of analyses (each column one text[] parameter, cast in SQL), so
+ * One statement for any number of analyses (sent as one JSON parameter: json-recordset.ts), so
  * it is prepared once. It updates only unfinished analyses whose lease is the run's (or free),
  * and in the same statement marks each for the stats rollups (sql/010: pending until folded),
  * so the stats never disagree with the analysis and its calls. An analysis marked before
@@ -222,10 +221,7 @@ const FINAL_NAMES = FINAL_COLUMNS.map(([name]) => name).join(", ");
  * stats_apply_analysis, which re-derives what an earlier fold added.
  */
 const FINALIZE = `
-  WITH outcome AS (
-    SELECT ${FINAL_COLUMNS.map(([name, type]) => `${name}::${type} AS ${name}`).join(", ")}
-    FROM unnest(${FINAL_COLUMNS.map((_, i) => `$${i + 1}::text[]`).join(", ")}) AS t (${FINAL_NAMES})
-  ), finalized AS (
+  WITH finalized AS (
     UPDATE stock_analyses s SET
       status = o.status,
       completed_at = now(),
@@ -247,7 +243,7 @@ const FINALIZE = `
       data_hash = COALESCE(o.data_hash, s.data_hash),
       lease_owner = NULL,
       lease_expires_at = NULL
-    FROM outcome o
+    FROM ${jsonRecordset(FINAL_COLUMNS, 1, "o")}
     -- Not ended (see claimAnalysisRuns: one primary-key lookup per id, whatever the backlog).
     WHERE s.id = o.id AND s.status NOT IN ('completed', 'partial', 'failed', 'budget_exceeded')
       AND (s.lease_owner = o.lease_owner OR s.lease_expires_at IS NULL OR s.lease_expires_at < now())
@@ -264,10 +260,6 @@ const FINALIZE = `
   SELECT f.*, CASE WHEN m.analysis_id IS NULL THEN stats_apply_analysis(f.id) ELSE 'added' END AS rollup
   FROM finalized f LEFT JOIN marked m ON m.analysis_id = f.id`;
 
-function asText(value: unknown): string | null {
-  return value === null || value === undefined ? null : String(value);
-}
-
 /**
  * Writes the final totals and breakdown of many analyses in one statement (the worker's
  * finalize batches), once each: per outcome, the finalized row, or null when another run owns
@@ -278,15 +270,11 @@ export async function finalizeAnalyses(
   outcomes: AnalysisOutcome[],
 ): Promise<(AnalysisRow | null)[]> {
   if (outcomes.length === 0) return [];
-  const columns = FINAL_COLUMNS.map(([, , field]) =>
-    sql.array(
-      outcomes.map((o) => asText(field(o))),
-      25, // text
-    ),
+  const rows = await sql.unsafe<(AnalysisRow & { rollup: string })[]>(
+    FINALIZE,
+    [JSON.stringify(outcomes.map(finalRecord))],
+    { prepare: true },
   );
-  const rows = await sql.unsafe<(AnalysisRow & { rollup: string })[]>(FINALIZE, columns as never[], {
-    prepare: true,
-  });
   const finalized = new Map(rows.map(({ rollup: _, ...row }) => [row.id, row as AnalysisRow]));
   return outcomes.map((o) => finalized.get(o.id) ?? null);
 }

@@ -3,6 +3,7 @@ import { picoToUsd, usdToPico } from "../ledger/money.js";
 import type { PriceTier } from "../ledger/pricing.js";
 import type { UsageSource } from "../ledger/usage.js";
 import type { Sql, TransactionSql } from "./database.js";
+import { jsonRecordset, type RecordsetColumns } from "./json-recordset.js";
 
 /** An `llm_calls` row as stored (column names kept, so `show --json` prints them as is). */
 export interface LlmCallRow {
@@ -97,8 +98,8 @@ export function recordFromRow(row: LlmCallRow): CallRecord {
   };
 }
 
-/** Every column of a call row with its SQL type, in the order they are sent. */
-const CALL_COLUMNS: readonly (readonly [keyof LlmCallRow, string])[] = [
+/** Every column of a call row with its SQL type, as `json_to_recordset` reads them. */
+const CALL_COLUMNS: RecordsetColumns = [
   ["analysis_id", "text"],
   ["call_type", "text"],
   ["attempt", "int"],
@@ -132,25 +133,12 @@ const updates = CALL_COLUMNS.filter(
   .map(([name]) => `${name} = EXCLUDED.${name}`)
   .join(", ");
 
-/**
- * One statement text for any number of rows: each column goes as one text[] parameter and is
- * unnested and cast in SQL. A multi-row VALUES list would be a new prepared statement for every
- * batch size, cached forever on every connection (client and server), which grows memory
- * without bound over a long run.
- */
+/** One statement text for any number of rows, sent as one JSON parameter (json-recordset.ts). */
 const INSERT_CALLS = `
   INSERT INTO llm_calls (${names})
-  SELECT ${CALL_COLUMNS.map(([name, type]) => `${name}::${type}`).join(", ")}
-  FROM unnest(${CALL_COLUMNS.map((_, i) => `$${i + 1}::text[]`).join(", ")}) AS t(${names})
+  SELECT ${names} FROM ${jsonRecordset(CALL_COLUMNS, 1, "t")}
   ON CONFLICT (analysis_id, call_type, attempt, started_at) DO UPDATE SET ${updates}
   WHERE llm_calls.status = 'interrupted'`;
-
-function asText(value: unknown, type: string): string | null {
-  if (value === null || value === undefined) return null;
-  if (value instanceof Date) return value.toISOString();
-  if (type === "jsonb") return JSON.stringify(value);
-  return String(value);
-}
 
 /**
  * Writes attempts, many rows in one statement. Idempotent on (analysis_id, call_type,
@@ -160,13 +148,8 @@ function asText(value: unknown, type: string): string | null {
  */
 export async function insertCalls(sql: Sql | TransactionSql, rows: LlmCallRow[]): Promise<void> {
   if (rows.length === 0) return;
-  const columns = CALL_COLUMNS.map(([name, type]) =>
-    sql.array(
-      rows.map((row) => asText(row[name], type)),
-      25, // text
-    ),
-  );
-  await sql.unsafe(INSERT_CALLS, columns as never[], { prepare: true });
+  // A row's fields are named as its columns: the rows serialise as they are (dates as ISO).
+  await sql.unsafe(INSERT_CALLS, [JSON.stringify(rows)], { prepare: true });
 }
 
 export async function listCalls(sql: Sql, analysisId: string): Promise<LlmCallRow[]> {

@@ -16,7 +16,7 @@ export class RollupFolder {
     private readonly sql: Sql,
     private readonly logger: Logger,
     /** How long a finalize waits for others to share its fold. */
-    private readonly delayMs = 200,
+    private readonly delayMs = 1000,
     private readonly batch = 500,
   ) {}
 
