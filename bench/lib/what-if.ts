@@ -1,7 +1,8 @@
 /**
  * Hypothetical changes, applied to one bench database (or one worker's connection URL) only,
  * to size a fix before making it in src/. Results measured with one are labelled WHAT-IF.
- * - no-rollups: stats_apply_analysis does nothing (the finalize transaction's rollup upserts gone);
+ * - no-rollups: folding pending analyses into the stats rollups only drops them (the fold's
+ *   contributions query and rollup upserts gone; finalizes still mark them pending);
  * - async-commit: synchronous_commit = off for the bench database (commits stop waiting for
  *   fsync; not a fix, since a crash could lose acknowledged rows, but it shows what flushes cost);
  * - no-prepare: the worker's postgres.js pool without prepared statements (`?prepare=false`), so
@@ -31,8 +32,11 @@ export async function applyWhatIfs(
   let url = db.url;
   for (const whatIf of whatIfs) {
     if (whatIf === "no-rollups") {
-      await db.sql.unsafe(`CREATE OR REPLACE FUNCTION stats_apply_analysis(p_analysis text) RETURNS text
-        LANGUAGE sql AS $$ SELECT 'added' $$`);
+      await db.sql.unsafe(`CREATE OR REPLACE FUNCTION stats_fold_pending(p_limit integer DEFAULT 500)
+        RETURNS integer LANGUAGE sql AS $$
+          WITH batch AS (DELETE FROM stats_rollup_pending WHERE analysis_id IN (
+            SELECT analysis_id FROM stats_rollup_pending ORDER BY pending_since LIMIT p_limit) RETURNING 1)
+          SELECT count(*)::int FROM batch $$`);
     } else if (whatIf === "async-commit") {
       await db.sql.unsafe(`ALTER DATABASE "${db.name}" SET synchronous_commit = off`);
     } else {

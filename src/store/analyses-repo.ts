@@ -244,8 +244,10 @@ const FINALIZE = `
       lease_owner = NULL,
       lease_expires_at = NULL
     FROM ${jsonRecordset(FINAL_COLUMNS, 1, "o")}
-    -- Not ended (see claimAnalysisRuns: one primary-key lookup per id, whatever the backlog).
-    WHERE s.id = o.id AND s.status NOT IN ('completed', 'partial', 'failed', 'budget_exceeded')
+    -- The ids again, as an array: json_to_recordset's row estimate (100) would otherwise make
+    -- the plan a scan of every unfinished analysis; by ANY($2) it reads them by primary key.
+    -- Not ended: see claimAnalysisRuns.
+    WHERE s.id = ANY($2::text[]) AND s.id = o.id AND s.status NOT IN ('completed', 'partial', 'failed', 'budget_exceeded')
       AND (s.lease_owner = o.lease_owner OR s.lease_expires_at IS NULL OR s.lease_expires_at < now())
     RETURNING s.*
   ), marked AS (
@@ -272,7 +274,7 @@ export async function finalizeAnalyses(
   if (outcomes.length === 0) return [];
   const rows = await sql.unsafe<(AnalysisRow & { rollup: string })[]>(
     FINALIZE,
-    [JSON.stringify(outcomes.map(finalRecord))],
+    [JSON.stringify(outcomes.map(finalRecord)), outcomes.map((o) => o.id)] as never[],
     { prepare: true },
   );
   const finalized = new Map(rows.map(({ rollup: _, ...row }) => [row.id, row as AnalysisRow]));
