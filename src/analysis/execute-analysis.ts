@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { usdToPico } from "../ledger/money.js";
 import type { TrackerRegistry } from "../ledger/tracker-registry.js";
 import { recordAnalysisMetrics } from "../metrics/worker-metrics.js";
@@ -52,7 +52,7 @@ export async function executeAnalysis(
   hooks: PipelineHooks = {},
 ): Promise<AnalysisRow | null> {
   const log = deps.logger.child({ analysisId });
-  const owner = randomBytes(8).toString("hex");
+  const owner = randomUUID();
   const claim = await withDbRetry(
     "claiming analysis",
     () =>

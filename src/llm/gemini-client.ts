@@ -146,6 +146,38 @@ function promptParts(request: GenerateRequest, prefixCached: boolean, files: Sen
   return parts.length > 0 ? parts : [{ text: "" }];
 }
 
+/** The controllers of the calls in flight under each caller signal (see followAbort). */
+const followers = new WeakMap<AbortSignal, Set<AbortController>>();
+
+/**
+ * Aborts `controller` when `outer` aborts, until the returned function is called. One listener
+ * per outer signal, not one per call: hundreds of calls share the worker's shutdown signal, and
+ * removing one listener of hundreds from an EventTarget walks its list.
+ */
+function followAbort(outer: AbortSignal, controller: AbortController): () => void {
+  if (outer.aborted) {
+    controller.abort();
+    return () => {};
+  }
+  let calls = followers.get(outer);
+  if (!calls) {
+    const created = new Set<AbortController>();
+    calls = created;
+    followers.set(outer, created);
+    outer.addEventListener(
+      "abort",
+      () => {
+        for (const call of created) call.abort();
+        created.clear();
+      },
+      { once: true },
+    );
+  }
+  calls.add(controller);
+  const following = calls;
+  return () => following.delete(controller);
+}
+
 export class GeminiClient implements LlmClient {
   readonly #sdk: GoogleGenerativeAI;
   readonly #baseUrl: string | undefined;
@@ -200,9 +232,9 @@ export class GeminiClient implements LlmClient {
   }
 
   /**
-   * Runs one request under our own deadline. One controller per call, with a timer and a
-   * listener on the caller's signal that are both removed when the call ends, so nothing
-   * accumulates on a long-lived shutdown signal (and no SDK timer leaks).
+   * Runs one request under our own deadline. One controller per call, with a timer that is
+   * cleared when the call ends (no SDK timer leaks); the caller's signal reaches it through
+   * `followAbort`, so nothing accumulates on a long-lived shutdown signal.
    */
   async #withDeadline<T>(
     outer: AbortSignal | undefined,
@@ -214,16 +246,16 @@ export class GeminiClient implements LlmClient {
       timedOut = true;
       controller.abort();
     }, this.#timeoutMs);
-    const cancel = () => controller.abort();
-    if (outer?.aborted) controller.abort();
-    outer?.addEventListener("abort", cancel, { once: true });
+    const unfollow = outer ? followAbort(outer, controller) : undefined;
     try {
+      // The SDK only listens for a later abort: a call under an aborted signal must not start.
+      controller.signal.throwIfAborted();
       return await work(controller.signal);
     } catch (error) {
       throw mapSdkError(error, { timedOut, timeoutMs: this.#timeoutMs });
     } finally {
       clearTimeout(timer);
-      outer?.removeEventListener("abort", cancel);
+      unfollow?.();
     }
   }
 
