@@ -208,6 +208,11 @@ const FINAL_COLUMNS: readonly (readonly [string, string, (o: AnalysisOutcome) =>
   ["data_hash", "text", (o) => o.dataHash ?? null],
 ];
 
+/** Columns the outcome sets as they are (the run's id and lease, and the kept-if-unknown data source, are not). */
+const ASSIGNED = FINAL_COLUMNS.map(([name]) => name).filter(
+  (name) => !["id", "lease_owner", "market_data_source", "data_hash"].includes(name),
+);
+
 /** An outcome as its `json_to_recordset` row. */
 const finalRecord = (o: AnalysisOutcome) =>
   Object.fromEntries(FINAL_COLUMNS.map(([name, , field]) => [name, field(o)]));
@@ -223,22 +228,9 @@ const finalRecord = (o: AnalysisOutcome) =>
 const FINALIZE = `
   WITH finalized AS (
     UPDATE stock_analyses s SET
-      status = o.status,
       completed_at = now(),
       duration_ms = GREATEST(0, ROUND(EXTRACT(EPOCH FROM (now() - COALESCE(s.started_at, s.created_at))) * 1000))::int,
-      total_input_tokens = o.total_input_tokens,
-      total_output_tokens = o.total_output_tokens,
-      total_tokens = o.total_tokens,
-      llm_calls_count = o.llm_calls_count,
-      failed_calls_count = o.failed_calls_count,
-      thinking_tokens = o.thinking_tokens,
-      cached_input_tokens = o.cached_input_tokens,
-      cost_usd = o.cost_usd,
-      tokens_saved = o.tokens_saved,
-      cost_saved_usd = o.cost_saved_usd,
-      token_usage_breakdown = o.token_usage_breakdown,
-      decision = o.decision,
-      error = o.error,
+      ${ASSIGNED.map((name) => `${name} = o.${name}`).join(", ")},
       market_data_source = COALESCE(o.market_data_source, s.market_data_source),
       data_hash = COALESCE(o.data_hash, s.data_hash),
       lease_owner = NULL,
