@@ -4,9 +4,10 @@ import type { TrackerRegistry } from "../ledger/tracker-registry.js";
 import { recordAnalysisMetrics } from "../metrics/worker-metrics.js";
 import {
   type AnalysisRow,
-  claimAnalysisRun,
+  type RunClaim,
   releaseAnalysisLease,
   renewAnalysisLease,
+  unclaimedReason,
 } from "../store/analyses-repo.js";
 import type { AnalysisWriter } from "../store/analysis-writer.js";
 import type { RollupFolder } from "../store/rollup-folder.js";
@@ -53,14 +54,11 @@ export async function executeAnalysis(
 ): Promise<AnalysisRow | null> {
   const log = deps.logger.child({ analysisId });
   const owner = randomUUID();
-  const claim = await withDbRetry(
-    "claiming analysis",
-    () =>
-      claimAnalysisRun(deps.sql, { id: analysisId, owner, leaseMs: deps.leaseMs }, (request) =>
-        deps.analysisWriter.claim(request),
-      ),
-    { logger: log },
-  );
+  // The writer retries connection faults itself; so does the rare read after an empty claim.
+  const won = await deps.analysisWriter.claim({ id: analysisId, owner, leaseMs: deps.leaseMs });
+  const claim: RunClaim = won
+    ? { kind: "claimed", row: won }
+    : await withDbRetry("reading analysis", () => unclaimedReason(deps.sql, analysisId), { logger: log });
   if (claim.kind === "busy") throw new AnalysisBusyError(analysisId, claim.leaseExpiresAt);
   if (claim.kind !== "claimed") {
     log.info({ claim: claim.kind }, "analysis already ended or unknown; nothing to run");

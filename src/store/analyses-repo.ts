@@ -101,7 +101,7 @@ export interface RunClaimRequest {
  * Claims the next run of many analyses in one statement (the worker's claim batches), each for
  * its owner under a lease of its leaseMs: only one run holds an analysis' lease at a time, and
  * an ended analysis is never run again. Returns, per request, the claimed row or null (busy,
- * ended or unknown: `claimAnalysisRun` tells which); of two requests for one analysis, one wins.
+ * ended or unknown: `unclaimedReason` tells which); of two requests for one analysis, one wins.
  */
 export async function claimAnalysisRuns(
   sql: Db,
@@ -127,23 +127,18 @@ export async function claimAnalysisRuns(
   });
 }
 
-/**
- * Claims the next run of an analysis for `owner` under a lease of `leaseMs`; `claim` is how
- * (the worker passes its claim batches). Only one run holds the lease at a time; an ended
- * analysis is never run again.
- */
-export async function claimAnalysisRun(
-  sql: Db,
-  request: RunClaimRequest,
-  claim: (request: RunClaimRequest) => Promise<AnalysisRow | null> = async (r) =>
-    (await claimAnalysisRuns(sql, [r]))[0] ?? null,
-): Promise<RunClaim> {
-  const row = await claim(request);
-  if (row) return { kind: "claimed", row };
-  const current = await getAnalysis(sql, request.id);
+/** Why a claim came back empty: the analysis has ended, another run holds it, or it is unknown. */
+export async function unclaimedReason(sql: Db, id: string): Promise<Exclude<RunClaim, { kind: "claimed" }>> {
+  const current = await getAnalysis(sql, id);
   if (!current) return { kind: "missing" };
   if (TERMINAL_STATUSES.has(current.status)) return { kind: "ended", row: current };
   return { kind: "busy", leaseExpiresAt: current.lease_expires_at ?? new Date() };
+}
+
+/** Claims one analysis' next run on its own (the worker batches its claims: AnalysisWriter). */
+export async function claimAnalysisRun(sql: Db, request: RunClaimRequest): Promise<RunClaim> {
+  const [row] = await claimAnalysisRuns(sql, [request]);
+  return row ? { kind: "claimed", row } : unclaimedReason(sql, request.id);
 }
 
 /** Extends the lease while the run is alive; false when another run has taken it over. */

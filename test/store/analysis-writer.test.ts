@@ -6,6 +6,7 @@ import {
   type AnalysisStatus,
   claimAnalysisRun,
   insertQueuedAnalysis,
+  unclaimedReason,
 } from "../../src/store/analyses-repo.js";
 import { AnalysisWriter } from "../../src/store/analysis-writer.js";
 import { createTestDatabase, type TestDatabase, uniqueName } from "../helpers/services.js";
@@ -75,10 +76,8 @@ describe("AnalysisWriter", () => {
     expect([a, b].filter((r) => r !== null)).toHaveLength(1);
     const winner = (a ?? b)?.lease_owner;
     const loser = winner === "first" ? "second" : "first";
-    const again = await claimAnalysisRun(db.sql, { id, owner: loser, leaseMs: 30_000 }, (r) =>
-      writer.claim(r),
-    );
-    expect(again.kind).toBe("busy");
+    expect(await claim(id, loser)).toBeNull();
+    expect((await unclaimedReason(db.sql, id)).kind).toBe("busy");
   });
 
   it("finalizes many analyses in one statement and marks each for the rollups once", async () => {
@@ -95,8 +94,10 @@ describe("AnalysisWriter", () => {
       SELECT (SELECT count(*) FROM stats_rollup_marks WHERE analysis_id = ANY(${ids}))::int AS marks,
              (SELECT count(*) FROM stats_rollup_pending WHERE analysis_id = ANY(${ids}))::int AS pending`;
     expect(marks).toEqual({ marks: 30, pending: 30 });
-    // Ended: a second finalize changes nothing.
+    // Ended: a second finalize changes nothing, and no run is claimed again.
     expect(await writer.finalize(outcome(ids[0] as string, `run-${ids[0]}`, "failed"))).toBeNull();
+    const again = await claimAnalysisRun(db.sql, { id: ids[0] as string, owner: "late", leaseMs: 30_000 });
+    expect(again).toMatchObject({ kind: "ended", row: { status: "completed" } });
   });
 
   it("refuses a finalize from a run that does not hold the lease", async () => {
