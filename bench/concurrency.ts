@@ -3,10 +3,13 @@
  * against the ideal 128 / (2L) analyses/s, its peak RSS and CPU per analysis; then two worker
  * processes at 64 each against one at 64. Rates are steady-state (between the 10th and 90th
  * percentile completion), so the 2L ramp-up and the tail of a short run do not count.
- * `npx tsx bench/concurrency.ts [--analyses 1000] [--latency 500] [--what-if no-rollups,async-commit]`
+ * `npx tsx bench/concurrency.ts [--analyses 1000] [--latency 500] [--what-if no-rollups,async-commit]
+ *   [--cpu-prof DIR]` (profiles the 1 × 128 worker; its summary goes to the notes)
  */
+import { mkdirSync } from "node:fs";
 import { loadLine } from "./lib/proc.js";
 import { startEmulatorProcess } from "./lib/processes.js";
+import { summarizeProfiles } from "./lib/profile.js";
 import { type BenchResult, fmt, isMain, numberArg, printResult, row, stringArg } from "./lib/report.js";
 import { type ProductRun, runProduct } from "./lib/runs.js";
 import { parseWhatIfs, type WhatIf } from "./lib/what-if.js";
@@ -17,6 +20,8 @@ export interface ConcurrencyOptions {
   latencyMs: number;
   /** Hypothetical changes to the bench databases (WHAT_IFS in lib/runs.ts), to size a fix. */
   whatIf?: WhatIf[];
+  /** Profile the 1 × 128 worker (`node --cpu-prof`) into this directory. */
+  cpuProfDir?: string | undefined;
 }
 
 export const CONCURRENCY_DEFAULTS: ConcurrencyOptions = { analyses: 1000, latencyMs: 500 };
@@ -34,10 +39,17 @@ function describe(label: string, run: ProductRun, load: string): string {
 
 export async function runConcurrency(options: ConcurrencyOptions): Promise<BenchResult> {
   const started = Date.now();
+  if (options.cpuProfDir) mkdirSync(options.cpuProfDir, { recursive: true });
   const L = options.latencyMs;
   const emulator = await startEmulatorProcess(L);
   const notes: string[] = [];
-  const measure = async (label: string, workers: number, concurrency: number, analyses: number) => {
+  const measure = async (
+    label: string,
+    workers: number,
+    concurrency: number,
+    analyses: number,
+    cpuProfDir?: string,
+  ) => {
     const load = loadLine();
     const run = await runProduct({
       analyses,
@@ -46,6 +58,7 @@ export async function runConcurrency(options: ConcurrencyOptions): Promise<Bench
       emulatorUrl: emulator.url,
       emulatorPid: emulator.pid,
       whatIf: options.whatIf,
+      cpuProfDir,
     });
     const line = describe(label, run, load);
     log(line);
@@ -53,7 +66,12 @@ export async function runConcurrency(options: ConcurrencyOptions): Promise<Bench
     return run;
   };
   try {
-    const wide = await measure("1 worker × 128", 1, 128, options.analyses);
+    const wide = await measure("1 worker × 128", 1, 128, options.analyses, options.cpuProfDir);
+    if (options.cpuProfDir) {
+      notes.push(
+        ...summarizeProfiles(options.cpuProfDir, { skipMs: wide.startOffsetMs, top: 25 }).split("\n"),
+      );
+    }
     const one = await measure("1 worker × 64", 1, 64, Math.round(options.analyses * 0.6));
     const two = await measure("2 workers × 64", 2, 64, options.analyses);
     const ideal = 128 / ((2 * L) / 1000);
@@ -104,6 +122,7 @@ if (isMain(import.meta.url)) {
       analyses: numberArg(process.argv, "analyses", CONCURRENCY_DEFAULTS.analyses),
       latencyMs: numberArg(process.argv, "latency", CONCURRENCY_DEFAULTS.latencyMs),
       whatIf: parseWhatIfs(stringArg(process.argv, "what-if")),
+      cpuProfDir: stringArg(process.argv, "cpu-prof"),
     }),
   );
   process.exit(0);
