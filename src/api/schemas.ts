@@ -69,15 +69,20 @@ export const listQuerySchema = z.strictObject({
 
 export const analysisIdParamsSchema = z.object({ id: analysisIdSchema });
 
-const breakdownEntrySchema = z.looseObject({
-  calls: z.number(),
-  successful_calls: z.number(),
+/** The failure and token counts every usage shape carries: a stage's breakdown, a day, a stats group. */
+const failedAndTokensShape = {
   failed_calls: z.number(),
   input_tokens: z.number(),
   output_tokens: z.number(),
   thinking_tokens: z.number(),
   cached_input_tokens: z.number(),
   total_tokens: z.number(),
+};
+
+const breakdownEntrySchema = z.looseObject({
+  calls: z.number(),
+  successful_calls: z.number(),
+  ...failedAndTokensShape,
   duration_ms: z.number(),
   cost_usd: z.number().nullable(),
   errors: z.array(z.object({ attempt: z.number(), type: z.string(), message: z.string() })),
@@ -145,19 +150,10 @@ export const dailyUsageQuerySchema = z.strictObject({
     .describe("how many UTC days up to today, 1-366, default 30"),
 });
 
-/** What stage reuse and prompt caching saved (the cached tokens were billed at the cheaper rate). */
 /** The counts a per-day usage row and a stats group share. */
-const usageCountsShape = {
-  analyses: z.number(),
-  calls: z.number(),
-  failed_calls: z.number(),
-  input_tokens: z.number(),
-  output_tokens: z.number(),
-  thinking_tokens: z.number(),
-  cached_input_tokens: z.number(),
-  total_tokens: z.number(),
-};
+const usageCountsShape = { analyses: z.number(), calls: z.number(), ...failedAndTokensShape };
 
+/** What stage reuse and prompt caching saved (the cached tokens were billed at the cheaper rate). */
 const savingsShape = {
   reuse_tokens_saved: z.number(),
   reuse_cost_saved_usd: z.number(),
