@@ -108,12 +108,14 @@ export async function claimAnalysisRuns(
   requests: RunClaimRequest[],
 ): Promise<(AnalysisRow | null)[]> {
   if (requests.length === 0) return [];
+  // Rows are locked in this order: in id order, two workers' batches cannot deadlock.
+  const ordered = [...requests].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   const rows = await sql<AnalysisRow[]>`
     UPDATE stock_analyses s
     SET status = 'running', started_at = COALESCE(s.started_at, now()), runs = s.runs + 1,
         lease_owner = c.owner, lease_expires_at = now() + c.lease_ms * interval '1 millisecond'
-    FROM unnest(${requests.map((r) => r.id)}::text[], ${requests.map((r) => r.owner)}::text[],
-                ${requests.map((r) => r.leaseMs)}::int[]) AS c (id, owner, lease_ms)
+    FROM unnest(${ordered.map((r) => r.id)}::text[], ${ordered.map((r) => r.owner)}::text[],
+                ${ordered.map((r) => r.leaseMs)}::int[]) AS c (id, owner, lease_ms)
     -- "Not ended" rather than IN ('queued', 'running'): the same rows (status has a CHECK), but
     -- not matchable by the status index, so the plan stays one primary-key lookup per id and
     -- never becomes a scan of every queued analysis (what a generic plan picks with a backlog).
