@@ -137,12 +137,6 @@ export async function unclaimedReason(sql: Db, id: string): Promise<Exclude<RunC
   return { kind: "busy", leaseExpiresAt: current.lease_expires_at ?? new Date() };
 }
 
-/** Claims one analysis' next run on its own (the worker batches its claims: AnalysisWriter). */
-export async function claimAnalysisRun(sql: Db, request: RunClaimRequest): Promise<RunClaim> {
-  const [row] = await claimAnalysisRuns(sql, [request]);
-  return row ? { kind: "claimed", row } : unclaimedReason(sql, request.id);
-}
-
 /** Extends the lease while the run is alive; false when another run has taken it over. */
 export async function renewAnalysisLease(
   sql: Db,

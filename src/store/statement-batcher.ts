@@ -26,6 +26,12 @@ interface Pending<Item, Result> {
   reject: (error: unknown) => void;
 }
 
+/** One item of a batch, with everyone waiting on it (several, when later items replaced it). */
+interface Entry<Item, Result> {
+  item: Item;
+  waiters: Pending<Item, Result>[];
+}
+
 export class StatementBatcher<Item, Result> {
   #queue: Pending<Item, Result>[] = [];
   #flushing: Promise<void> | null = null;
@@ -69,12 +75,11 @@ export class StatementBatcher<Item, Result> {
   }
 
   /** The next batch: one entry per key; the waiters of replaced items ride along. */
-  #takeBatch(): { item: Item; waiters: Pending<Item, Result>[] }[] {
+  #takeBatch(): Entry<Item, Result>[] {
     const { keyOf, onDuplicateKey = "defer", maxBatch } = this.options;
-    const batch: { item: Item; waiters: Pending<Item, Result>[] }[] = [];
-    const byKey = new Map<string, { item: Item; waiters: Pending<Item, Result>[] }>();
+    const batch: Entry<Item, Result>[] = [];
+    const byKey = new Map<string, Entry<Item, Result>>();
     const deferred: Pending<Item, Result>[] = [];
-    let taken = 0;
     for (const pending of this.#queue) {
       const key = keyOf?.(pending.item);
       const existing = key === undefined ? undefined : byKey.get(key);
@@ -88,16 +93,15 @@ export class StatementBatcher<Item, Result> {
         batch.push(entry);
         if (key !== undefined) byKey.set(key, entry);
       }
-      taken++;
     }
     this.#queue = deferred;
-    return taken > 0 ? batch : [];
+    return batch;
   }
 
   async #flush(): Promise<void> {
     const batch = this.#takeBatch();
     if (batch.length === 0) return;
-    const settle = (entries: typeof batch, results: Result[]) =>
+    const settle = (entries: Entry<Item, Result>[], results: Result[]) =>
       entries.forEach((entry, i) => {
         for (const waiter of entry.waiters) waiter.resolve(results[i] as Result);
       });

@@ -4,7 +4,6 @@ import { logger } from "../../src/logger.js";
 import {
   type AnalysisOutcome,
   type AnalysisStatus,
-  claimAnalysisRun,
   insertQueuedAnalysis,
   unclaimedReason,
 } from "../../src/store/analyses-repo.js";
@@ -96,8 +95,11 @@ describe("AnalysisWriter", () => {
     expect(marks).toEqual({ marks: 30, pending: 30 });
     // Ended: a second finalize changes nothing, and no run is claimed again.
     expect(await writer.finalize(outcome(ids[0] as string, `run-${ids[0]}`, "failed"))).toBeNull();
-    const again = await claimAnalysisRun(db.sql, { id: ids[0] as string, owner: "late", leaseMs: 30_000 });
-    expect(again).toMatchObject({ kind: "ended", row: { status: "completed" } });
+    expect(await claim(ids[0] as string, "late")).toBeNull();
+    expect(await unclaimedReason(db.sql, ids[0] as string)).toMatchObject({
+      kind: "ended",
+      row: { status: "completed" },
+    });
   });
 
   it("refuses a finalize from a run that does not hold the lease", async () => {
