@@ -68,13 +68,12 @@ function asCallError(
 const INTERRUPTED = new LlmCallError("interrupted", "the worker stopped before this call ended");
 
 /**
- * Written (not awaited) as a call starts, so a killed worker leaves evidence of a call that
- * may have been billed. Its closing row replaces it, even when both land in the same batch.
+ * Committed before the request leaves, so a killed worker always leaves evidence of a call
+ * that may have been billed, and the next run numbers its attempts after it: a request the
+ * provider saw never shares its attempt number with a later one. Its closing row replaces it.
  */
-function writeStartMarker(deps: CallRunnerDeps, analysisId: string, record: CallRecord): void {
-  deps.callWriter.write(callRowFromRecord(analysisId, record, null)).catch((err: unknown) => {
-    deps.logger.warn({ analysisId, err }, "could not write call start marker");
-  });
+async function writeStartMarker(deps: CallRunnerDeps, analysisId: string, record: CallRecord) {
+  await deps.callWriter.write(callRowFromRecord(analysisId, record, null));
 }
 
 /**
@@ -93,7 +92,7 @@ export async function runStageCall<Output>(
     // Waiting for the shared quota is not part of the call's own duration.
     await deps.rateLimiter?.acquire(Math.ceil(inputChars / CHARS_PER_TOKEN), call.signal);
     const startedAt = new Date();
-    const t0 = performance.now();
+    let t0 = performance.now();
     const closeRecord = (fields: {
       failure: LlmCallError | undefined;
       usageMetadata: Record<string, unknown> | undefined;
@@ -127,10 +126,11 @@ export async function runStageCall<Output>(
     let outcome: StageOutcome<Output>;
     let record: CallRecord;
     let text: string | null = null;
-    writeStartMarker(deps, tracker.analysisId, {
+    await writeStartMarker(deps, tracker.analysisId, {
       ...closeRecord({ failure: INTERRUPTED, usageMetadata: undefined, received: false, outputChars: 0 }),
       durationMs: 0,
     });
+    t0 = performance.now(); // the call's duration is the provider's, not the marker's commit
     try {
       const result = await deps.llm.generate({
         model: tracker.model,

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { AnalysisBusyError, executeAnalysis } from "../../src/analysis/execute-analysis.js";
 import { AnalysisInterruptedError } from "../../src/analysis/pipeline.js";
@@ -172,6 +173,36 @@ describe("runAnalysis against the Gemini-protocol emulator", () => {
     await expectTotalsMatchCalls(h.db.sql, id);
     const billed = billedByServer(h.emulator.requestLog(), id);
     expect(row?.total_tokens).toBe(billed.total);
+  });
+
+  it("sends no request before the call's start marker is committed", async () => {
+    const id = await h.queue("HDFCBANK");
+    let release = () => {};
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let locked = () => {};
+    const isLocked = new Promise<void>((resolve) => (locked = resolve));
+    // SHARE blocks INSERTs into llm_calls and nothing else the run needs (reads pass).
+    const holder = h.db.sql.begin(async (tx) => {
+      await tx`LOCK TABLE llm_calls IN SHARE MODE`;
+      locked();
+      await held;
+    });
+    await isLocked;
+    const running = executeAnalysis(id, h.deps);
+    const waitingInserts = async () => {
+      const [row] = await h.db.sql`SELECT count(*)::int AS n FROM pg_stat_activity
+        WHERE wait_event_type = 'Lock' AND query LIKE '%INSERT INTO llm_calls%'`;
+      return row?.n ?? 0;
+    };
+    while ((await waitingInserts()) === 0) await sleep(10);
+    // A marker is waiting for its commit; a runner that did not wait for it would be asking now.
+    await sleep(300);
+    expect(h.emulator.requestLog().filter((e) => e.analysisId === id)).toEqual([]);
+    release();
+    await holder;
+    const row = await running;
+    expect(row).toMatchObject({ status: "completed", llm_calls_count: 6 });
+    await expectTotalsMatchCalls(h.db.sql, id);
   });
 
   it("does not run an analysis that already ended", async () => {
