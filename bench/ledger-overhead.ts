@@ -4,10 +4,11 @@
  * same six calls with the same prompts, measured in the same run, alternately.
  * `npx tsx bench/ledger-overhead.ts [--analyses 3000] [--rounds 1] [--concurrency 64]
  *   [--baseline-inputs per-job|cached] [--charts on|off] [--log-level warn|info] [--cpu-prof DIR] [--pg-stats]
- *   [--what-if no-rollups,async-commit]`
+ *   [--what-if no-rollups,async-commit] [--no-gc-trace]`
  */
 import { mkdirSync } from "node:fs";
 import path from "node:path";
+import { compareGc } from "./lib/gc-trace.js";
 import { loadLine } from "./lib/proc.js";
 import { startEmulatorProcess } from "./lib/processes.js";
 import { compareProfiles, summarizeProfiles } from "./lib/profile.js";
@@ -42,6 +43,8 @@ export interface LedgerOverheadOptions {
   pgStats?: boolean;
   /** Hypothetical changes to the bench database (see WHAT_IFS in lib/runs.ts), to size a fix. */
   whatIf?: WhatIf[];
+  /** Both workers of the first round run with `--trace-gc-nvp`: GC per analysis, both sides. */
+  gcTrace: boolean;
 }
 
 export const LEDGER_OVERHEAD_DEFAULTS: LedgerOverheadOptions = {
@@ -51,6 +54,7 @@ export const LEDGER_OVERHEAD_DEFAULTS: LedgerOverheadOptions = {
   baselineInputs: "cached",
   charts: true,
   logLevel: "warn",
+  gcTrace: true,
 };
 
 const log = (line: string) => process.stderr.write(`ledger-overhead: ${line}\n`);
@@ -85,6 +89,7 @@ export async function runLedgerOverhead(options: LedgerOverheadOptions): Promise
             inputs: options.baselineInputs,
             charts: options.charts,
             cpuProfDir: profDir(round, "baseline"),
+            gcTrace: round === 0 && options.gcTrace,
           });
           baselines.push(run);
           const dir = profDir(round, "baseline");
@@ -105,6 +110,7 @@ export async function runLedgerOverhead(options: LedgerOverheadOptions): Promise
             charts: options.charts,
             pgStats: round === 0 && options.pgStats,
             whatIf: options.whatIf,
+            gcTrace: round === 0 && options.gcTrace,
           });
           products.push(run);
           log(
@@ -123,6 +129,8 @@ export async function runLedgerOverhead(options: LedgerOverheadOptions): Promise
   } finally {
     await emulator.stop("SIGTERM");
   }
+  const [baseGc, productGc] = [baselines[0]?.gc, products[0]?.gc];
+  if (baseGc && productGc) notes.push(...compareGc(baseGc, productGc));
   if (profiled.baseline && profiled.product) {
     notes.push(...compareProfiles(profiled.baseline, profiled.product, options.analyses));
   }
@@ -202,6 +210,7 @@ export function ledgerOverheadOptions(argv: string[]): LedgerOverheadOptions {
     logLevel: level,
     cpuProfDir: prof ? path.resolve(prof) : undefined,
     pgStats: argv.includes("--pg-stats"),
+    gcTrace: !argv.includes("--no-gc-trace"),
     whatIf: parseWhatIfs(stringArg(argv, "what-if")),
   };
 }

@@ -14,7 +14,7 @@ import { projectRoot } from "../src/paths.js";
 import { createSql } from "../src/store/database.js";
 import { runConcurrency } from "./concurrency.js";
 import { runCriticalPath } from "./critical-path.js";
-import { runLedgerOverhead } from "./ledger-overhead.js";
+import { LEDGER_OVERHEAD_DEFAULTS, runLedgerOverhead } from "./ledger-overhead.js";
 import { loadLine } from "./lib/proc.js";
 import { type BenchResult, type BenchRow, fmt, formatTable, printResult, stringArg } from "./lib/report.js";
 import { PG_SERVER } from "./lib/services.js";
@@ -40,15 +40,7 @@ const s = SIZES[size];
 const BENCHES: { name: string; run: () => Promise<BenchResult> }[] = [
   {
     name: "ledger-overhead",
-    run: () =>
-      runLedgerOverhead({
-        analyses: s.overhead,
-        rounds: s.rounds,
-        concurrency: 64,
-        baselineInputs: "cached",
-        charts: true,
-        logLevel: "warn",
-      }),
+    run: () => runLedgerOverhead({ ...LEDGER_OVERHEAD_DEFAULTS, analyses: s.overhead, rounds: s.rounds }),
   },
   { name: "critical-path", run: () => runCriticalPath({ repeats: 5, latencyMs: 300 }) },
   { name: "concurrency", run: () => runConcurrency({ analyses: s.concurrency, latencyMs: 500 }) },

@@ -33,6 +33,8 @@ export interface Window {
   startRssMb: number;
   failedJobs: number;
   startedAt: number;
+  /** When the last job ended (Date.now()). */
+  endedAt: number;
 }
 
 export async function measureWindow(options: {
@@ -54,6 +56,7 @@ export async function measureWindow(options: {
   } finally {
     for (const s of samplers) s.stop();
   }
+  const endedAt = Date.now();
   const spent = await Promise.all(ends.map((end) => end()));
   const cpuMs = Object.fromEntries(options.cpu.map((source, i) => [source.label, spent[i] ?? 0]));
   const times = await completionTimes(queue);
@@ -65,5 +68,6 @@ export async function measureWindow(options: {
     startRssMb,
     failedJobs: await failedCount(queue),
     startedAt,
+    endedAt,
   };
 }

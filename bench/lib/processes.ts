@@ -8,6 +8,7 @@ import { createServer } from "node:net";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { projectRoot } from "../../src/paths.js";
+import { GC_TRACE_FLAG, type GcTrace } from "./gc-trace.js";
 import { REDIS_URL } from "./services.js";
 
 const CLI = path.join(projectRoot, "bin", "stock-ledger.js");
@@ -37,7 +38,12 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
   });
 }
 
-export function spawnNode(args: string[], env: Record<string, string>, name: string): BenchProcess {
+export function spawnNode(
+  args: string[],
+  env: Record<string, string>,
+  name: string,
+  onStdout?: (chunk: string) => void,
+): BenchProcess {
   const child = spawn(process.execPath, args, {
     cwd: projectRoot,
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", ...env },
@@ -59,6 +65,7 @@ export function spawnNode(args: string[], env: Record<string, string>, name: str
     if (output.length > OUTPUT_TAIL_CHARS * 2) output = output.slice(-OUTPUT_TAIL_CHARS);
   };
   child.stdout?.on("data", onData);
+  if (onStdout) child.stdout?.on("data", (chunk: Buffer) => onStdout(chunk.toString()));
   child.stderr?.on("data", onData);
   const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
   const pid = child.pid;
@@ -140,7 +147,16 @@ export interface WorkerOptions {
   logLevel?: "warn" | "info";
   /** Directory for a V8 CPU profile written when the worker exits (`node --cpu-prof`). */
   cpuProfDir?: string;
+  /** Run the worker with `--trace-gc-nvp` and collect its lines here. */
+  gcTrace?: GcTrace | undefined;
   extraEnv?: Record<string, string>;
+}
+
+function nodeFlagsFor(options: { cpuProfDir?: string | undefined; gcTrace?: GcTrace | undefined }): string[] {
+  return [
+    ...(options.cpuProfDir ? ["--cpu-prof", `--cpu-prof-dir=${options.cpuProfDir}`] : []),
+    ...(options.gcTrace ? [GC_TRACE_FLAG] : []),
+  ];
 }
 
 /**
@@ -158,7 +174,7 @@ export async function startWorkerProcess(
   options: WorkerOptions,
   isReady: () => Promise<boolean>,
 ): Promise<BenchProcess> {
-  const nodeFlags = options.cpuProfDir ? ["--cpu-prof", `--cpu-prof-dir=${options.cpuProfDir}`] : [];
+  const nodeFlags = nodeFlagsFor(options);
   const proc = spawnNode(
     [...nodeFlags, CLI, "worker"],
     {
@@ -174,6 +190,7 @@ export async function startWorkerProcess(
       ...options.extraEnv,
     },
     "worker",
+    options.gcTrace?.onOutput,
   );
   await waitUntil(isReady, proc, "worker");
   return proc;
@@ -188,11 +205,12 @@ export interface BaselineOptions {
   /** Inline charts for the four chart-reading stages, as the worker's CHARTS. */
   charts: boolean;
   cpuProfDir?: string | undefined;
+  gcTrace?: GcTrace | undefined;
 }
 
 /** bench/baseline-worker.ts: plain BullMQ + Gemini SDK, no ledger, no Postgres. */
 export async function startBaselineProcess(options: BaselineOptions): Promise<BenchProcess> {
-  const nodeFlags = options.cpuProfDir ? ["--cpu-prof", `--cpu-prof-dir=${options.cpuProfDir}`] : [];
+  const nodeFlags = nodeFlagsFor(options);
   const proc = spawnNode(
     [...nodeFlags, "--import", "tsx", BASELINE],
     {
@@ -207,6 +225,7 @@ export async function startBaselineProcess(options: BaselineOptions): Promise<Be
       ...chartTransportEnv(),
     },
     "baseline worker",
+    options.gcTrace?.onOutput,
   );
   await proc.waitFor(/baseline worker ready/);
   return proc;

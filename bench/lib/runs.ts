@@ -2,6 +2,7 @@
 import { createAnalysisQueue } from "../../src/queue/analysis-queue.js";
 import { createRedis } from "../../src/queue/redis.js";
 import { createBaselineQueue, enqueueBaselineJobs, enqueueProductAnalyses } from "./enqueue.js";
+import { type GcSummary, GcTrace } from "./gc-trace.js";
 import { type CpuSource, measureWindow, processCpu, type Window } from "./measure.js";
 import { markPgCpu, pgCpuSince } from "./pg-cpu.js";
 import { dbCounters, pgActivitySince, trackFunctions } from "./pg-stats.js";
@@ -21,6 +22,8 @@ export interface ProductRun extends Window {
   startOffsetMs: number;
   /** Transactions and rows per analysis (and PL/pgSQL function times with `pgStats`). */
   pgActivity: string[];
+  /** The first worker's garbage collection over the window, with `gcTrace`. */
+  gc?: GcSummary;
 }
 
 export interface ProductRunOptions {
@@ -38,6 +41,8 @@ export interface ProductRunOptions {
   pgStats?: boolean;
   /** Hypothetical changes applied to the bench database only, to size a fix before making it. */
   whatIf?: WhatIf[];
+  /** Trace the first worker's garbage collection (`--trace-gc-nvp`). */
+  gcTrace?: boolean;
 }
 
 async function commonCpuSources(emulatorPid: number): Promise<CpuSource[]> {
@@ -59,6 +64,7 @@ export async function runProduct(options: ProductRunOptions): Promise<ProductRun
     if (options.pgStats) await trackFunctions(db.sql, db.name);
     const workerDbUrl = await applyWhatIfs(db, options.whatIf ?? []);
     const spawnedAt = Date.now();
+    const gcTrace = options.gcTrace ? new GcTrace() : undefined;
     for (let i = 0; i < options.workers; i++) {
       workers.push(
         await startWorkerProcess(
@@ -69,6 +75,7 @@ export async function runProduct(options: ProductRunOptions): Promise<ProductRun
             concurrency: options.concurrency,
             logLevel: options.logLevel,
             cpuProfDir: options.cpuProfDir,
+            gcTrace: i === 0 ? gcTrace : undefined,
             extraEnv: options.charts === undefined ? {} : { CHARTS: options.charts ? "on" : "off" },
           },
           async () => (await queue.getWorkersCount()) > i,
@@ -116,6 +123,12 @@ export async function runProduct(options: ProductRunOptions): Promise<ProductRun
       workerCpuPerAnalysisMs: workerCpu / options.analyses,
       workerOutputs: workers.map((w) => w.output()),
       startOffsetMs: window.startedAt - spawnedAt,
+      ...(gcTrace && {
+        gc: gcTrace.summary(
+          { from: window.startedAt, to: window.endedAt },
+          options.analyses / options.workers,
+        ),
+      }),
     };
   } finally {
     for (const w of workers) await w.stop("SIGKILL", 5_000);
@@ -129,6 +142,7 @@ export async function runProduct(options: ProductRunOptions): Promise<ProductRun
 export interface BaselineRun extends Window {
   cpuPerAnalysisMs: number;
   startOffsetMs: number;
+  gc?: GcSummary;
 }
 
 export async function runBaseline(options: {
@@ -140,6 +154,7 @@ export async function runBaseline(options: {
   charts: boolean;
   timeoutMs?: number;
   cpuProfDir?: string | undefined;
+  gcTrace?: boolean;
 }): Promise<BaselineRun> {
   const prefix = uniqueName("slbase");
   const connection = createRedis(REDIS_URL, "worker");
@@ -148,6 +163,7 @@ export async function runBaseline(options: {
   try {
     await queue.pause();
     const spawnedAt = Date.now();
+    const gcTrace = options.gcTrace ? new GcTrace() : undefined;
     worker = await startBaselineProcess({
       queuePrefix: prefix,
       emulatorUrl: options.emulatorUrl,
@@ -155,6 +171,7 @@ export async function runBaseline(options: {
       inputs: options.inputs,
       charts: options.charts,
       cpuProfDir: options.cpuProfDir,
+      gcTrace,
     });
     await enqueueBaselineJobs(queue, options.analyses);
     const window = await measureWindow({
@@ -169,6 +186,9 @@ export async function runBaseline(options: {
       ...window,
       cpuPerAnalysisMs: (window.cpuMs.baseline ?? 0) / options.analyses,
       startOffsetMs: window.startedAt - spawnedAt,
+      ...(gcTrace && {
+        gc: gcTrace.summary({ from: window.startedAt, to: window.endedAt }, options.analyses),
+      }),
     };
   } finally {
     await worker?.stop("SIGKILL", 5_000);

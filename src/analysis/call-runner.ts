@@ -85,7 +85,10 @@ export async function runStageCall<Output>(
   deps: CallRunnerDeps,
 ): Promise<StageOutcome<Output>> {
   const { tracker, stage, prompt } = call;
-  const log = deps.logger.child({ analysisId: tracker.analysisId, callType: stage.callType });
+  // Built on first use: most calls log nothing, and a pino child serialises its bindings at once.
+  let stageLogger: Logger | undefined;
+  const log = () =>
+    (stageLogger ??= deps.logger.child({ analysisId: tracker.analysisId, callType: stage.callType }));
   const inputChars = SYSTEM_INSTRUCTION.length + prompt.length;
   for (let tries = 1; ; tries++) {
     const attempt = call.previousAttempts + tries;
@@ -166,13 +169,13 @@ export async function runStageCall<Output>(
       });
     }
     if (record.usage.totalMismatch) {
-      log.warn(
+      log().warn(
         { attempt, rawUsage: record.rawUsage },
         "provider totalTokenCount differs from input + output",
       );
     }
     if (record.cost.costPico === null)
-      log.warn({ model: tracker.model }, "no price known for model; cost left null");
+      log().warn({ model: tracker.model }, "no price known for model; cost left null");
     tracker.recordCall(record);
     recordCallMetrics(record);
     const row = callRowFromRecord(tracker.analysisId, record, outcome.ok ? text : null);
@@ -183,7 +186,7 @@ export async function runStageCall<Output>(
       // The provider's quota is shared: make every worker wait, not just this one.
       await deps.rateLimiter?.pause(delay).catch(() => undefined);
     }
-    log.warn(
+    log().warn(
       { attempt, errorType: outcome.error.type, retryInMs: delay, err: outcome.error.message },
       delay === null ? "stage call failed; giving up" : "stage call failed; retrying",
     );

@@ -13,7 +13,10 @@ export function stageInputHash(
   systemInstruction: string,
   prompt: string,
 ): string {
-  return createHash("sha256")
-    .update([model, stage.callType, stage.promptVersion, systemInstruction, prompt].join("\u0000"))
-    .digest("hex");
+  // Fed piece by piece: joining first would copy the whole prompt once more per call.
+  const hash = createHash("sha256");
+  for (const part of [model, stage.callType, stage.promptVersion, systemInstruction]) {
+    hash.update(part).update("\u0000");
+  }
+  return hash.update(prompt).digest("hex");
 }

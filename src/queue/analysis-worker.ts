@@ -57,6 +57,9 @@ async function gateOnDailyBudget(deps: ExecuteDeps, budget: DailyBudget | undefi
   }
 }
 
+const isSettled = (state: StageState | "pending" | undefined) =>
+  state !== undefined && state !== "pending" && state !== "running";
+
 /** The BullMQ processor: validate the payload, run the analysis, report per-stage progress. */
 export function analysisProcessor(deps: ExecuteDeps, shutdown: AbortSignal, budget?: DailyBudget) {
   return async (job: Job<AnalysisJobData>, _token?: string): Promise<{ status: string } | null> => {
@@ -68,15 +71,16 @@ export function analysisProcessor(deps: ExecuteDeps, shutdown: AbortSignal, budg
       done: 0,
       total: CALL_TYPES.length,
     };
-    const reporter = new ProgressThrottle<AnalysisProgress>((p) => job.updateProgress(p));
+    // The throttle holds the live object and copies it only when it sends (a few times a job).
+    const reporter = new ProgressThrottle<AnalysisProgress>((p) =>
+      job.updateProgress({ ...p, stages: { ...p.stages } }),
+    );
     const row = await executeAnalysis(data.analysisId, deps, {
       signal: shutdown,
       onStage: (callType, state) => {
+        if (isSettled(state) && !isSettled(progress.stages[callType])) progress.done++;
         progress.stages[callType] = state;
-        progress.done = Object.values(progress.stages).filter(
-          (s) => s !== "pending" && s !== "running",
-        ).length;
-        reporter.update({ ...progress, stages: { ...progress.stages } });
+        reporter.update(progress);
       },
     }).finally(() => reporter.stop());
     if (row && budget) {

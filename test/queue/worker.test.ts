@@ -6,6 +6,7 @@ import { type EmulatorHandle, startEmulator } from "../../src/llm/emulator/index
 import { GeminiClient } from "../../src/llm/gemini-client.js";
 import { logger } from "../../src/logger.js";
 import { type AnalysisQueue, createAnalysisQueueEvents } from "../../src/queue/analysis-queue.js";
+import type { AnalysisProgress } from "../../src/queue/analysis-worker.js";
 import { enqueueAnalyses } from "../../src/queue/enqueue.js";
 import { createRedis } from "../../src/queue/redis.js";
 import { startWorkerRuntime, type WorkerRuntime } from "../../src/queue/worker-runtime.js";
@@ -120,6 +121,52 @@ describe("analysis worker (BullMQ, real Redis and Postgres)", () => {
     );
     expect(again[0]).toMatchObject({ created: false, status: "completed" });
     expect(billedByServer(emulator.requestLog(), id).requests).toBe(6);
+  });
+
+  it("reports each stage's state while an analysis runs, counting the settled ones", async () => {
+    for (const close of closers.splice(0)) await close();
+    const slow = await startEmulator({ latencyMs: 400 });
+    const client = new GeminiClient({ apiKey: "test", baseUrl: slow.url, timeoutMs: 5000 });
+    const runtime = await startWorkerRuntime(config, logger, {
+      concurrency: 2,
+      llmConnection: { client, endpoint: slow.url, emulator: slow, close: async () => {} },
+    });
+    try {
+      const [analysis] = await enqueueAnalyses(
+        { sql: db.sql, queue },
+        { tickers: ["TCS"], model: "gemini-2.5-flash" },
+      );
+      const id = analysis?.id ?? "";
+      const seen: AnalysisProgress[] = [];
+      const connection = createRedis(config.redisUrl, "worker");
+      const queueEvents = createAnalysisQueueEvents(connection, prefix);
+      await queueEvents.waitUntilReady();
+      try {
+        await waitForAnalyses({
+          sql: db.sql,
+          queue,
+          queueEvents,
+          ids: [id],
+          pollMs: 200,
+          onProgress: (_, progress) => seen.push(progress),
+        });
+      } finally {
+        await queueEvents.close();
+        connection.disconnect();
+      }
+      expect(seen.length).toBeGreaterThan(0);
+      for (const progress of seen) {
+        const settled = Object.values(progress.stages).filter((s) => s !== "pending" && s !== "running");
+        expect(progress).toMatchObject({ total: 6, done: settled.length });
+      }
+      // While final_decision runs, the five stages before it have settled.
+      expect(seen).toContainEqual(
+        expect.objectContaining({ done: 5, stages: expect.objectContaining({ final_decision: "running" }) }),
+      );
+    } finally {
+      await runtime.close(10_000);
+      await slow.close();
+    }
   });
 
   it("drains in-flight analyses on shutdown before closing", async () => {
