@@ -74,7 +74,9 @@ export class GcTrace {
     const sum = (pick: (e: GcEvent) => number) => inWindow.reduce((total, e) => total + pick(e), 0);
     return {
       analyses,
-      allocatedKb: sum((e) => e.allocatedBytes) / 1024 / analyses,
+      // V8 reports what was allocated since the previous collection of any kind; summed over
+      // scavenges only, so a mark-compact's figure (which repeats part of it) is not counted twice.
+      allocatedKb: sum((e) => (e.kind === "scavenge" ? e.allocatedBytes : 0)) / 1024 / analyses,
       promotedKb: sum((e) => e.promotedBytes) / 1024 / analyses,
       scavenges: inWindow.filter((e) => e.kind === "scavenge").length,
       markCompacts: inWindow.filter((e) => e.kind === "mark-compact").length,

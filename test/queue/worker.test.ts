@@ -36,6 +36,18 @@ async function startWorker(concurrency: number): Promise<WorkerRuntime> {
   });
 }
 
+/** The shared workers stopped, and one of its own against an emulator answering in 400 ms. */
+async function startSlowWorker(concurrency: number) {
+  for (const close of closers.splice(0)) await close();
+  const slow = await startEmulator({ latencyMs: 400 });
+  const client = new GeminiClient({ apiKey: "test", baseUrl: slow.url, timeoutMs: 5000 });
+  const runtime = await startWorkerRuntime(config, logger, {
+    concurrency,
+    llmConnection: { client, endpoint: slow.url, emulator: slow, close: async () => {} },
+  });
+  return { slow, runtime };
+}
+
 async function waitFor(ids: string[]) {
   const connection = createRedis(config.redisUrl, "worker");
   const queueEvents = createAnalysisQueueEvents(connection, prefix);
@@ -124,13 +136,7 @@ describe("analysis worker (BullMQ, real Redis and Postgres)", () => {
   });
 
   it("reports each stage's state while an analysis runs, counting the settled ones", async () => {
-    for (const close of closers.splice(0)) await close();
-    const slow = await startEmulator({ latencyMs: 400 });
-    const client = new GeminiClient({ apiKey: "test", baseUrl: slow.url, timeoutMs: 5000 });
-    const runtime = await startWorkerRuntime(config, logger, {
-      concurrency: 2,
-      llmConnection: { client, endpoint: slow.url, emulator: slow, close: async () => {} },
-    });
+    const { slow, runtime } = await startSlowWorker(2);
     try {
       const [analysis] = await enqueueAnalyses(
         { sql: db.sql, queue },
@@ -170,13 +176,7 @@ describe("analysis worker (BullMQ, real Redis and Postgres)", () => {
   });
 
   it("drains in-flight analyses on shutdown before closing", async () => {
-    for (const close of closers.splice(0)) await close();
-    const slow = await startEmulator({ latencyMs: 400 });
-    const client = new GeminiClient({ apiKey: "test", baseUrl: slow.url, timeoutMs: 5000 });
-    const runtime = await startWorkerRuntime(config, logger, {
-      concurrency: 4,
-      llmConnection: { client, endpoint: slow.url, emulator: slow, close: async () => {} },
-    });
+    const { slow, runtime } = await startSlowWorker(4);
     const [analysis] = await enqueueAnalyses(
       { sql: db.sql, queue },
       { tickers: ["INFY"], model: "gemini-2.5-flash" },
