@@ -68,15 +68,6 @@ function asCallError(
 const INTERRUPTED = new LlmCallError("interrupted", "the worker stopped before this call ended");
 
 /**
- * Committed before the request leaves, so a killed worker always leaves evidence of a call
- * that may have been billed, and the next run numbers its attempts after it: a request the
- * provider saw never shares its attempt number with a later one. Its closing row replaces it.
- */
-async function writeStartMarker(deps: CallRunnerDeps, analysisId: string, record: CallRecord) {
-  await deps.callWriter.write(callRowFromRecord(analysisId, record, null));
-}
-
-/**
  * Runs one stage with retries. Every attempt, failed or not, is recorded in the tracker and
  * written to `llm_calls` as it ends, with whatever tokens the provider billed for it.
  */
@@ -93,7 +84,8 @@ export async function runStageCall<Output>(
   for (let tries = 1; ; tries++) {
     const attempt = call.previousAttempts + tries;
     // Waiting for the shared quota is not part of the call's own duration.
-    await deps.rateLimiter?.acquire(Math.ceil(inputChars / CHARS_PER_TOKEN), call.signal);
+    if (deps.rateLimiter)
+      await deps.rateLimiter.acquire(Math.ceil(inputChars / CHARS_PER_TOKEN), call.signal);
     const startedAt = new Date();
     let t0 = performance.now();
     const closeRecord = (fields: {
@@ -129,10 +121,18 @@ export async function runStageCall<Output>(
     let outcome: StageOutcome<Output>;
     let record: CallRecord;
     let text: string | null = null;
-    await writeStartMarker(deps, tracker.analysisId, {
-      ...closeRecord({ failure: INTERRUPTED, usageMetadata: undefined, received: false, outputChars: 0 }),
-      durationMs: 0,
+    // The start marker is committed before the request leaves, so a killed worker always leaves
+    // evidence of a call that may have been billed, and the next run numbers its attempts after
+    // it: a request the provider saw never shares its attempt number with a later one. The
+    // call's closing row replaces it.
+    const marker = closeRecord({
+      failure: INTERRUPTED,
+      usageMetadata: undefined,
+      received: false,
+      outputChars: 0,
     });
+    marker.durationMs = 0;
+    await deps.callWriter.write(callRowFromRecord(tracker.analysisId, marker, null));
     t0 = performance.now(); // the call's duration is the provider's, not the marker's commit
     try {
       const result = await deps.llm.generate({

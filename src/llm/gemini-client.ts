@@ -129,6 +129,16 @@ export interface LlmClient {
 
 /** Images uploaded for this call, by digest: sent as file references, the rest inline. */
 type SentFiles = ReadonlyMap<string, UploadedImage>;
+const NO_FILES: SentFiles = new Map();
+
+/** One request's deadline (see GeminiClient#deadline). */
+interface CallDeadline {
+  signal: AbortSignal;
+  /** The SDK's error as an LlmCallError, a timeout when our deadline fired. */
+  mapError(error: unknown): LlmCallError;
+  /** Clears the timer and stops following the caller's signal; call once the request ends. */
+  end(): void;
+}
 
 function promptParts(request: GenerateRequest, prefixCached: boolean, files: SentFiles): Part[] {
   const content = request.content ?? { prefix: request.prompt, images: [], suffix: "" };
@@ -216,7 +226,10 @@ export class GeminiClient implements LlmClient {
   }
 
   async countTokens(request: CountRequest): Promise<number> {
-    return this.#withDeadline(request.signal, async (signal) => {
+    const deadline = this.#deadline(request.signal);
+    try {
+      // The SDK only listens for a later abort: a call under an aborted signal must not start.
+      deadline.signal.throwIfAborted();
       const result = await this.#model(request.model).countTokens(
         {
           generateContentRequest: {
@@ -225,38 +238,39 @@ export class GeminiClient implements LlmClient {
             contents: [{ role: "user", parts: [{ text: request.prompt }] }],
           },
         },
-        { signal },
+        { signal: deadline.signal },
       );
       return result.totalTokens;
-    });
+    } catch (error) {
+      throw deadline.mapError(error);
+    } finally {
+      deadline.end();
+    }
   }
 
   /**
-   * Runs one request under our own deadline. One controller per call, with a timer that is
-   * cleared when the call ends (no SDK timer leaks); the caller's signal reaches it through
-   * `followAbort`, so nothing accumulates on a long-lived shutdown signal.
+   * Our own deadline for one request: one controller per call, with a timer that `end` clears
+   * (no SDK timer leaks); the caller's signal reaches it through `followAbort`, so nothing
+   * accumulates on a long-lived shutdown signal. Used inline by each request rather than as a
+   * wrapper taking a callback: a call suspended on the network holds one async frame fewer.
    */
-  async #withDeadline<T>(
-    outer: AbortSignal | undefined,
-    work: (signal: AbortSignal) => Promise<T>,
-  ): Promise<T> {
+  #deadline(outer: AbortSignal | undefined): CallDeadline {
     const controller = new AbortController();
+    const timeoutMs = this.#timeoutMs;
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
       controller.abort();
-    }, this.#timeoutMs);
+    }, timeoutMs);
     const unfollow = outer ? followAbort(outer, controller) : undefined;
-    try {
-      // The SDK only listens for a later abort: a call under an aborted signal must not start.
-      controller.signal.throwIfAborted();
-      return await work(controller.signal);
-    } catch (error) {
-      throw mapSdkError(error, { timedOut, timeoutMs: this.#timeoutMs });
-    } finally {
-      clearTimeout(timer);
-      unfollow?.();
-    }
+    return {
+      signal: controller.signal,
+      mapError: (error) => mapSdkError(error, { timedOut, timeoutMs }),
+      end: () => {
+        clearTimeout(timer);
+        unfollow?.();
+      },
+    };
   }
 
   /**
@@ -303,10 +317,20 @@ export class GeminiClient implements LlmClient {
    * once more with the images inline. Only the answered request's usage is returned.
    */
   async generate(request: GenerateRequest): Promise<GenerateResult> {
-    return this.#withDeadline(request.signal, async (signal) => {
-      const context = { analysisId: request.analysisId, callType: request.callType };
-      const files =
-        (await this.#uploads?.filesFor(request.content?.images ?? [], context, signal)) ?? new Map();
+    const deadline = this.#deadline(request.signal);
+    const { signal } = deadline;
+    try {
+      signal.throwIfAborted(); // as in countTokens
+      const images = request.content?.images ?? [];
+      const files: SentFiles =
+        images.length > 0 && this.#uploads
+          ? (this.#uploads.readyFiles(images) ??
+            (await this.#uploads.filesFor(
+              images,
+              { analysisId: request.analysisId, callType: request.callType },
+              signal,
+            )))
+          : NO_FILES;
       try {
         return await this.#generateOnce(request, files, signal);
       } catch (error) {
@@ -320,9 +344,13 @@ export class GeminiClient implements LlmClient {
           },
           "uploaded chart no longer held by the provider; resending it inline",
         );
-        return await this.#generateOnce(request, new Map(), signal);
+        return await this.#generateOnce(request, NO_FILES, signal);
       }
-    });
+    } catch (error) {
+      throw deadline.mapError(error);
+    } finally {
+      deadline.end();
+    }
   }
 
   async #generateOnce(

@@ -104,6 +104,25 @@ export class ImageUploads {
     return files;
   }
 
+  /**
+   * The same answer as `filesFor`, at once, when every image with a digest is already uploaded
+   * and fresh (the common case once a ticker's charts went up); null when one is not.
+   */
+  readyFiles(
+    images: readonly { digest?: string | undefined; mimeType: string; data: string }[],
+  ): Map<string, UploadedImage> | null {
+    const files = new Map<string, UploadedImage>();
+    const now = this.#now();
+    for (const { digest } of images) {
+      if (digest === undefined) continue;
+      const entry = this.#entries.get(digest);
+      if (entry?.state !== "ready" || entry.file.expiresAt <= now) return null;
+      this.#touch(digest, entry);
+      files.set(digest, entry.file);
+    }
+    return files;
+  }
+
   /** Drops a file the provider no longer has, unless the digest already points elsewhere. */
   forget(digest: string, fileUri: string): void {
     const entry = this.#entries.get(digest);

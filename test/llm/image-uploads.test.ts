@@ -47,6 +47,21 @@ describe("ImageUploads", () => {
     expect((await renewed)?.fileUri).toBe("files/a-2");
   });
 
+  it("answers at once only when every image is uploaded and fresh, as filesFor would", async () => {
+    const { cache, settle, advance } = uploads();
+    const noDigest = { mimeType: "image/png", data: "iVBORw0KGgo=" };
+    expect(cache.readyFiles([noDigest])).toEqual(new Map()); // nothing to upload
+    expect(cache.readyFiles([image("a")])).toBeNull(); // never uploaded
+    const pending = cache.filesFor([image("a"), image("b")], context);
+    expect(cache.readyFiles([image("a")])).toBeNull(); // still uploading
+    await settle();
+    const files = await pending;
+    expect(cache.readyFiles([image("a"), noDigest, image("b")])).toEqual(files);
+    expect(cache.readyFiles([image("a"), image("c")])).toBeNull(); // one missing is enough
+    advance(47 * HOUR + 1); // inside the expiry margin: filesFor would upload again
+    expect(cache.readyFiles([image("a")])).toBeNull();
+  });
+
   it("forgets a file only if the digest still points at it", async () => {
     const { cache, started, settle } = uploads();
     const pending = cache.fileFor(image("a"), context);
