@@ -194,12 +194,15 @@ describe("runAnalysis against the Gemini-protocol emulator", () => {
         WHERE wait_event_type = 'Lock' AND query LIKE '%INSERT INTO llm_calls%'`;
       return row?.n ?? 0;
     };
-    while ((await waitingInserts()) === 0) await sleep(10);
-    // A marker is waiting for its commit; a runner that did not wait for it would be asking now.
-    await sleep(300);
-    expect(h.emulator.requestLog().filter((e) => e.analysisId === id)).toEqual([]);
-    release();
-    await holder;
+    try {
+      while ((await waitingInserts()) === 0) await sleep(10);
+      // A marker is waiting for its commit; a runner that did not wait for it would be asking now.
+      await sleep(300);
+      expect(h.emulator.requestLog().filter((e) => e.analysisId === id)).toEqual([]);
+    } finally {
+      release(); // whatever happened, the lock must not outlive the test
+      await holder;
+    }
     const row = await running;
     expect(row).toMatchObject({ status: "completed", llm_calls_count: 6 });
     await expectTotalsMatchCalls(h.db.sql, id);
