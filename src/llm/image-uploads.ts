@@ -81,7 +81,7 @@ export class ImageUploads {
     if (entry) {
       this.#touch(image.digest, entry);
       if (entry.state === "uploading") return abortable(entry.done, signal);
-      if (entry.state === "ready" && entry.file.expiresAt > this.#now()) return Promise.resolve(entry.file);
+      if (this.#fresh(entry)) return Promise.resolve(entry.file);
       if (entry.state === "failed" && entry.retryAt > this.#now()) return Promise.resolve(null);
     }
     return abortable(this.#upload(image, context), signal);
@@ -112,11 +112,10 @@ export class ImageUploads {
     images: readonly { digest?: string | undefined; mimeType: string; data: string }[],
   ): Map<string, UploadedImage> | null {
     const files = new Map<string, UploadedImage>();
-    const now = this.#now();
     for (const { digest } of images) {
       if (digest === undefined) continue;
       const entry = this.#entries.get(digest);
-      if (entry?.state !== "ready" || entry.file.expiresAt <= now) return null;
+      if (!entry || !this.#fresh(entry)) return null;
       this.#touch(digest, entry);
       files.set(digest, entry.file);
     }
@@ -161,6 +160,11 @@ export class ImageUploads {
     const entry: Entry = { state: "uploading", done };
     this.#touch(image.digest, entry);
     return done;
+  }
+
+  /** An uploaded file still safe to refer to. */
+  #fresh(entry: Entry): entry is Extract<Entry, { state: "ready" }> {
+    return entry.state === "ready" && entry.file.expiresAt > this.#now();
   }
 
   /** Most recently used last, so the first key is the one to drop. */
