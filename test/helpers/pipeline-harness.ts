@@ -4,11 +4,10 @@ import { type EmulatorHandle, type EmulatorOptions, startEmulator } from "../../
 import { GeminiClient } from "../../src/llm/gemini-client.js";
 import { logger } from "../../src/logger.js";
 import { defaultPriceProvider } from "../../src/market/index.js";
-import { insertQueuedAnalysis } from "../../src/store/analyses-repo.js";
 import { AnalysisWriter } from "../../src/store/analysis-writer.js";
 import { CallWriter } from "../../src/store/call-writer.js";
 import { RollupFolder } from "../../src/store/rollup-folder.js";
-import { createTestDatabase, type TestDatabase, uniqueName } from "./services.js";
+import { createTestDatabase, insertTestAnalysis, type TestDatabase } from "./services.js";
 
 export interface PipelineHarness {
   db: TestDatabase;
@@ -53,9 +52,7 @@ export async function createPipelineHarness(
     emulator,
     deps,
     async queue(ticker, model = "gemini-2.5-flash") {
-      const id = uniqueName("an").replaceAll("_", "-");
-      await insertQueuedAnalysis(db.sql, { id, ticker, model });
-      return id;
+      return insertTestAnalysis(db.sql, { stem: "an", ticker, model });
     },
     async close() {
       await deps.rollupFolder.close();

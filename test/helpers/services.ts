@@ -4,6 +4,7 @@ import { type Config, loadConfig } from "../../src/config/config.js";
 import { logger } from "../../src/logger.js";
 import { createAnalysisQueue } from "../../src/queue/analysis-queue.js";
 import { createRedis } from "../../src/queue/redis.js";
+import { insertQueuedAnalysis } from "../../src/store/analyses-repo.js";
 import { createSql, type Sql, splitDatabaseUrl } from "../../src/store/database.js";
 import { migrate } from "../../src/store/migrate.js";
 
@@ -11,6 +12,23 @@ export const PG_SERVER = process.env.TEST_PG_URL ?? "postgres://postgres@127.0.0
 export const REDIS_URL = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
 
 export const uniqueName = (stem: string) => `${stem}_${process.pid}_${randomBytes(4).toString("hex")}`;
+
+/**
+ * A `queued` analysis row under a fresh id (stock_analyses ids take no '_'), for tests that
+ * drive the ledger below the queue.
+ */
+export async function insertTestAnalysis(
+  sql: Sql,
+  options: { stem: string; ticker?: string; model?: string },
+): Promise<string> {
+  const id = uniqueName(options.stem).replaceAll("_", "-");
+  await insertQueuedAnalysis(sql, {
+    id,
+    ticker: options.ticker ?? "AAPL",
+    model: options.model ?? "gemini-2.5-flash",
+  });
+  return id;
+}
 
 export interface TestDatabase {
   url: string;

@@ -1,14 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { TokenTotals } from "../../src/ledger/token-tracker.js";
 import { logger } from "../../src/logger.js";
-import {
-  type AnalysisOutcome,
-  type AnalysisStatus,
-  insertQueuedAnalysis,
-  unclaimedReason,
-} from "../../src/store/analyses-repo.js";
+import { type AnalysisOutcome, type AnalysisStatus, unclaimedReason } from "../../src/store/analyses-repo.js";
 import { AnalysisWriter } from "../../src/store/analysis-writer.js";
-import { createTestDatabase, type TestDatabase, uniqueName } from "../helpers/services.js";
+import { createTestDatabase, insertTestAnalysis, type TestDatabase } from "../helpers/services.js";
 
 let db: TestDatabase;
 let writer: AnalysisWriter;
@@ -23,8 +18,8 @@ afterAll(async () => {
 });
 
 async function queued(n: number): Promise<string[]> {
-  const ids = Array.from({ length: n }, () => uniqueName("aw").replaceAll("_", "-"));
-  for (const id of ids) await insertQueuedAnalysis(db.sql, { id, ticker: "AAPL", model: "gemini-2.5-flash" });
+  const ids: string[] = [];
+  for (let i = 0; i < n; i++) ids.push(await insertTestAnalysis(db.sql, { stem: "aw" }));
   return ids;
 }
 

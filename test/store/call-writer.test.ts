@@ -2,11 +2,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { priceCall } from "../../src/ledger/pricing.js";
 import { ZERO_USAGE } from "../../src/ledger/usage.js";
 import { logger } from "../../src/logger.js";
-import { insertQueuedAnalysis } from "../../src/store/analyses-repo.js";
 import { CallWriter } from "../../src/store/call-writer.js";
 import { callRowFromRecord, listCalls } from "../../src/store/calls-repo.js";
 import { callRecord } from "../helpers/call-records.js";
-import { createTestDatabase, type TestDatabase, uniqueName } from "../helpers/services.js";
+import { createTestDatabase, insertTestAnalysis, type TestDatabase } from "../helpers/services.js";
 
 let db: TestDatabase;
 let writer: CallWriter;
@@ -22,12 +21,6 @@ afterAll(async () => {
 
 const MODEL = "gemini-2.5-flash";
 const USAGE = { promptTokenCount: 100, candidatesTokenCount: 20, totalTokenCount: 120 };
-
-async function queuedAnalysis(): Promise<string> {
-  const id = uniqueName("cw").replaceAll("_", "-");
-  await insertQueuedAnalysis(db.sql, { id, ticker: "AAPL", model: MODEL });
-  return id;
-}
 
 /** A start marker's row, as the call runner writes it before sending the call. */
 function marker(analysisId: string, callType: string, attempt: number, startedAt: Date) {
@@ -52,7 +45,7 @@ function marker(analysisId: string, callType: string, attempt: number, startedAt
 
 describe("CallWriter start markers", () => {
   it("is replaced by its closing row, and never replaces a closing row", async () => {
-    const id = await queuedAnalysis();
+    const id = await insertTestAnalysis(db.sql, { stem: "cw", model: MODEL });
     const startedAt = new Date("2026-11-25T11:00:00.000Z");
     await writer.write(marker(id, "volume_analysis", 1, startedAt));
     const closing = callRowFromRecord(
@@ -73,7 +66,7 @@ describe("CallWriter start markers", () => {
   });
 
   it("commits markers and closing rows written in the same turn in one statement", async () => {
-    const id = await queuedAnalysis();
+    const id = await insertTestAnalysis(db.sql, { stem: "cw", model: MODEL });
     const startedAt = new Date("2026-11-25T12:00:00.000Z");
     const closing = callRowFromRecord(
       id,
