@@ -6,14 +6,16 @@ import { ANALYSIS_STATUSES } from "../store/analyses-repo.js";
 import type { Sql } from "../store/database.js";
 import { LedgerSumsReader } from "../store/ledger-sums-repo.js";
 import { countPendingRollups } from "../store/rollups-repo.js";
+import { AnalysisStatusCounter } from "../store/status-counts-repo.js";
 
 export const QUEUE_STATES = ["waiting", "active", "delayed", "failed"] as const;
 
 /**
  * The API's /metrics. Token, call and cost counters are read from the ledger (sums over
- * `llm_calls`, src/store/ledger-sums-repo.ts) at scrape time, so they equal the ledger wherever the workers run and survive
- * restarts; analyses by status from `stock_analyses`; queue depth from BullMQ. Metrics only a
- * worker can know (call durations, live trackers) come from the in-process worker registry.
+ * `llm_calls`, src/store/ledger-sums-repo.ts) at scrape time, so they equal the ledger wherever
+ * the workers run and survive restarts; analyses by status from `stock_analyses`
+ * (src/store/status-counts-repo.ts); queue depth from BullMQ. Metrics only a worker can know
+ * (call durations, live trackers) come from the in-process worker registry.
  */
 export class ApiMetrics {
   readonly registry = new Registry();
@@ -72,10 +74,12 @@ export class ApiMetrics {
   });
 
   readonly #ledgerSums: LedgerSumsReader;
+  readonly #statusCounts: AnalysisStatusCounter;
 
   constructor(private readonly deps: { sql: Sql; queue: AnalysisQueue; logger: Logger }) {
     collectDefaultMetrics({ register: this.registry });
     this.#ledgerSums = new LedgerSumsReader(deps.sql);
+    this.#statusCounts = new AnalysisStatusCounter(deps.sql);
   }
 
   readonly contentType = this.registry.contentType;
@@ -91,8 +95,7 @@ export class ApiMetrics {
     try {
       const [sums, statuses, pending] = await Promise.all([
         this.#ledgerSums.read(),
-        sql<{ status: string; n: number }[]>`
-          SELECT status, count(*)::bigint AS n FROM stock_analyses GROUP BY status`,
+        this.#statusCounts.read(),
         countPendingRollups(sql),
       ]);
       this.#pendingRollups.set(pending);
@@ -107,9 +110,7 @@ export class ApiMetrics {
         this.#calls.inc({ ...labels, status: row.status }, row.calls);
         this.#cost.inc(labels, Number(row.cost_usd));
       }
-      for (const status of ANALYSIS_STATUSES) {
-        this.#analyses.set({ status }, statuses.find((s) => s.status === status)?.n ?? 0);
-      }
+      for (const status of ANALYSIS_STATUSES) this.#analyses.set({ status }, statuses[status]);
       this.#sourceUp.set({ source: "postgres" }, 1);
     } catch (err) {
       this.deps.logger.warn({ err }, "metrics: cannot read the ledger");
