@@ -37,9 +37,9 @@ async function startWorker(concurrency: number): Promise<WorkerRuntime> {
 }
 
 /** The shared workers stopped, and one of its own against an emulator answering in 400 ms. */
-async function startSlowWorker(concurrency: number) {
+async function startSlowWorker(concurrency: number, latencyMs = 400) {
   for (const close of closers.splice(0)) await close();
-  const slow = await startEmulator({ latencyMs: 400 });
+  const slow = await startEmulator({ latencyMs });
   const client = new GeminiClient({ apiKey: "test", baseUrl: slow.url, timeoutMs: 5000 });
   const runtime = await startWorkerRuntime(config, logger, {
     concurrency,
@@ -136,7 +136,8 @@ describe("analysis worker (BullMQ, real Redis and Postgres)", () => {
   });
 
   it("reports each stage's state while an analysis runs, counting the settled ones", async () => {
-    const { slow, runtime } = await startSlowWorker(2);
+    // Progress goes out at most once a second: each stage takes longer than that here.
+    const { slow, runtime } = await startSlowWorker(2, 1200);
     try {
       const [analysis] = await enqueueAnalyses(
         { sql: db.sql, queue },
