@@ -153,6 +153,9 @@ export async function runLedgerOverhead(options: LedgerOverheadOptions): Promise
       `stock-ledger ${products.map((p) => p.failedJobs).join("/")}`,
     `steady-state analyses/s (10th–90th percentile completions): baseline ${fmt(median(baselines.map((r) => r.throughput.steady)))}, ` +
       `stock-ledger ${fmt(median(products.map((r) => r.throughput.steady)))}`,
+    `per round (each side measured back to back, so these show the run-to-run noise the medians smooth): ` +
+      `CPU ratio ${pairedRatios(baselines, products, (r) => r.cpuPerAnalysisMs)}; ` +
+      `analyses/s ratio ${pairedRatios(baselines, products, (r) => r.throughput.overall)}`,
     `stock-ledger CPU ms/analysis = worker ${fmt(per(products, "workers"), 2)} + Postgres ${fmt(per(products, "postgres"), 2)} ` +
       `(bench database backends + background processes; every postgres process on the machine: ${fmt(per(products, "postgresAll"), 2)})`,
     `not in the ratio: emulator ${fmt(per(baselines, "emulator"), 2)} / ${fmt(per(products, "emulator"), 2)} and ` +
@@ -183,6 +186,18 @@ export async function runLedgerOverhead(options: LedgerOverheadOptions): Promise
     ],
     notes,
   };
+}
+
+/** Round i's baseline against round i's stock-ledger, for each round both sides ran. */
+function pairedRatios(
+  baselines: BaselineRun[],
+  products: ProductRun[],
+  figure: (run: BaselineRun) => number,
+): string {
+  return products
+    .slice(0, baselines.length)
+    .map((p, i) => fmt(figure(p) / figure(baselines[i] as BaselineRun), 2))
+    .join(", ");
 }
 
 export function ledgerOverheadOptions(argv: string[]): LedgerOverheadOptions {

@@ -45,6 +45,7 @@ export async function pgActivitySince(
     `Postgres per analysis: ${per("xact_commit")} commits, ${per("xact_rollback")} rollbacks, ${per("tup_inserted")} rows inserted, ` +
       `${per("tup_updated")} updated, ${per("tup_fetched")} fetched (includes the bench's own polling and stats reads)`,
   ];
+  lines.push(await hotUpdateShares(sql));
   const functions = await sql<{ funcname: string; calls: number; total_time: number; self_time: number }[]>`
     SELECT funcname, calls::float8 AS calls, total_time, self_time FROM pg_stat_user_functions ORDER BY total_time DESC`;
   for (const f of functions) {
@@ -53,4 +54,21 @@ export async function pgActivitySince(
     );
   }
   return lines;
+}
+
+/**
+ * How many row updates were HOT (heap-only: no index entries written) per table, since the
+ * bench database was created. A call's closing row updates its start marker; HOT keeps that
+ * update off the table's three indexes.
+ */
+async function hotUpdateShares(sql: Sql): Promise<string> {
+  const rows = await sql<{ name: string; updates: number; hot: number }[]>`
+    SELECT CASE WHEN relname LIKE 'llm_calls%' THEN 'llm_calls' ELSE relname END AS name,
+           sum(n_tup_upd)::float8 AS updates, sum(n_tup_hot_upd)::float8 AS hot
+    FROM pg_stat_user_tables WHERE relname LIKE 'llm_calls%' OR relname = 'stock_analyses'
+    GROUP BY 1 ORDER BY 1`;
+  const shares = rows.map(
+    (r) => `${r.name} ${r.updates === 0 ? "-" : `${Math.round((100 * r.hot) / r.updates)}%`} of ${r.updates}`,
+  );
+  return `HOT (heap-only) updates: ${shares.join(", ")}`;
 }
