@@ -42,5 +42,3 @@ export interface ReusedStage {
   /** null when the original call could not be priced. */
   costSavedPico: bigint | null;
 }
-
-export const callKey = (callType: string, attempt: number): string => `${callType}#${attempt}`;

@@ -1,4 +1,4 @@
-import { type CallRecord, callKey, type ReusedStage } from "./call-record.js";
+import type { CallRecord, ReusedStage } from "./call-record.js";
 import { type Picodollars, picoToNumber } from "./money.js";
 
 export interface TokenTotals {
@@ -63,8 +63,9 @@ const emptyTotals = (): TokenTotals => ({
 });
 
 function addModality(target: Record<string, number>, source: Record<string, number>, sign: 1 | -1) {
-  for (const [modality, tokens] of Object.entries(source)) {
-    const next = (target[modality] ?? 0) + sign * tokens;
+  // for…in, not Object.entries: no array per call on the hot path (item 5 of issue 7).
+  for (const modality in source) {
+    const next = (target[modality] ?? 0) + sign * (source[modality] as number);
     if (next === 0) delete target[modality];
     else target[modality] = next;
   }
@@ -102,8 +103,17 @@ function applyTokens(totals: TokenTotals, call: CallRecord, sign: 1 | -1): void 
   addModality(totals.modalityTokens.output, usage.modalityTokens.output, sign);
 }
 
+const newLedger = (): TypeLedger => ({
+  totals: emptyTotals(),
+  attempts: new Map(),
+  pricedCost: 0n,
+  unpriced: 0,
+});
+
 interface TypeLedger {
   totals: TokenTotals;
+  /** Attempt number → index of its record in the tracker's calls (numbers, not joined-string keys). */
+  attempts: Map<number, number>;
   /** Cost of priced calls; kept apart so `null` (unknown) can recover when an unpriced call is replaced. */
   pricedCost: Picodollars;
   unpriced: number;
@@ -115,9 +125,10 @@ interface TypeLedger {
  * count a token twice. Totals are kept incrementally, so recording is O(1).
  */
 export class TokenTracker {
-  readonly #calls = new Map<string, CallRecord>();
+  /** In the order first recorded; a replaced attempt keeps its place. */
+  readonly #calls: CallRecord[] = [];
   readonly #byType = new Map<string, TypeLedger>();
-  readonly #overall: TypeLedger = { totals: emptyTotals(), pricedCost: 0n, unpriced: 0 };
+  readonly #overall: TypeLedger = newLedger();
   readonly #reused = new Map<string, ReusedStage>();
 
   constructor(
@@ -127,18 +138,21 @@ export class TokenTracker {
   ) {}
 
   recordCall(call: CallRecord): void {
-    const key = callKey(call.callType, call.attempt);
-    const previous = this.#calls.get(key);
     let ledger = this.#byType.get(call.callType);
     if (!ledger) {
-      ledger = { totals: emptyTotals(), pricedCost: 0n, unpriced: 0 };
+      ledger = newLedger();
       this.#byType.set(call.callType, ledger);
     }
-    if (previous) {
+    const index = ledger.attempts.get(call.attempt);
+    if (index === undefined) {
+      ledger.attempts.set(call.attempt, this.#calls.length);
+      this.#calls.push(call);
+    } else {
+      const previous = this.#calls[index] as CallRecord;
       this.#account(ledger, previous, -1);
       this.#account(this.#overall, previous, -1);
+      this.#calls[index] = call;
     }
-    this.#calls.set(key, call);
     this.#account(ledger, call, 1);
     this.#account(this.#overall, call, 1);
   }
@@ -168,7 +182,7 @@ export class TokenTracker {
 
   /** Calls in the order they were first recorded. */
   calls(): CallRecord[] {
-    return [...this.#calls.values()];
+    return [...this.#calls];
   }
 
   totals(): TokenTotals {
@@ -186,7 +200,7 @@ export class TokenTracker {
   /** The `token_usage_breakdown` JSONB value: one entry per call type that made a call. */
   breakdown(): Record<string, BreakdownEntry> {
     const errors = new Map<string, CallError[]>();
-    for (const call of this.#calls.values()) {
+    for (const call of this.#calls) {
       if (call.status === "success") continue;
       const list = errors.get(call.callType) ?? [];
       list.push({

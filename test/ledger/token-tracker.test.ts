@@ -83,6 +83,23 @@ describe("TokenTracker", () => {
     expect(tracker.calls()).toHaveLength(1);
   });
 
+  it("keeps calls in the order first recorded, a replaced attempt in its place", () => {
+    const tracker = new TokenTracker("an_order", "TCS", "gemini-2.5-flash");
+    const record = (callType: string, attempt: number, prompt: number) =>
+      callRecord({ callType, attempt, metadata: meta(prompt, 10) });
+    tracker.recordCall(record("volume_analysis", 1, 100));
+    tracker.recordCall(record("indicator_summary", 1, 200));
+    tracker.recordCall(record("volume_analysis", 2, 300));
+    tracker.recordCall(record("volume_analysis", 1, 400));
+    expect(tracker.calls().map((c) => [c.callType, c.attempt, c.usage.inputTokens])).toEqual([
+      ["volume_analysis", 1, 400],
+      ["indicator_summary", 1, 200],
+      ["volume_analysis", 2, 300],
+    ]);
+    expect(tracker.totalsFor("volume_analysis")).toMatchObject({ calls: 2, inputTokens: 700 });
+    expect(tracker.totals()).toMatchObject({ calls: 3, inputTokens: 900 });
+  });
+
   it("makes the cost unknown while an unpriced call is in, and recovers when it is replaced", () => {
     const tracker = new TokenTracker("an_3", "INFY", "mystery-model");
     tracker.recordCall(
