@@ -159,3 +159,31 @@ describe("ImplicitCache bounds", () => {
     expect(cache.lookup("m", prompt("c"), tokens, cache.mark()).total).toBe(0);
   });
 });
+
+describe("ImplicitCache prefix matching", () => {
+  /** Distinct text of `length` characters, so no stretch of it repeats another. */
+  const text = (length: number, seed: number) =>
+    Array.from({ length }, (_, i) => String.fromCharCode(33 + ((i * 7 + seed * 13 + (i >> 6)) % 90))).join(
+      "",
+    );
+
+  it("counts shared characters exactly whether the difference falls on, before or after a compared stretch", () => {
+    const model = "gemini-2.5-flash";
+    const prompt = { total: 10_000, text: 10_000, image: 0 };
+    // The prefix ends at 5,119 or 5,120 characters: 1,279 tokens (1,024 cached) or 1,280 (1,280).
+    for (const first of [4096, 5056, 5115, 5119]) {
+      for (const shared of [5119, 5120]) {
+        const cache = new ImplicitCache();
+        const head = text(first, 1);
+        const tail = text(4000, 2);
+        const rest = shared - first;
+        cache.remember(model, [head, tail]);
+        const other = `${tail.slice(0, rest)}\u00e9${tail.slice(rest + 1)}`; // é: outside text()'s range
+        // A copy of the head, not the same string object: compared by content either way.
+        const headCopy = [...head].join("");
+        const cached = cache.lookup(model, [headCopy, other], prompt, cache.mark());
+        expect(cached.total, `first segment ${first}, shared ${shared}`).toBe(shared === 5120 ? 1280 : 1024);
+      }
+    }
+  });
+});

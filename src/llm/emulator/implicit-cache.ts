@@ -45,9 +45,23 @@ interface SharedPrefix {
   imageTokens: number;
 }
 
+/** Stretches compared natively before the character loop: long ones first, then short. */
+const PREFIX_STRIDES = [1024, 64];
+
 function commonPrefixLength(a: string, b: string): number {
+  // Lookups compare a prompt with every entry (up to 256, several KB each), and a JS loop over
+  // every shared character made them half of the emulator's CPU. Whole equal segments (the
+  // system instruction, a ticker's brief) are one native comparison; in the first differing
+  // one, equal stretches are skipped by native comparisons of slices (views, not copies), and
+  // only the last stretch is walked character by character: ~10× fewer steps.
+  if (a === b) return a.length;
   const limit = Math.min(a.length, b.length);
   let index = 0;
+  for (const stride of PREFIX_STRIDES) {
+    while (index + stride <= limit && a.slice(index, index + stride) === b.slice(index, index + stride)) {
+      index += stride;
+    }
+  }
   while (index < limit && a.charCodeAt(index) === b.charCodeAt(index)) index++;
   return index;
 }
