@@ -3,7 +3,7 @@
  * analysis changes stage state twelve times, mostly in bursts; each update is a Lua script in
  * Redis for the worker plus an event in the queue's stream for every watcher, and watchers (a
  * person at `analyze --wait`) only need the latest state about once a second: at 250 ms the
- * updates were half the worker's Redis commands at L = 500 ms (5.4 → 2.6 a job at 1 s).
+ * updates were half the worker's Redis commands at L = 500 ms (5.4 per job; 2.6 at 1 s).
  * The first update waits one interval too: a job that ends sooner needs none (its result
  * says it all), which is most jobs when the model answers fast.
  */
