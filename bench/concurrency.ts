@@ -3,6 +3,9 @@
  * against the ideal 128 / (2L) analyses/s, its peak RSS and CPU per analysis; then two worker
  * processes at 64 each against one at 64. Rates are steady-state (between the 10th and 90th
  * percentile completion), so the 2L ramp-up and the tail of a short run do not count.
+ * The targets are absolute, so the same two scale-out runs are also made with the bare SDK
+ * (bench/baseline-worker.ts, no ledger, no Postgres): on a host whose 2 cores are saturated
+ * by the SDK, the emulator and Redis alone, that row shows the ceiling any worker could reach.
  * `npx tsx bench/concurrency.ts [--analyses 1000] [--latency 500] [--what-if no-rollups,async-commit]
  *   [--cpu-prof DIR]` (profiles the 1 × 128 worker; its summary goes to the notes)
  */
@@ -11,8 +14,9 @@ import { loadLine } from "./lib/proc.js";
 import { startEmulatorProcess } from "./lib/processes.js";
 import { summarizeProfiles } from "./lib/profile.js";
 import { type BenchResult, fmt, isMain, numberArg, printResult, row, stringArg } from "./lib/report.js";
-import { type ProductRun, runProduct } from "./lib/runs.js";
+import { type BaselineRun, type ProductRun, runBaseline, runProduct } from "./lib/runs.js";
 import { parseWhatIfs, type WhatIf } from "./lib/what-if.js";
+import { describeWriteWaits } from "./lib/write-waits.js";
 
 export interface ConcurrencyOptions {
   /** Analyses for the concurrency-128 and the two-worker runs; the one-worker-at-64 run gets 60%. */
@@ -28,12 +32,19 @@ export const CONCURRENCY_DEFAULTS: ConcurrencyOptions = { analyses: 1000, latenc
 
 const log = (line: string) => process.stderr.write(`concurrency: ${line}\n`);
 
+function describeBaseline(label: string, run: BaselineRun, load: string): string {
+  return (
+    `${label}: ${run.analyses} analyses, steady ${fmt(run.throughput.steady)} / overall ${fmt(run.throughput.overall)} analyses/s, ` +
+    `worker CPU ${fmt(run.cpuPerAnalysisMs, 2)} ms/analysis, emulator ${fmt((run.cpuMs.emulator ?? 0) / run.analyses, 2)} ms/analysis (${load})`
+  );
+}
+
 function describe(label: string, run: ProductRun, load: string): string {
   return (
     `${label}: ${run.analyses} analyses, steady ${fmt(run.throughput.steady)} / overall ${fmt(run.throughput.overall)} analyses/s, ` +
     `worker CPU ${fmt(run.workerCpuPerAnalysisMs, 2)} ms/analysis, Postgres ${fmt((run.cpuMs.postgres ?? 0) / run.analyses, 2)} ms/analysis, ` +
     `emulator ${fmt((run.cpuMs.emulator ?? 0) / run.analyses, 2)} ms/analysis, RSS ${fmt(run.startRssMb, 0)} MB idle → ${fmt(run.peakRssMb, 0)} MB peak, ` +
-    `statuses ${JSON.stringify(run.statuses)} (${load})`
+    `statuses ${JSON.stringify(run.statuses)}; ledger writes' mean wait to commit: ${describeWriteWaits(run.writeWaits, run.analyses)} (${load})`
   );
 }
 
@@ -59,6 +70,7 @@ export async function runConcurrency(options: ConcurrencyOptions): Promise<Bench
       emulatorPid: emulator.pid,
       whatIf: options.whatIf,
       cpuProfDir,
+      metrics: true,
     });
     const line = describe(label, run, load);
     log(line);
@@ -74,8 +86,27 @@ export async function runConcurrency(options: ConcurrencyOptions): Promise<Bench
     }
     const one = await measure("1 worker × 64", 1, 64, Math.round(options.analyses * 0.6));
     const two = await measure("2 workers × 64", 2, 64, options.analyses);
+    const measureBare = async (label: string, workers: number, analyses: number) => {
+      const load = loadLine();
+      const run = await runBaseline({
+        analyses,
+        workers,
+        concurrency: 64,
+        emulatorUrl: emulator.url,
+        emulatorPid: emulator.pid,
+        inputs: "cached",
+        charts: true,
+      });
+      const line = describeBaseline(label, run, load);
+      log(line);
+      notes.push(line);
+      return run;
+    };
+    const bareOne = await measureBare("bare SDK, 1 worker × 64", 1, Math.round(options.analyses * 0.6));
+    const bareTwo = await measureBare("bare SDK, 2 workers × 64", 2, options.analyses);
     const ideal = 128 / ((2 * L) / 1000);
     const scale = two.throughput.steady / one.throughput.steady;
+    const bareScale = bareTwo.throughput.steady / bareOne.throughput.steady;
     notes.push(`took ${fmt((Date.now() - started) / 1000, 0)} s; ${loadLine()} at the end`);
     if (options.whatIf?.length)
       notes.unshift(`WHAT-IF (hypothetical, bench databases only): ${options.whatIf.join(", ")}`);
@@ -107,6 +138,12 @@ export async function runConcurrency(options: ConcurrencyOptions): Promise<Bench
           ratio: fmt(scale, 2),
           target: "≥ 1.80",
           pass: scale >= 1.8,
+        }),
+        row({
+          metric: "analyses/s, 2 × 64 vs 1 × 64, bare SDK (no ledger)",
+          baseline: fmt(bareOne.throughput.steady),
+          value: fmt(bareTwo.throughput.steady),
+          ratio: fmt(bareScale, 2),
         }),
       ],
       notes,

@@ -4,11 +4,12 @@
  * same six calls with the same prompts, measured in the same run, alternately.
  * `npx tsx bench/ledger-overhead.ts [--analyses 3000] [--rounds 1] [--concurrency 64]
  *   [--baseline-inputs per-job|cached] [--charts on|off] [--log-level warn|info] [--cpu-prof DIR] [--pg-stats]
- *   [--what-if no-rollups,async-commit] [--no-gc-trace]`
+ *   [--what-if no-rollups,async-commit] [--no-gc-trace] [--heap-sample DIR]`
  */
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { compareGc } from "./lib/gc-trace.js";
+import { compareHeapSamples } from "./lib/heap-sites.js";
 import { loadLine } from "./lib/proc.js";
 import { startEmulatorProcess } from "./lib/processes.js";
 import { compareProfiles, summarizeProfiles } from "./lib/profile.js";
@@ -45,6 +46,11 @@ export interface LedgerOverheadOptions {
   whatIf?: WhatIf[];
   /** Both workers of the first round run with `--trace-gc-nvp`: GC per analysis, both sides. */
   gcTrace: boolean;
+  /**
+   * Both workers of the first round run V8's sampling heap profiler (objects that outlived the
+   * young generation) and write it under this directory; the notes compare them by site.
+   */
+  heapSampleDir?: string | undefined;
 }
 
 export const LEDGER_OVERHEAD_DEFAULTS: LedgerOverheadOptions = {
@@ -67,12 +73,14 @@ export async function runLedgerOverhead(options: LedgerOverheadOptions): Promise
   const profiled: { baseline?: { dir: string; skipMs: number }; product?: { dir: string; skipMs: number } } =
     {};
   // Only the first round is profiled (--cpu-prof slows a process down by a few per cent).
-  const profDir = (round: number, side: string) => {
-    if (round > 0 || !options.cpuProfDir) return undefined;
-    const dir = path.join(options.cpuProfDir, side);
+  const firstRoundDir = (root: string | undefined) => (round: number, side: string) => {
+    if (round > 0 || !root) return undefined;
+    const dir = path.join(root, side);
     mkdirSync(dir, { recursive: true });
     return dir;
   };
+  const profDir = firstRoundDir(options.cpuProfDir);
+  const heapDir = firstRoundDir(options.heapSampleDir);
   const products: ProductRun[] = [];
   try {
     for (let round = 0; round < options.rounds; round++) {
@@ -90,6 +98,7 @@ export async function runLedgerOverhead(options: LedgerOverheadOptions): Promise
             charts: options.charts,
             cpuProfDir: profDir(round, "baseline"),
             gcTrace: round === 0 && options.gcTrace,
+            heapSampleDir: heapDir(round, "baseline"),
           });
           baselines.push(run);
           const dir = profDir(round, "baseline");
@@ -111,6 +120,7 @@ export async function runLedgerOverhead(options: LedgerOverheadOptions): Promise
             pgStats: round === 0 && options.pgStats,
             whatIf: options.whatIf,
             gcTrace: round === 0 && options.gcTrace,
+            heapSampleDir: heapDir(round, "stock-ledger"),
           });
           products.push(run);
           log(
@@ -131,6 +141,10 @@ export async function runLedgerOverhead(options: LedgerOverheadOptions): Promise
   }
   const [baseGc, productGc] = [baselines[0]?.gc, products[0]?.gc];
   if (baseGc && productGc) notes.push(...compareGc(baseGc, productGc));
+  if (options.heapSampleDir) {
+    const dir = (side: string) => path.join(options.heapSampleDir as string, side);
+    notes.push(...compareHeapSamples(dir("baseline"), dir("stock-ledger"), options.analyses));
+  }
   if (profiled.baseline && profiled.product) {
     notes.push(...compareProfiles(profiled.baseline, profiled.product, options.analyses));
   }
@@ -158,6 +172,9 @@ export async function runLedgerOverhead(options: LedgerOverheadOptions): Promise
       `analyses/s ratio ${pairedRatios(baselines, products, (r) => r.throughput.overall)}`,
     `stock-ledger CPU ms/analysis = worker ${fmt(per(products, "workers"), 2)} + Postgres ${fmt(per(products, "postgres"), 2)} ` +
       `(bench database backends + background processes; every postgres process on the machine: ${fmt(per(products, "postgresAll"), 2)})`,
+    `worker threads, CPU ms/analysis (main thread + V8's GC and compiler threads and libuv's pool): ` +
+      `baseline ${fmt(per(baselines, "baseline0.main"), 2)} + ${fmt(per(baselines, "baseline0") - per(baselines, "baseline0.main"), 2)}, ` +
+      `stock-ledger ${fmt(per(products, "worker0.main"), 2)} + ${fmt(per(products, "worker0") - per(products, "worker0.main"), 2)}`,
     `not in the ratio: emulator ${fmt(per(baselines, "emulator"), 2)} / ${fmt(per(products, "emulator"), 2)} and ` +
       `Redis ${fmt(per(baselines, "redis"), 2)} / ${fmt(per(products, "redis"), 2)} CPU ms/analysis (baseline / stock-ledger)`,
     `RSS idle → peak: baseline ${fmt(median(baselines.map((r) => r.startRssMb)), 0)} → ${fmt(median(baselines.map((r) => r.peakRssMb)), 0)} MB, ` +
@@ -215,7 +232,7 @@ export function ledgerOverheadOptions(argv: string[]): LedgerOverheadOptions {
     process.exit(2);
   }
   const prof = stringArg(argv, "cpu-prof");
-
+  const heap = stringArg(argv, "heap-sample");
   return {
     analyses: numberArg(argv, "analyses", LEDGER_OVERHEAD_DEFAULTS.analyses),
     rounds: Math.max(1, numberArg(argv, "rounds", LEDGER_OVERHEAD_DEFAULTS.rounds)),
@@ -226,6 +243,7 @@ export function ledgerOverheadOptions(argv: string[]): LedgerOverheadOptions {
     cpuProfDir: prof ? path.resolve(prof) : undefined,
     pgStats: argv.includes("--pg-stats"),
     gcTrace: !argv.includes("--no-gc-trace"),
+    heapSampleDir: heap ? path.resolve(heap) : undefined,
     whatIf: parseWhatIfs(stringArg(argv, "what-if")),
   };
 }

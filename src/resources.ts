@@ -7,6 +7,7 @@ import { SharedRateLimiter } from "./llm/rate-limiter.js";
 import { DEFAULT_RETRY_POLICY } from "./llm/retry-policy.js";
 import type { Logger } from "./logger.js";
 import { createPriceProvider } from "./market/index.js";
+import { recordLedgerWriteWait } from "./metrics/worker-metrics.js";
 import { createRedis } from "./queue/redis.js";
 import { AnalysisWriter } from "./store/analysis-writer.js";
 import { CallWriter } from "./store/call-writer.js";
@@ -43,8 +44,8 @@ export async function createWorkerResources(
   return {
     config,
     sql,
-    callWriter: new CallWriter(sql, logger),
-    analysisWriter: new AnalysisWriter(sql, logger),
+    callWriter: new CallWriter(sql, logger, { observeWait: recordLedgerWriteWait }),
+    analysisWriter: new AnalysisWriter(sql, logger, { observeWait: recordLedgerWriteWait }),
     rollupFolder,
     rateLimiter: limiterRedis ? new SharedRateLimiter(limiterRedis, config.queuePrefix, rateLimit) : null,
     llm: llmConnection.client,

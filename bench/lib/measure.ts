@@ -4,7 +4,7 @@
  * Startup (tsx compiling the sources, connecting) and enqueueing stay outside the window.
  */
 import type { Queue } from "bullmq";
-import { processCpuMs, RssSampler } from "./proc.js";
+import { mainThreadCpuMs, processCpuMs, RssSampler } from "./proc.js";
 import { completionTimes, failedCount, type Throughput, throughputOf, waitForEnded } from "./wait.js";
 
 export interface CpuSource {
@@ -13,14 +13,19 @@ export interface CpuSource {
   mark(): Promise<() => Promise<number>>;
 }
 
-export function processCpu(label: string, pid: number): CpuSource {
+export function processCpu(label: string, pid: number, read = processCpuMs): CpuSource {
   return {
     label,
     async mark() {
-      const start = processCpuMs(pid) ?? 0;
-      return async () => (processCpuMs(pid) ?? start) - start;
+      const start = read(pid) ?? 0;
+      return async () => (read(pid) ?? start) - start;
     },
   };
+}
+
+/** A process' whole CPU under `label`, and its main thread's alone under `label.main`. */
+export function processAndMainThreadCpu(label: string, pid: number): CpuSource[] {
+  return [processCpu(label, pid), processCpu(`${label}.main`, pid, mainThreadCpuMs)];
 }
 
 export interface Window {

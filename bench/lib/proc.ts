@@ -19,11 +19,11 @@ interface StatFields {
   cpuMs: number;
 }
 
-/** utime + stime of a process in ms, or null when it is gone. */
-function readStat(pid: number): StatFields | null {
+/** utime + stime of a process (or, given `tid`, one of its threads) in ms, or null when it is gone. */
+function readStat(pid: number, tid?: number): StatFields | null {
   let text: string;
   try {
-    text = readFileSync(`/proc/${pid}/stat`, "utf8");
+    text = readFileSync(tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`, "utf8");
   } catch {
     return null;
   }
@@ -39,6 +39,15 @@ function readStat(pid: number): StatFields | null {
 
 export function processCpuMs(pid: number): number | null {
   return readStat(pid)?.cpuMs ?? null;
+}
+
+/**
+ * CPU ms of a process' main thread alone (its JavaScript, and the GC pauses it takes); the rest
+ * of `processCpuMs` is V8's helper threads (concurrent marking, parallel scavenging, sweeping,
+ * optimising compilers) and libuv's pool.
+ */
+export function mainThreadCpuMs(pid: number): number | null {
+  return readStat(pid, pid)?.cpuMs ?? null;
 }
 
 /** VmRSS in MB, or null when the process is gone. */

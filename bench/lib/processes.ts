@@ -13,6 +13,7 @@ import { REDIS_URL } from "./services.js";
 
 const CLI = path.join(projectRoot, "bin", "stock-ledger.js");
 const BASELINE = path.join(projectRoot, "bench", "baseline-worker.ts");
+const HEAP_SAMPLE_PRELOAD = path.join(projectRoot, "bench", "lib", "heap-sample-preload.mjs");
 /** Output kept per process: enough for the last log lines, bounded over 100,000 analyses. */
 const OUTPUT_TAIL_CHARS = 64 * 1024;
 
@@ -149,14 +150,29 @@ export interface WorkerOptions {
   cpuProfDir?: string;
   /** Run the worker with `--trace-gc-nvp` and collect its lines here. */
   gcTrace?: GcTrace | undefined;
+  heapSampleDir?: string | undefined;
+  /** Serve the worker's /metrics on this port (`--metrics-port`). */
+  metricsPort?: number | undefined;
   extraEnv?: Record<string, string>;
 }
 
-function nodeFlagsFor(options: { cpuProfDir?: string | undefined; gcTrace?: GcTrace | undefined }): string[] {
+interface Instrumentation {
+  cpuProfDir?: string | undefined;
+  gcTrace?: GcTrace | undefined;
+  /** Write a sampling heap profile of promoted objects here on exit (heap-sample-preload.mjs). */
+  heapSampleDir?: string | undefined;
+}
+
+function nodeFlagsFor(options: Instrumentation): string[] {
   return [
     ...(options.cpuProfDir ? ["--cpu-prof", `--cpu-prof-dir=${options.cpuProfDir}`] : []),
     ...(options.gcTrace ? [GC_TRACE_FLAG] : []),
+    ...(options.heapSampleDir ? ["--import", HEAP_SAMPLE_PRELOAD] : []),
   ];
+}
+
+function instrumentationEnv(options: Instrumentation): Record<string, string> {
+  return options.heapSampleDir ? { HEAP_SAMPLE_DIR: options.heapSampleDir } : {};
 }
 
 /**
@@ -176,7 +192,12 @@ export async function startWorkerProcess(
 ): Promise<BenchProcess> {
   const nodeFlags = nodeFlagsFor(options);
   const proc = spawnNode(
-    [...nodeFlags, CLI, "worker"],
+    [
+      ...nodeFlags,
+      CLI,
+      "worker",
+      ...(options.metricsPort ? ["--metrics-port", String(options.metricsPort)] : []),
+    ],
     {
       DATABASE_URL: options.databaseUrl,
       REDIS_URL,
@@ -187,6 +208,7 @@ export async function startWorkerProcess(
       LOG_LEVEL: options.logLevel ?? "warn",
       NODE_OPTIONS: DEPLOYED_NODE_OPTIONS,
       ...chartTransportEnv(),
+      ...instrumentationEnv(options),
       ...options.extraEnv,
     },
     "worker",
@@ -206,6 +228,7 @@ export interface BaselineOptions {
   charts: boolean;
   cpuProfDir?: string | undefined;
   gcTrace?: GcTrace | undefined;
+  heapSampleDir?: string | undefined;
 }
 
 /** bench/baseline-worker.ts: plain BullMQ + Gemini SDK, no ledger, no Postgres. */
@@ -223,6 +246,7 @@ export async function startBaselineProcess(options: BaselineOptions): Promise<Be
       CHARTS: options.charts ? "on" : "off",
       NODE_OPTIONS: DEPLOYED_NODE_OPTIONS,
       ...chartTransportEnv(),
+      ...instrumentationEnv(options),
     },
     "baseline worker",
     options.gcTrace?.onOutput,

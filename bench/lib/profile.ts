@@ -19,13 +19,13 @@ interface CpuProfile {
   timeDeltas: number[];
 }
 
-function shortUrl(url: string): string {
+export function shortUrl(url: string): string {
   const local = url.replace(/^file:\/\//, "").replace(`${projectRoot}/`, "");
   const nm = local.lastIndexOf("node_modules/");
   return nm >= 0 ? local.slice(nm + "node_modules/".length) : local;
 }
 
-function groupOf(url: string, functionName: string): string {
+export function groupOf(url: string, functionName: string): string {
   if (url === "") return functionName.startsWith("(") ? functionName : "(native/V8 builtins)";
   if (url.startsWith("node:")) return "node: core";
   const local = url.replace(/^file:\/\//, "").replace(`${projectRoot}/`, "");

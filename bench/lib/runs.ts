@@ -3,12 +3,19 @@ import { createAnalysisQueue } from "../../src/queue/analysis-queue.js";
 import { createRedis } from "../../src/queue/redis.js";
 import { createBaselineQueue, enqueueBaselineJobs, enqueueProductAnalyses } from "./enqueue.js";
 import { type GcSummary, GcTrace } from "./gc-trace.js";
-import { type CpuSource, measureWindow, processCpu, type Window } from "./measure.js";
+import {
+  type CpuSource,
+  measureWindow,
+  processAndMainThreadCpu,
+  processCpu,
+  type Window,
+} from "./measure.js";
 import { markPgCpu, pgCpuSince } from "./pg-cpu.js";
 import { dbCounters, pgActivitySince, trackFunctions } from "./pg-stats.js";
-import { type BenchProcess, startBaselineProcess, startWorkerProcess } from "./processes.js";
+import { type BenchProcess, freePort, startBaselineProcess, startWorkerProcess } from "./processes.js";
 import { createBenchDatabase, dropQueueKeys, REDIS_URL, redisServerPid, uniqueName } from "./services.js";
 import { applyWhatIfs, type WhatIf } from "./what-if.js";
+import { scrapeWriteWaits, type WriteWaits } from "./write-waits.js";
 
 export interface ProductRun extends Window {
   /** Rows per final status in stock_analyses. */
@@ -24,6 +31,8 @@ export interface ProductRun extends Window {
   pgActivity: string[];
   /** The first worker's garbage collection over the window, with `gcTrace`. */
   gc?: GcSummary;
+  /** With `metrics`: every worker's ledger writes, how many and how long they waited to commit. */
+  writeWaits: WriteWaits;
 }
 
 export interface ProductRunOptions {
@@ -43,6 +52,13 @@ export interface ProductRunOptions {
   whatIf?: WhatIf[];
   /** Trace the first worker's garbage collection (`--trace-gc-nvp`). */
   gcTrace?: boolean;
+  /** The first worker writes a sampling heap profile of promoted objects here (heap-sites.ts). */
+  heapSampleDir?: string | undefined;
+  /**
+   * Workers serve /metrics (`--metrics-port`), read at the end for their ledger writes' waits.
+   * Off for item 1: prom-client's process metrics observe every GC, a cost the baseline has not.
+   */
+  metrics?: boolean;
 }
 
 async function commonCpuSources(emulatorPid: number): Promise<CpuSource[]> {
@@ -58,6 +74,7 @@ export async function runProduct(options: ProductRunOptions): Promise<ProductRun
   const connection = createRedis(REDIS_URL, "worker");
   const queue = createAnalysisQueue(connection, prefix);
   const workers: BenchProcess[] = [];
+  const metricsUrls: string[] = [];
   try {
     // Paused until every worker is up and every job is in: the window holds only the processing.
     await queue.pause();
@@ -66,9 +83,12 @@ export async function runProduct(options: ProductRunOptions): Promise<ProductRun
     const spawnedAt = Date.now();
     const gcTrace = options.gcTrace ? new GcTrace() : undefined;
     for (let i = 0; i < options.workers; i++) {
+      const metricsPort = options.metrics ? await freePort() : undefined;
+      if (metricsPort) metricsUrls.push(`http://127.0.0.1:${metricsPort}/metrics`);
       workers.push(
         await startWorkerProcess(
           {
+            metricsPort,
             databaseUrl: workerDbUrl,
             queuePrefix: prefix,
             emulatorUrl: options.emulatorUrl,
@@ -76,6 +96,7 @@ export async function runProduct(options: ProductRunOptions): Promise<ProductRun
             logLevel: options.logLevel,
             cpuProfDir: options.cpuProfDir,
             gcTrace: i === 0 ? gcTrace : undefined,
+            heapSampleDir: i === 0 ? options.heapSampleDir : undefined,
             extraEnv: options.charts === undefined ? {} : { CHARTS: options.charts ? "on" : "off" },
           },
           async () => (await queue.getWorkersCount()) > i,
@@ -96,7 +117,7 @@ export async function runProduct(options: ProductRunOptions): Promise<ProductRun
       },
     };
     const sources = [
-      ...workers.map((w, i) => processCpu(`worker${i}`, w.pid)),
+      ...workers.flatMap((w, i) => processAndMainThreadCpu(`worker${i}`, w.pid)),
       pg,
       ...(await commonCpuSources(options.emulatorPid)),
     ];
@@ -114,9 +135,11 @@ export async function runProduct(options: ProductRunOptions): Promise<ProductRun
     const statusRows = await db.sql<{ status: string; n: number }[]>`
       SELECT status, count(*)::int AS n FROM stock_analyses GROUP BY status`;
     const pgActivity = await pgActivitySince(db.sql, db.name, counters, options.analyses);
+    const writeWaits = await scrapeWriteWaits(metricsUrls);
     for (const w of workers) await w.stop("SIGTERM");
     return {
       pgActivity,
+      writeWaits,
       ...window,
       statuses: Object.fromEntries(statusRows.map((r) => [r.status, r.n])),
       cpuPerAnalysisMs: (workerCpu + (window.cpuMs.postgres ?? 0)) / options.analyses,
@@ -147,6 +170,8 @@ export interface BaselineRun extends Window {
 
 export async function runBaseline(options: {
   analyses: number;
+  /** Baseline worker processes sharing the queue (default 1); CPU and GC are the first one's with one. */
+  workers?: number;
   concurrency: number;
   emulatorUrl: string;
   emulatorPid: number;
@@ -155,43 +180,55 @@ export async function runBaseline(options: {
   timeoutMs?: number;
   cpuProfDir?: string | undefined;
   gcTrace?: boolean;
+  heapSampleDir?: string | undefined;
 }): Promise<BaselineRun> {
   const prefix = uniqueName("slbase");
   const connection = createRedis(REDIS_URL, "worker");
   const queue = createBaselineQueue(connection, prefix);
-  let worker: BenchProcess | null = null;
+  const workers: BenchProcess[] = [];
+  const count = options.workers ?? 1;
   try {
     await queue.pause();
     const spawnedAt = Date.now();
     const gcTrace = options.gcTrace ? new GcTrace() : undefined;
-    worker = await startBaselineProcess({
-      queuePrefix: prefix,
-      emulatorUrl: options.emulatorUrl,
-      concurrency: options.concurrency,
-      inputs: options.inputs,
-      charts: options.charts,
-      cpuProfDir: options.cpuProfDir,
-      gcTrace,
-    });
+    for (let i = 0; i < count; i++) {
+      workers.push(
+        await startBaselineProcess({
+          queuePrefix: prefix,
+          emulatorUrl: options.emulatorUrl,
+          concurrency: options.concurrency,
+          inputs: options.inputs,
+          charts: options.charts,
+          cpuProfDir: options.cpuProfDir,
+          gcTrace: i === 0 ? gcTrace : undefined,
+          heapSampleDir: i === 0 ? options.heapSampleDir : undefined,
+        }),
+      );
+    }
     await enqueueBaselineJobs(queue, options.analyses);
     const window = await measureWindow({
       queue,
       analyses: options.analyses,
-      workerPids: [worker.pid],
-      cpu: [processCpu("baseline", worker.pid), ...(await commonCpuSources(options.emulatorPid))],
+      workerPids: workers.map((w) => w.pid),
+      cpu: [
+        ...workers.flatMap((w, i) => processAndMainThreadCpu(`baseline${i}`, w.pid)),
+        ...(await commonCpuSources(options.emulatorPid)),
+      ],
       timeoutMs: options.timeoutMs ?? 600_000,
     });
-    await worker.stop("SIGTERM");
+    const baselineCpu = workers.reduce((sum, _, i) => sum + (window.cpuMs[`baseline${i}`] ?? 0), 0);
+    window.cpuMs.baseline = baselineCpu;
+    for (const w of workers) await w.stop("SIGTERM");
     return {
       ...window,
-      cpuPerAnalysisMs: (window.cpuMs.baseline ?? 0) / options.analyses,
+      cpuPerAnalysisMs: baselineCpu / options.analyses,
       startOffsetMs: window.startedAt - spawnedAt,
       ...(gcTrace && {
-        gc: gcTrace.summary({ from: window.startedAt, to: window.endedAt }, options.analyses),
+        gc: gcTrace.summary({ from: window.startedAt, to: window.endedAt }, options.analyses / count),
       }),
     };
   } finally {
-    await worker?.stop("SIGKILL", 5_000);
+    for (const w of workers) await w.stop("SIGKILL", 5_000);
     await queue.close();
     connection.disconnect();
     await dropQueueKeys(prefix);

@@ -11,12 +11,14 @@ export function stageInputHash(
   model: string,
   stage: StageDefinition<unknown>,
   systemInstruction: string,
-  prompt: string,
+  prompt: string | readonly string[],
 ): string {
-  // Fed piece by piece: joining first would copy the whole prompt once more per call.
+  // Fed piece by piece (the prompt too, when given as pieces: the digest is that of their
+  // concatenation): joining first would copy the whole prompt once more per call.
   const hash = createHash("sha256");
   for (const part of [model, stage.callType, stage.promptVersion, systemInstruction]) {
     hash.update(part).update("\u0000");
   }
-  return hash.update(prompt).digest("hex");
+  for (const piece of typeof prompt === "string" ? [prompt] : prompt) hash.update(piece);
+  return hash.digest("hex");
 }

@@ -13,9 +13,14 @@ export interface StageInput {
 
 /** Builds a stage's input from its parts (the images' digests are part of the fingerprint). */
 export function stageInput(model: string, stage: StageDefinition<unknown>, parts: PromptParts): StageInput {
+  // Only its length is read (and a rope's length costs nothing): the request is sent as
+  // parts, so the prompt is never copied into one flat string.
   const prompt = `${parts.prefix}${parts.suffix}`;
-  const imageDigests = (parts.images ?? []).map((image) => image.digest ?? image.data);
-  const inputHash = stageInputHash(model, stage, SYSTEM_INSTRUCTION, [prompt, ...imageDigests].join("\n"));
+  // The fingerprint of prompt + "\n" + each image's digest, hashed in pieces, not joined:
+  // final_decision's prompt is new in every analysis.
+  const pieces = [parts.prefix, parts.suffix];
+  for (const image of parts.images ?? []) pieces.push("\n", image.digest ?? image.data);
+  const inputHash = stageInputHash(model, stage, SYSTEM_INSTRUCTION, pieces);
   return { parts, prompt, inputHash };
 }
 

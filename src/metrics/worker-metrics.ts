@@ -45,6 +45,19 @@ const analysesFinished = new Counter({
   registers: [workerMetricsRegistry],
 });
 
+const ledgerWriteWait = new Histogram({
+  name: "stock_ledger_ledger_write_wait_seconds",
+  help: "From a ledger write's submit to its commit (batching wait included): a run's claim, each call's start marker and closing row, its finalize. An analysis waits for about six of them in turn",
+  labelNames: ["write"] as const,
+  buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5],
+  registers: [workerMetricsRegistry],
+});
+
+/** Pass to the ledger writers (CallWriter, AnalysisWriter) as their `observeWait`. */
+export function recordLedgerWriteWait(write: "claim" | "call" | "finalize", seconds: number): void {
+  ledgerWriteWait.observe({ write }, seconds);
+}
+
 const watchedRegistries = new Set<TrackerRegistry>();
 
 new Gauge({

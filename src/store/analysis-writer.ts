@@ -7,7 +7,7 @@ import {
   type RunClaimRequest,
 } from "./analyses-repo.js";
 import type { Sql } from "./database.js";
-import { StatementBatcher } from "./statement-batcher.js";
+import { StatementBatcher, type WaitObserver } from "./statement-batcher.js";
 import { withDbRetry } from "./transient.js";
 
 /**
@@ -21,14 +21,25 @@ export class AnalysisWriter {
   readonly #claims: StatementBatcher<RunClaimRequest, AnalysisRow | null>;
   readonly #finalizes: StatementBatcher<AnalysisOutcome, AnalysisRow | null>;
 
-  constructor(sql: Sql, logger: Logger, maxBatch = 500) {
+  constructor(sql: Sql, logger: Logger, options: { maxBatch?: number; observeWait?: WaitObserver } = {}) {
+    const { maxBatch = 500, observeWait } = options;
     this.#claims = new StatementBatcher(
       (requests) => withDbRetry("claiming analyses", () => claimAnalysisRuns(sql, requests), { logger }),
-      { maxBatch, keyOf: (request) => request.id, onDuplicateKey: "defer" },
+      {
+        maxBatch,
+        keyOf: (request) => request.id,
+        onDuplicateKey: "defer",
+        observeWait: observeWait && ((seconds) => observeWait("claim", seconds)),
+      },
     );
     this.#finalizes = new StatementBatcher(
       (outcomes) => withDbRetry("finalizing analyses", () => finalizeAnalyses(sql, outcomes), { logger }),
-      { maxBatch, keyOf: (outcome) => outcome.id, onDuplicateKey: "defer" },
+      {
+        maxBatch,
+        keyOf: (outcome) => outcome.id,
+        onDuplicateKey: "defer",
+        observeWait: observeWait && ((seconds) => observeWait("finalize", seconds)),
+      },
     );
   }
 

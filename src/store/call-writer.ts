@@ -1,7 +1,7 @@
 import type { Logger } from "../logger.js";
 import { insertCalls, type LlmCallRow } from "./calls-repo.js";
 import type { Sql } from "./database.js";
-import { StatementBatcher } from "./statement-batcher.js";
+import { StatementBatcher, type WaitObserver } from "./statement-batcher.js";
 import { withDbRetry } from "./transient.js";
 
 const keyOf = (row: LlmCallRow) => `${row.analysis_id}\u0000${row.call_type}\u0000${row.attempt}`;
@@ -15,14 +15,19 @@ const keyOf = (row: LlmCallRow) => `${row.analysis_id}\u0000${row.call_type}\u00
 export class CallWriter {
   readonly #batches: StatementBatcher<LlmCallRow, void>;
 
-  constructor(sql: Sql, logger: Logger, maxBatch = 1000) {
+  constructor(sql: Sql, logger: Logger, options: { maxBatch?: number; observeWait?: WaitObserver } = {}) {
     this.#batches = new StatementBatcher<LlmCallRow, void>(
       async (rows) => {
         await withDbRetry("writing llm_calls", () => insertCalls(sql, rows), { logger });
         return rows.map(() => undefined);
       },
       // One statement may not touch a key twice: a call's closing row supersedes its start marker.
-      { maxBatch, keyOf, onDuplicateKey: "replace" },
+      {
+        maxBatch: options.maxBatch ?? 1000,
+        keyOf,
+        onDuplicateKey: "replace",
+        observeWait: options.observeWait && ((seconds) => options.observeWait?.("call", seconds)),
+      },
     );
   }
 

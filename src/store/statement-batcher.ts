@@ -8,6 +8,9 @@ import { isTransientDbError } from "./transient.js";
  * Postgres' per-statement work (parse, plan, commit, WAL flush, a backend wake-up) off the
  * per-analysis cost.
  */
+/** Seconds a ledger write waited from submit to commit, by kind of write (for metrics). */
+export type WaitObserver = (write: "claim" | "call" | "finalize", seconds: number) => void;
+
 export interface BatchOptions<Item> {
   /** Most items per statement. */
   maxBatch: number;
@@ -18,10 +21,14 @@ export interface BatchOptions<Item> {
    * resolve when the later one is written: the later supersedes) or "defer" it to the next batch.
    */
   onDuplicateKey?: "replace" | "defer";
+  /** Told, for each item, the seconds from its submit to its statement's commit (or failure). */
+  observeWait?: (seconds: number) => void;
 }
 
 interface Pending<Item, Result> {
   item: Item;
+  /** performance.now() at submit. */
+  submittedAt: number;
   resolve: (result: Result) => void;
   reject: (error: unknown) => void;
 }
@@ -50,7 +57,7 @@ export class StatementBatcher<Item, Result> {
 
   submit(item: Item): Promise<Result> {
     return new Promise((resolve, reject) => {
-      this.#queue.push({ item, resolve, reject });
+      this.#queue.push({ item, submittedAt: performance.now(), resolve, reject });
       this.#schedule();
     });
   }
@@ -101,22 +108,32 @@ export class StatementBatcher<Item, Result> {
   async #flush(): Promise<void> {
     const batch = this.#takeBatch();
     if (batch.length === 0) return;
-    const settle = (entries: Entry<Item, Result>[], results: Result[]) =>
+    const { observeWait } = this.options;
+    const observe = (entries: Entry<Item, Result>[]) => {
+      if (!observeWait) return;
+      const now = performance.now();
+      for (const entry of entries)
+        for (const waiter of entry.waiters) observeWait((now - waiter.submittedAt) / 1000);
+    };
+    const settle = (entries: Entry<Item, Result>[], results: Result[]) => {
+      observe(entries);
       entries.forEach((entry, i) => {
         for (const waiter of entry.waiters) waiter.resolve(results[i] as Result);
       });
+    };
+    const fail = (entries: Entry<Item, Result>[], error: unknown) => {
+      observe(entries);
+      for (const entry of entries) for (const waiter of entry.waiters) waiter.reject(error);
+    };
     try {
       settle(batch, await this.write(batch.map((entry) => entry.item)));
     } catch (error) {
-      if (batch.length === 1 || isTransientDbError(error)) {
-        for (const entry of batch) for (const waiter of entry.waiters) waiter.reject(error);
-        return;
-      }
+      if (batch.length === 1 || isTransientDbError(error)) return fail(batch, error);
       for (const entry of batch) {
         try {
           settle([entry], await this.write([entry.item]));
         } catch (own) {
-          for (const waiter of entry.waiters) waiter.reject(own);
+          fail([entry], own);
         }
       }
     }

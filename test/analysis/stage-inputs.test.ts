@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
+import { stageInputHash } from "../../src/analysis/input-hash.js";
 import { prepareMarketInputs } from "../../src/analysis/market-inputs.js";
-import { stagePromptParts } from "../../src/analysis/prompts.js";
+import { SYSTEM_INSTRUCTION, stagePromptParts } from "../../src/analysis/prompts.js";
 import { marketStageInput, stageInput } from "../../src/analysis/stage-inputs.js";
 import { ANALYSIS_STAGES } from "../../src/analysis/stages.js";
 import { SamplePriceProvider } from "../../src/market/sample-provider.js";
@@ -36,5 +37,19 @@ describe("marketStageInput", () => {
       marketStageInput(msft, "gemini-2.5-flash", stage).inputHash,
     ]);
     expect(hashes.size).toBe(4);
+  });
+
+  it("keeps the fingerprint stored rows were written with: prompt, then a newline and each image's digest", async () => {
+    const inputs = await prepareMarketInputs(prices, "AAPL", { charts: true });
+    if (!inputs || !stage) throw new Error("no sample data for AAPL");
+    const parts = stagePromptParts(inputs.brief, stage, inputs.charts);
+    const digests = (parts.images ?? []).map((image) => image.digest ?? image.data);
+    expect(digests.length).toBeGreaterThan(0);
+    // Hashed in pieces, it must equal the hash of the joined text (what earlier versions
+    // hashed), or answers stored before an upgrade would never be reused after it.
+    const joined = [`${parts.prefix}${parts.suffix}`, ...digests].join("\n");
+    expect(stageInput("gemini-2.5-flash", stage, parts).inputHash).toBe(
+      stageInputHash("gemini-2.5-flash", stage, SYSTEM_INSTRUCTION, joined),
+    );
   });
 });

@@ -112,6 +112,14 @@ describe("/metrics", () => {
       expect(sumOf(samples, "stock_ledger_queue_jobs", { state })).toBe(0);
     }
     expect(sumOf(samples, "stock_ledger_live_trackers")).toBe(0);
+    // Each analysis waited for one claim, one finalize and fourteen call rows to commit: six
+    // calls' start markers and closing rows, and final_decision's refused first answer's pair.
+    const waited = (write: string) =>
+      sumOf(samples, "stock_ledger_ledger_write_wait_seconds_count", { write });
+    expect([waited("claim"), waited("call"), waited("finalize")]).toEqual([3, 42, 3]);
+    expect(sumOf(samples, "stock_ledger_ledger_write_wait_seconds_sum", { write: "call" })).toBeGreaterThan(
+      0,
+    );
     // Every analysis got its market inputs one way or another (cached once the listener is live).
     const inputs = ["hit", "miss", "bypassed"].map((result) =>
       sumOf(samples, "stock_ledger_market_inputs_total", { result }),

@@ -76,4 +76,24 @@ describe("StatementBatcher", () => {
     await batcher.drain();
     expect(batches.flat()).toEqual([1, 2, 3, 4, 5]);
   });
+
+  it("tells how long each item waited from submit to its statement's end, replaced and failed ones included", async () => {
+    const { write } = recordingWrite((items) => (items.includes(13) ? constraint() : null));
+    const waits: number[] = [];
+    const batcher = new StatementBatcher(write, {
+      maxBatch: 10,
+      keyOf: (n) => String(n % 10),
+      onDuplicateKey: "replace",
+      observeWait: (seconds) => waits.push(seconds),
+    });
+    const first = batcher.submit(1);
+    await new Promise((resolve) => setImmediate(resolve)); // 1 is in flight: the rest wait for it
+    const settled = await Promise.allSettled([first, ...[2, 12, 13].map((n) => batcher.submit(n))]);
+    expect(settled.map((s) => s.status)).toEqual(["fulfilled", "fulfilled", "fulfilled", "rejected"]);
+    // One observation per submit (2 was replaced by 12 and waited all the same), each at least
+    // one 5 ms write long, the later ones two.
+    expect(waits).toHaveLength(4);
+    expect(Math.min(...waits)).toBeGreaterThanOrEqual(0.004);
+    expect(waits.filter((w) => w >= 0.009)).toHaveLength(3);
+  });
 });

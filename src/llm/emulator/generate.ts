@@ -44,11 +44,16 @@ const SAFETY_RATINGS = [
   { category: "HARM_CATEGORY_HARASSMENT", probability: "NEGLIGIBLE" },
 ];
 
+// Response ids only need to be unique, not unguessable: a random per-process prefix and a
+// counter cost nothing, where 12 fresh random bytes per reply were ~3% of the emulator's CPU.
+const RESPONSE_ID_PREFIX = randomBytes(9).toString("base64url");
+let responseCount = 0;
+
 function envelope(model: string, fields: Record<string, unknown>): string {
   return JSON.stringify({
     ...fields,
     modelVersion: model,
-    responseId: randomBytes(12).toString("base64url"),
+    responseId: `${RESPONSE_ID_PREFIX}${(responseCount++).toString(36)}`,
   });
 }
 

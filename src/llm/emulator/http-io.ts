@@ -52,17 +52,38 @@ export function attemptOf(request: IncomingMessage): number | null {
   return text && /^\d+$/.test(text) ? Number(text) : null;
 }
 
-/** A wait that ends early when the emulator closes, so no timer outlives it. */
+/** The wake-ups of the waits under way, per signal: one abort listener each, not one per wait. */
+const waiting = new WeakMap<AbortSignal, Set<() => void>>();
+
+/**
+ * A wait that ends early when the emulator closes, so no timer outlives it. Every request
+ * waiting out its latency shares the emulator's one signal; an EventTarget listener per wait
+ * made each add and remove walk all the others (hundreds at L = 500 ms).
+ */
 export function pause(ms: number, signal: AbortSignal): Promise<void> {
   if (ms <= 0 || signal.aborted) return Promise.resolve();
+  let wakeUps = waiting.get(signal);
+  if (!wakeUps) {
+    const all = new Set<() => void>();
+    signal.addEventListener(
+      "abort",
+      () => {
+        for (const wake of all) wake();
+      },
+      { once: true },
+    );
+    waiting.set(signal, all);
+    wakeUps = all;
+  }
+  const pending = wakeUps;
   return new Promise((resolve) => {
     const done = (): void => {
       clearTimeout(timer);
-      signal.removeEventListener("abort", done);
+      pending.delete(done);
       resolve();
     };
     const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
+    pending.add(done);
   });
 }
 
