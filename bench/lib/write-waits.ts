@@ -30,7 +30,8 @@ export async function scrapeWriteWaits(metricsUrls: string[]): Promise<WriteWait
       const match = SAMPLE.exec(line);
       if (!match) continue;
       const [, field, write, value] = match as unknown as [string, "sum" | "count", string, string];
-      const entry = (waits.writes[write] ??= { count: 0, seconds: 0 });
+      const entry = waits.writes[write] ?? { count: 0, seconds: 0 };
+      waits.writes[write] = entry;
       if (field === "sum") entry.seconds += Number(value);
       else entry.count += Number(value);
     }

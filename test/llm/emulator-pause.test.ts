@@ -11,7 +11,9 @@ describe("emulator latency waits", () => {
   it("wakes every wait on a signal at once when it aborts, and none twice", async () => {
     const lifetime = new AbortController();
     const ended: number[] = [];
-    const waits = Array.from({ length: 300 }, (_, i) => pause(60_000, lifetime.signal).then(() => ended.push(i)));
+    const waits = Array.from({ length: 300 }, (_, i) =>
+      pause(60_000, lifetime.signal).then(() => ended.push(i)),
+    );
     // One wait ending on its own before the abort must not be woken again.
     const short = pause(5, lifetime.signal).then(() => ended.push(-1));
     await short;
