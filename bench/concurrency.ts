@@ -6,6 +6,8 @@
  * The targets are absolute, so the same two scale-out runs are also made with the bare SDK
  * (bench/baseline-worker.ts, no ledger, no Postgres): on a host whose 2 cores are saturated
  * by the SDK, the emulator and Redis alone, that row shows the ceiling any worker could reach.
+ * The stock-ledger workers serve /metrics, read at the end: how long their ledger writes waited
+ * to commit (an analysis waits for about six in turn) and how late their event loops ran.
  * `npx tsx bench/concurrency.ts [--analyses 1000] [--latency 500] [--what-if no-rollups,async-commit]
  *   [--cpu-prof DIR]` (profiles the 1 × 128 worker; its summary goes to the notes)
  */

@@ -16,6 +16,7 @@ export class CallWriter {
   readonly #batches: StatementBatcher<LlmCallRow, void>;
 
   constructor(sql: Sql, logger: Logger, options: { maxBatch?: number; observeWait?: WaitObserver } = {}) {
+    const { maxBatch = 1000, observeWait } = options;
     this.#batches = new StatementBatcher<LlmCallRow, void>(
       async (rows) => {
         await withDbRetry("writing llm_calls", () => insertCalls(sql, rows), { logger });
@@ -23,10 +24,10 @@ export class CallWriter {
       },
       // One statement may not touch a key twice: a call's closing row supersedes its start marker.
       {
-        maxBatch: options.maxBatch ?? 1000,
+        maxBatch,
         keyOf,
         onDuplicateKey: "replace",
-        observeWait: options.observeWait && ((seconds) => options.observeWait?.("call", seconds)),
+        observeWait: observeWait && ((seconds) => observeWait("call", seconds)),
       },
     );
   }

@@ -8,9 +8,6 @@ import { isTransientDbError } from "./transient.js";
  * Postgres' per-statement work (parse, plan, commit, WAL flush, a backend wake-up) off the
  * per-analysis cost.
  */
-/** Seconds a ledger write waited from submit to commit, by kind of write (for metrics). */
-export type WaitObserver = (write: "claim" | "call" | "finalize", seconds: number) => void;
-
 export interface BatchOptions<Item> {
   /** Most items per statement. */
   maxBatch: number;
@@ -24,6 +21,9 @@ export interface BatchOptions<Item> {
   /** Told, for each item, the seconds from its submit to its statement's commit (or failure). */
   observeWait?: (seconds: number) => void;
 }
+
+/** What the ledger's writers report to metrics: each write's wait to commit, by kind of write. */
+export type WaitObserver = (write: "claim" | "call" | "finalize", seconds: number) => void;
 
 interface Pending<Item, Result> {
   item: Item;
