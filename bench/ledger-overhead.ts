@@ -4,7 +4,7 @@
  * same six calls with the same prompts, measured in the same run, alternately.
  * `npx tsx bench/ledger-overhead.ts [--analyses 3000] [--rounds 1] [--concurrency 64]
  *   [--baseline-inputs per-job|cached] [--charts on|off] [--log-level warn|info] [--cpu-prof DIR] [--pg-stats]
- *   [--what-if no-rollups,async-commit] [--no-gc-trace] [--heap-sample DIR]`
+ *   [--what-if no-rollups,async-commit] [--no-gc-trace] [--heap-sample DIR] [--warmup N]`
  */
 import { mkdirSync } from "node:fs";
 import path from "node:path";
@@ -51,6 +51,12 @@ export interface LedgerOverheadOptions {
    * young generation) and write it under this directory; the notes compare them by site.
    */
   heapSampleDir?: string | undefined;
+  /**
+   * Analyses each side's fresh worker runs before its window opens (default 0: the issue's
+   * measurement, cold workers included). A long-running worker has compiled its hot paths and
+   * sized its heap long ago; this measures that steady state.
+   */
+  warmup: number;
 }
 
 export const LEDGER_OVERHEAD_DEFAULTS: LedgerOverheadOptions = {
@@ -61,6 +67,7 @@ export const LEDGER_OVERHEAD_DEFAULTS: LedgerOverheadOptions = {
   charts: true,
   logLevel: "warn",
   gcTrace: true,
+  warmup: 0,
 };
 
 const log = (line: string) => process.stderr.write(`ledger-overhead: ${line}\n`);
@@ -99,6 +106,7 @@ export async function runLedgerOverhead(options: LedgerOverheadOptions): Promise
             cpuProfDir: profDir(round, "baseline"),
             gcTrace: round === 0 && options.gcTrace,
             heapSampleDir: heapDir(round, "baseline"),
+            warmup: options.warmup,
           });
           baselines.push(run);
           const dir = profDir(round, "baseline");
@@ -121,6 +129,7 @@ export async function runLedgerOverhead(options: LedgerOverheadOptions): Promise
             whatIf: options.whatIf,
             gcTrace: round === 0 && options.gcTrace,
             heapSampleDir: heapDir(round, "stock-ledger"),
+            warmup: options.warmup,
           });
           products.push(run);
           log(
@@ -160,6 +169,9 @@ export async function runLedgerOverhead(options: LedgerOverheadOptions): Promise
   notes.unshift(
     `${options.analyses} analyses per side, ${options.rounds} round(s), concurrency ${options.concurrency}, emulator latency 0 ms, ` +
       `charts ${options.charts ? "on" : "off"}, baseline inputs ${options.baselineInputs}, worker LOG_LEVEL=${options.logLevel}; medians over rounds` +
+      (options.warmup > 0
+        ? `; each worker warmed up with ${options.warmup} analyses first (not the issue's cold measurement)`
+        : "") +
       (options.whatIf?.length
         ? `; WHAT-IF (hypothetical, bench database only): ${options.whatIf.join(", ")}`
         : ""),
@@ -244,6 +256,7 @@ export function ledgerOverheadOptions(argv: string[]): LedgerOverheadOptions {
     pgStats: argv.includes("--pg-stats"),
     gcTrace: !argv.includes("--no-gc-trace"),
     heapSampleDir: heap ? path.resolve(heap) : undefined,
+    warmup: numberArg(argv, "warmup", LEDGER_OVERHEAD_DEFAULTS.warmup),
     whatIf: parseWhatIfs(stringArg(argv, "what-if")),
   };
 }

@@ -1,4 +1,5 @@
 /** A measured batch through stock-ledger workers, and the same batch through the baseline worker. */
+import type { Queue } from "bullmq";
 import { createAnalysisQueue } from "../../src/queue/analysis-queue.js";
 import { createRedis } from "../../src/queue/redis.js";
 import { createBaselineQueue, enqueueBaselineJobs, enqueueProductAnalyses } from "./enqueue.js";
@@ -14,6 +15,7 @@ import { markPgCpu, pgCpuSince } from "./pg-cpu.js";
 import { dbCounters, pgActivitySince, trackFunctions } from "./pg-stats.js";
 import { type BenchProcess, freePort, startBaselineProcess, startWorkerProcess } from "./processes.js";
 import { createBenchDatabase, dropQueueKeys, REDIS_URL, redisServerPid, uniqueName } from "./services.js";
+import { waitForEnded } from "./wait.js";
 import { applyWhatIfs, type WhatIf } from "./what-if.js";
 import { scrapeWriteWaits, type WriteWaits } from "./write-waits.js";
 
@@ -59,6 +61,23 @@ export interface ProductRunOptions {
    * Off for item 1: prom-client's process metrics observe every GC, a cost the baseline has not.
    */
   metrics?: boolean;
+  /** Jobs run through the workers before the window opens (warmUp). */
+  warmup?: number;
+}
+
+/**
+ * Runs `count` jobs through the already started workers before the measured window, then
+ * forgets them: the window then sees warm workers (JIT-compiled hot paths, filled caches,
+ * grown heaps), as a long-running worker is. The queue is left paused and empty of ended jobs.
+ */
+async function warmUp(queue: Queue, count: number, enqueue: (count: number) => Promise<unknown>) {
+  if (count <= 0) return;
+  await enqueue(count);
+  await queue.resume();
+  await waitForEnded(queue, count, { timeoutMs: 600_000 });
+  await queue.pause();
+  await queue.clean(0, 0, "completed");
+  await queue.clean(0, 0, "failed");
 }
 
 async function commonCpuSources(emulatorPid: number): Promise<CpuSource[]> {
@@ -103,7 +122,8 @@ export async function runProduct(options: ProductRunOptions): Promise<ProductRun
         ),
       );
     }
-    await enqueueProductAnalyses({ sql: db.sql, queue }, options.analyses);
+    await warmUp(queue, options.warmup ?? 0, (n) => enqueueProductAnalyses({ sql: db.sql, queue }, n));
+    await enqueueProductAnalyses({ sql: db.sql, queue }, options.analyses, options.warmup ?? 0);
     let pgAll = 0;
     const pg: CpuSource = {
       label: "postgres",
@@ -181,6 +201,8 @@ export async function runBaseline(options: {
   cpuProfDir?: string | undefined;
   gcTrace?: boolean;
   heapSampleDir?: string | undefined;
+  /** Jobs run through the workers before the window opens (warmUp). */
+  warmup?: number;
 }): Promise<BaselineRun> {
   const prefix = uniqueName("slbase");
   const connection = createRedis(REDIS_URL, "worker");
@@ -205,6 +227,7 @@ export async function runBaseline(options: {
         }),
       );
     }
+    await warmUp(queue, options.warmup ?? 0, (n) => enqueueBaselineJobs(queue, n));
     await enqueueBaselineJobs(queue, options.analyses);
     const window = await measureWindow({
       queue,
