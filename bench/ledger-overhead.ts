@@ -189,7 +189,7 @@ export async function runLedgerOverhead(options: LedgerOverheadOptions): Promise
       `stock-ledger ${fmt(per(products, "worker0.main"), 2)} + ${fmt(per(products, "worker0") - per(products, "worker0.main"), 2)}`,
     `not in the ratio: emulator ${fmt(per(baselines, "emulator"), 2)} / ${fmt(per(products, "emulator"), 2)} and ` +
       `Redis ${fmt(per(baselines, "redis"), 2)} / ${fmt(per(products, "redis"), 2)} CPU ms/analysis (baseline / stock-ledger)`,
-    `RSS idle → peak: baseline ${fmt(median(baselines.map((r) => r.startRssMb)), 0)} → ${fmt(median(baselines.map((r) => r.peakRssMb)), 0)} MB, ` +
+    `RSS at the start → peak: baseline ${fmt(median(baselines.map((r) => r.startRssMb)), 0)} → ${fmt(median(baselines.map((r) => r.peakRssMb)), 0)} MB, ` +
       `stock-ledger worker ${fmt(median(products.map((r) => r.startRssMb)), 0)} → ${fmt(median(products.map((r) => r.peakRssMb)), 0)} MB`,
     `took ${fmt((Date.now() - started) / 1000, 0)} s; ${loadLine()} at the end`,
   );

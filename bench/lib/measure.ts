@@ -33,8 +33,9 @@ export interface Window {
   throughput: Throughput;
   /** CPU ms per source label over the window. */
   cpuMs: Record<string, number>;
+  /** Largest worker RSS since the process started (the kernel's VmHWM, and samples every 250 ms). */
   peakRssMb: number;
-  /** Largest worker RSS when the clock started (idle, after startup). */
+  /** Largest worker RSS when the clock started (idle, after startup and any warm-up). */
   startRssMb: number;
   failedJobs: number;
   startedAt: number;

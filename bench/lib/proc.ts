@@ -50,15 +50,20 @@ export function mainThreadCpuMs(pid: number): number | null {
   return readStat(pid, pid)?.cpuMs ?? null;
 }
 
-/** VmRSS in MB, or null when the process is gone. */
-export function rssMb(pid: number): number | null {
+/** A /proc/<pid>/status memory field (VmRSS, VmHWM) in MB, or null when the process is gone. */
+function statusMb(pid: number, field: "VmRSS" | "VmHWM"): number | null {
   try {
     const status = readFileSync(`/proc/${pid}/status`, "utf8");
-    const match = /^VmRSS:\s+(\d+)\s+kB/m.exec(status);
+    const match = new RegExp(`^${field}:\\s+(\\d+)\\s+kB`, "m").exec(status);
     return match ? Number(match[1]) / 1024 : null;
   } catch {
     return null;
   }
+}
+
+/** VmRSS in MB, or null when the process is gone. */
+export function rssMb(pid: number): number | null {
+  return statusMb(pid, "VmRSS");
 }
 
 /** CPU ms of every process with this command name, by pid. */
@@ -104,7 +109,9 @@ export class RssSampler {
     const mb = rssMb(this.pid);
     if (mb !== null) {
       this.lastMb = mb;
-      this.peakMb = Math.max(this.peakMb, mb);
+      // VmHWM is the kernel's own peak since the process started: nothing between samples, or
+      // before the sampler began (start-up, a warm-up), escapes it.
+      this.peakMb = Math.max(this.peakMb, mb, statusMb(this.pid, "VmHWM") ?? 0);
     }
     return this.lastMb;
   }

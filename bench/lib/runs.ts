@@ -17,7 +17,7 @@ import { type BenchProcess, freePort, startBaselineProcess, startWorkerProcess }
 import { createBenchDatabase, dropQueueKeys, REDIS_URL, redisServerPid, uniqueName } from "./services.js";
 import { waitForEnded } from "./wait.js";
 import { applyWhatIfs, type WhatIf } from "./what-if.js";
-import { scrapeWriteWaits, type WriteWaits } from "./write-waits.js";
+import { scrapeWriteWaits, type WriteWaits, writeWaitsSince } from "./write-waits.js";
 
 export interface ProductRun extends Window {
   /** Rows per final status in stock_analyses. */
@@ -123,7 +123,11 @@ export async function runProduct(options: ProductRunOptions): Promise<ProductRun
       );
     }
     await warmUp(queue, options.warmup ?? 0, (n) => enqueueProductAnalyses({ sql: db.sql, queue }, n));
-    await enqueueProductAnalyses({ sql: db.sql, queue }, options.analyses, options.warmup ?? 0);
+    const measured = await enqueueProductAnalyses(
+      { sql: db.sql, queue },
+      options.analyses,
+      options.warmup ?? 0,
+    );
     let pgAll = 0;
     const pg: CpuSource = {
       label: "postgres",
@@ -142,6 +146,7 @@ export async function runProduct(options: ProductRunOptions): Promise<ProductRun
       ...(await commonCpuSources(options.emulatorPid)),
     ];
     const counters = await dbCounters(db.sql, db.name);
+    const writeWaitsBefore = await scrapeWriteWaits(metricsUrls);
     const window = await measureWindow({
       queue,
       analyses: options.analyses,
@@ -153,9 +158,9 @@ export async function runProduct(options: ProductRunOptions): Promise<ProductRun
     window.cpuMs.workers = workerCpu;
     window.cpuMs.postgresAll = pgAll;
     const statusRows = await db.sql<{ status: string; n: number }[]>`
-      SELECT status, count(*)::int AS n FROM stock_analyses GROUP BY status`;
+      SELECT status, count(*)::int AS n FROM stock_analyses WHERE id = ANY(${measured}) GROUP BY status`;
     const pgActivity = await pgActivitySince(db.sql, db.name, counters, options.analyses);
-    const writeWaits = await scrapeWriteWaits(metricsUrls);
+    const writeWaits = writeWaitsSince(writeWaitsBefore, await scrapeWriteWaits(metricsUrls));
     for (const w of workers) await w.stop("SIGTERM");
     return {
       pgActivity,

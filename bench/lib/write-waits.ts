@@ -39,6 +39,19 @@ export async function scrapeWriteWaits(metricsUrls: string[]): Promise<WriteWait
   return waits;
 }
 
+/**
+ * The writes between two scrapes of the same workers. The event-loop delay is already the
+ * second scrape's alone: prom-client starts its monitor afresh at every scrape.
+ */
+export function writeWaitsSince(before: WriteWaits, after: WriteWaits): WriteWaits {
+  const writes: WriteWaits["writes"] = {};
+  for (const [write, entry] of Object.entries(after.writes)) {
+    const earlier = before.writes[write] ?? { count: 0, seconds: 0 };
+    writes[write] = { count: entry.count - earlier.count, seconds: entry.seconds - earlier.seconds };
+  }
+  return { writes, loopDelay: after.loopDelay };
+}
+
 /** "claim 9.7 ms (1.0 per analysis), call 28.5 ms (12.0 …), …; event-loop delay …": mean waits and counts. */
 export function describeWriteWaits(waits: WriteWaits, analyses: number): string {
   const writes = ["claim", "call", "finalize"].map((write) => {
