@@ -6,13 +6,16 @@
  * Env: REDIS_URL, QUEUE_PREFIX, GEMINI_BASE_URL, GEMINI_API_KEY, WORKER_CONCURRENCY,
  * CHARTS (on | off, as the worker's), CHART_TRANSPORT (files | inline, as the worker's: files
  * uploads each distinct chart once per process and references it), BASELINE_INPUTS (per-job |
- * cached: build the market brief and prompts in every job as the pipeline does, or once per ticker).
+ * cached: build the market brief and prompts in every job as the pipeline does, or once per ticker),
+ * BASELINE_LEDGER (none | per-call | grouped, with DATABASE_URL: the issue's reference ledger
+ * designs on top, lib/reference-ledger.ts; the jobs' ids are then their stock_analyses rows' ids).
  * Prints "baseline worker ready"; SIGTERM closes it.
  */
 import { type GenerativeModel, GoogleGenerativeAI } from "@google/generative-ai";
 import { GoogleAIFileManager } from "@google/generative-ai/server";
 import { type Job, Worker } from "bullmq";
 import { Redis } from "ioredis";
+import type { TokenTracker } from "../src/ledger/token-tracker.js";
 import { BASELINE_QUEUE, type BaselineJobData } from "./lib/enqueue.js";
 import {
   type AnalysisInputs,
@@ -22,6 +25,7 @@ import {
   SYSTEM_INSTRUCTION,
   sdkParts,
 } from "./lib/prompts.js";
+import { REFERENCE_LEDGERS, type ReferenceLedger, ReferenceLedgerWriter } from "./lib/reference-ledger.js";
 
 const env = process.env;
 const charts = env.CHARTS !== "off";
@@ -32,6 +36,19 @@ const models = new Map<string, GenerativeModel>();
 const cachedInputs = new Map<string, Promise<AnalysisInputs>>();
 /** digest → uri of its upload: each distinct chart is uploaded once per process, as the adapter does. */
 const uploads = new Map<string, Promise<string>>();
+const ledgerDesign = env.BASELINE_LEDGER ?? "none";
+if (ledgerDesign !== "none" && !(REFERENCE_LEDGERS as readonly string[]).includes(ledgerDesign)) {
+  process.stderr.write(`BASELINE_LEDGER must be none or ${REFERENCE_LEDGERS.join(" or ")}\n`);
+  process.exit(2);
+}
+const ledger =
+  ledgerDesign === "none"
+    ? null
+    : new ReferenceLedgerWriter(
+        env.DATABASE_URL ?? "",
+        ledgerDesign as ReferenceLedger,
+        Number(env.WORKER_CONCURRENCY ?? 64),
+      );
 
 function model(name: string): GenerativeModel {
   let m = models.get(name);
@@ -62,7 +79,14 @@ async function fileUris(parts: StageRequest["parts"]): Promise<Map<string, strin
   return uris;
 }
 
-async function call(modelName: string, jobId: string, { stage, parts }: StageRequest): Promise<string> {
+async function call(
+  modelName: string,
+  jobId: string,
+  { stage, parts }: StageRequest,
+  tracker: TokenTracker | null,
+): Promise<string> {
+  const startedAt = new Date();
+  const t0 = performance.now();
   const result = await model(modelName).generateContent(
     {
       systemInstruction: SYSTEM_INSTRUCTION,
@@ -77,7 +101,18 @@ async function call(modelName: string, jobId: string, { stage, parts }: StageReq
       },
     },
   );
-  return result.response.text();
+  const text = result.response.text();
+  if (ledger && tracker) {
+    await ledger.recordCall(tracker, {
+      callType: stage.callType,
+      startedAt,
+      durationMs: Math.round(performance.now() - t0),
+      inputChars: SYSTEM_INSTRUCTION.length + parts.prefix.length + parts.suffix.length,
+      text,
+      usageMetadata: result.response.usageMetadata as Record<string, unknown> | undefined,
+    });
+  }
+  return text;
 }
 
 function inputsFor(ticker: string): Promise<AnalysisInputs> {
@@ -94,11 +129,13 @@ async function processJob(job: Job<BaselineJobData>): Promise<{ action: string }
   const { ticker, model: modelName } = job.data;
   const jobId = job.id ?? "baseline";
   const { brief, stages } = await inputsFor(ticker);
-  const texts = await Promise.all(stages.map((s) => call(modelName, jobId, s)));
+  const tracker = ledger?.tracker(jobId, ticker, modelName) ?? null;
+  const texts = await Promise.all(stages.map((s) => call(modelName, jobId, s, tracker)));
   const results = stages.map((s, i) => ({ callType: s.stage.callType, text: texts[i] ?? null }));
-  const decision = JSON.parse(await call(modelName, jobId, finalRequest(brief, results))) as {
+  const decision = JSON.parse(await call(modelName, jobId, finalRequest(brief, results), tracker)) as {
     action: string;
   };
+  if (ledger && tracker) await ledger.finalize(tracker, decision);
   return { action: decision.action };
 }
 
@@ -118,5 +155,6 @@ await new Promise<void>((resolve) => {
   process.once("SIGINT", resolve);
 });
 await worker.close();
+await ledger?.close();
 await connection.quit();
 process.exit(0);

@@ -4,7 +4,11 @@
  * same six calls with the same prompts, measured in the same run, alternately.
  * `npx tsx bench/ledger-overhead.ts [--analyses 3000] [--rounds 1] [--concurrency 64]
  *   [--baseline-inputs per-job|cached] [--charts on|off] [--log-level warn|info] [--cpu-prof DIR] [--pg-stats]
- *   [--what-if no-rollups,async-commit] [--no-gc-trace] [--heap-sample DIR] [--warmup N]`
+ *   [--what-if no-rollups,async-commit] [--no-gc-trace] [--heap-sample DIR] [--warmup N] [--no-references]`
+ * Each round also runs the issue's reference designs (lib/reference-ledger.ts: the baseline
+ * worker plus a straightforward ledger, its call rows written one INSERT each or group-committed),
+ * so the table shows what a ledger with no more than the issue names costs on the same host.
+ * HEAP_SAMPLE_ALL=1 with --heap-sample samples every allocation, not only promoted objects.
  */
 import { mkdirSync } from "node:fs";
 import path from "node:path";
@@ -13,6 +17,7 @@ import { compareHeapSamples } from "./lib/heap-sites.js";
 import { loadLine } from "./lib/proc.js";
 import { startEmulatorProcess } from "./lib/processes.js";
 import { compareProfiles, summarizeProfiles } from "./lib/profile.js";
+import { REFERENCE_LEDGERS, type ReferenceLedger } from "./lib/reference-ledger.js";
 import {
   type BenchResult,
   fmt,
@@ -57,6 +62,8 @@ export interface LedgerOverheadOptions {
    * sized its heap long ago; this measures that steady state.
    */
   warmup: number;
+  /** Also run the reference ledger designs each round (info rows). */
+  references: boolean;
 }
 
 export const LEDGER_OVERHEAD_DEFAULTS: LedgerOverheadOptions = {
@@ -68,6 +75,7 @@ export const LEDGER_OVERHEAD_DEFAULTS: LedgerOverheadOptions = {
   logLevel: "warn",
   gcTrace: true,
   warmup: 0,
+  references: true,
 };
 
 const log = (line: string) => process.stderr.write(`ledger-overhead: ${line}\n`);
@@ -89,13 +97,32 @@ export async function runLedgerOverhead(options: LedgerOverheadOptions): Promise
   const profDir = firstRoundDir(options.cpuProfDir);
   const heapDir = firstRoundDir(options.heapSampleDir);
   const products: ProductRun[] = [];
+  const references = new Map<ReferenceLedger, BaselineRun[]>(REFERENCE_LEDGERS.map((d) => [d, []]));
+  const sides = ["baseline", "stock-ledger", ...(options.references ? REFERENCE_LEDGERS : [])];
   try {
     for (let round = 0; round < options.rounds; round++) {
-      // Alternate which goes first, so a drift in machine load does not always favour one side.
-      const order = round % 2 === 0 ? ["baseline", "stock-ledger"] : ["stock-ledger", "baseline"];
+      // Rotate which goes first, so a drift in machine load does not always favour one side.
+      const order = [...sides.slice(round % sides.length), ...sides.slice(0, round % sides.length)];
       for (const side of order) {
         const load = loadLine();
-        if (side === "baseline") {
+        const reference = references.get(side as ReferenceLedger);
+        if (reference) {
+          const run = await runBaseline({
+            analyses: options.analyses,
+            concurrency: options.concurrency,
+            emulatorUrl: emulator.url,
+            emulatorPid: emulator.pid,
+            inputs: options.baselineInputs,
+            charts: options.charts,
+            warmup: options.warmup,
+            ledger: side as ReferenceLedger,
+          });
+          reference.push(run);
+          log(
+            `round ${round + 1} reference ledger (${side}): ${fmt(run.throughput.overall)} analyses/s, ` +
+              `${fmt(run.cpuPerAnalysisMs, 2)} CPU ms/analysis (Postgres ${fmt((run.cpuMs.postgres ?? 0) / run.analyses, 2)}) (${load})`,
+          );
+        } else if (side === "baseline") {
           const run = await runBaseline({
             analyses: options.analyses,
             concurrency: options.concurrency,
@@ -212,9 +239,38 @@ export async function runLedgerOverhead(options: LedgerOverheadOptions): Promise
         target: "≤ 1.25",
         pass: cpuRatio <= 1.25,
       }),
+      ...[...references].flatMap(([design, runs]) =>
+        runs.length === 0 ? [] : referenceRows(design, runs, { rate: baseRate, cpu: baseCpu }),
+      ),
     ],
     notes,
   };
+}
+
+const REFERENCE_LABELS: Record<ReferenceLedger, string> = {
+  "per-call": "reference ledger, one INSERT per call",
+  grouped: "reference ledger, call rows group-committed",
+};
+
+/** Info rows: what the issue's reference design costs against the same baseline (medians). */
+function referenceRows(design: ReferenceLedger, runs: BaselineRun[], base: { rate: number; cpu: number }) {
+  const rate = median(runs.map((r) => r.throughput.overall));
+  const cpu = median(runs.map((r) => r.cpuPerAnalysisMs));
+  const pg = median(runs.map((r) => (r.cpuMs.postgres ?? 0) / r.analyses));
+  return [
+    row({
+      metric: `analyses/s, ${REFERENCE_LABELS[design]}`,
+      baseline: fmt(base.rate),
+      value: fmt(rate),
+      ratio: fmt(rate / base.rate, 2),
+    }),
+    row({
+      metric: `CPU ms per analysis, ${REFERENCE_LABELS[design]}`,
+      baseline: fmt(base.cpu, 2),
+      value: `${fmt(cpu, 2)} (PG ${fmt(pg, 2)})`,
+      ratio: fmt(cpu / base.cpu, 2),
+    }),
+  ];
 }
 
 /** Round i's baseline against round i's stock-ledger, for each round both sides ran. */
@@ -257,6 +313,7 @@ export function ledgerOverheadOptions(argv: string[]): LedgerOverheadOptions {
     gcTrace: !argv.includes("--no-gc-trace"),
     heapSampleDir: heap ? path.resolve(heap) : undefined,
     warmup: numberArg(argv, "warmup", LEDGER_OVERHEAD_DEFAULTS.warmup),
+    references: !argv.includes("--no-references"),
     whatIf: parseWhatIfs(stringArg(argv, "what-if")),
   };
 }

@@ -29,9 +29,7 @@ export async function enqueueProductAnalyses(
     const chunkIds = Array.from({ length: size }, () => newAnalysisId());
     const tickers = chunkIds.map((_, i) => tickerAt(offset + start + i));
     // Rows first, as enqueueAnalyses does: a job never runs without its ledger row.
-    await deps.sql`
-      INSERT INTO stock_analyses (id, ticker, model, status)
-      SELECT id, ticker, ${MODEL}, 'queued' FROM unnest(${chunkIds}::text[], ${tickers}::text[]) AS t (id, ticker)`;
+    await insertQueuedRows(deps.sql, chunkIds, tickers);
     await deps.queue.addBulk(
       chunkIds.map((analysisId, i) => ({
         name: "analysis",
@@ -44,6 +42,12 @@ export async function enqueueProductAnalyses(
   return ids;
 }
 
+async function insertQueuedRows(sql: Sql, ids: string[], tickers: string[]): Promise<void> {
+  await sql`
+    INSERT INTO stock_analyses (id, ticker, model, status)
+    SELECT id, ticker, ${MODEL}, 'queued' FROM unnest(${ids}::text[], ${tickers}::text[]) AS t (id, ticker)`;
+}
+
 export interface BaselineJobData {
   ticker: string;
   model: string;
@@ -53,15 +57,25 @@ export function createBaselineQueue(connection: Redis, prefix: string): Queue<Ba
   return new Queue<BaselineJobData>(BASELINE_QUEUE, { connection, prefix });
 }
 
-/** The baseline's jobs: same payload size and retention options, no Postgres row. */
-export async function enqueueBaselineJobs(queue: Queue<BaselineJobData>, count: number): Promise<void> {
+/**
+ * The baseline's jobs: same payload size and retention options. No Postgres row, unless `sql`
+ * is given (the reference ledgers of lib/reference-ledger.ts update their analyses' rows).
+ */
+export async function enqueueBaselineJobs(
+  queue: Queue<BaselineJobData>,
+  count: number,
+  sql?: Sql,
+): Promise<void> {
   for (let start = 0; start < count; start += CHUNK) {
     const size = Math.min(CHUNK, count - start);
+    const ids = Array.from({ length: size }, () => newAnalysisId());
+    const tickers = ids.map((_, i) => tickerAt(start + i));
+    if (sql) await insertQueuedRows(sql, ids, tickers);
     await queue.addBulk(
-      Array.from({ length: size }, (_, i) => ({
+      ids.map((jobId, i) => ({
         name: "analysis",
-        data: { ticker: tickerAt(start + i), model: MODEL },
-        opts: { ...ANALYSIS_JOB_OPTIONS, jobId: newAnalysisId() },
+        data: { ticker: tickers[i] as string, model: MODEL },
+        opts: { ...ANALYSIS_JOB_OPTIONS, jobId },
       })),
     );
   }

@@ -2,7 +2,8 @@
 // heap profiler runs from startup and keeps, besides what is still live at the end, every
 // sampled object a full (mark-compact) collection freed, but not those scavenges freed. So the
 // profile shows what lived long enough to be promoted to the old generation and then died:
-// the mid-lived garbage that full collections exist for. Written on SIGTERM.
+// the mid-lived garbage that full collections exist for. With HEAP_SAMPLE_ALL=1 it keeps those
+// scavenges freed too: every allocation, which is what drives scavenges. Written on SIGTERM.
 import { writeFileSync } from "node:fs";
 import { Session } from "node:inspector";
 import path from "node:path";
@@ -25,7 +26,7 @@ if (dir) {
   post("HeapProfiler.startSampling", {
     samplingInterval: 8192,
     includeObjectsCollectedByMajorGC: true,
-    includeObjectsCollectedByMinorGC: false,
+    includeObjectsCollectedByMinorGC: process.env.HEAP_SAMPLE_ALL === "1",
   });
   process.prependOnceListener("SIGTERM", () => {
     const { profile } = post("HeapProfiler.stopSampling");

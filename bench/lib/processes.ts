@@ -172,7 +172,9 @@ function nodeFlagsFor(options: Instrumentation): string[] {
 }
 
 function instrumentationEnv(options: Instrumentation): Record<string, string> {
-  return options.heapSampleDir ? { HEAP_SAMPLE_DIR: options.heapSampleDir } : {};
+  if (!options.heapSampleDir) return {};
+  // HEAP_SAMPLE_ALL=1 in the bench's environment samples every allocation, not only promoted ones.
+  return { HEAP_SAMPLE_DIR: options.heapSampleDir, HEAP_SAMPLE_ALL: process.env.HEAP_SAMPLE_ALL ?? "" };
 }
 
 /**
@@ -229,9 +231,11 @@ export interface BaselineOptions {
   cpuProfDir?: string | undefined;
   gcTrace?: GcTrace | undefined;
   heapSampleDir?: string | undefined;
+  /** A reference ledger design on top (bench/lib/reference-ledger.ts), writing to this database. */
+  ledger?: { design: string; databaseUrl: string } | undefined;
 }
 
-/** bench/baseline-worker.ts: plain BullMQ + Gemini SDK, no ledger, no Postgres. */
+/** bench/baseline-worker.ts: plain BullMQ + Gemini SDK, no ledger, no Postgres (unless `ledger`). */
 export async function startBaselineProcess(options: BaselineOptions): Promise<BenchProcess> {
   const nodeFlags = nodeFlagsFor(options);
   const proc = spawnNode(
@@ -244,6 +248,10 @@ export async function startBaselineProcess(options: BaselineOptions): Promise<Be
       WORKER_CONCURRENCY: String(options.concurrency),
       BASELINE_INPUTS: options.inputs,
       CHARTS: options.charts ? "on" : "off",
+      ...(options.ledger && {
+        BASELINE_LEDGER: options.ledger.design,
+        DATABASE_URL: options.ledger.databaseUrl,
+      }),
       NODE_OPTIONS: DEPLOYED_NODE_OPTIONS,
       ...chartTransportEnv(),
       ...instrumentationEnv(options),

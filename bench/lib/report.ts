@@ -8,8 +8,8 @@ export interface BenchRow {
   value: string;
   ratio: string;
   target: string;
-  /** null: informational, no target. */
-  pass: boolean | null;
+  /** null: informational, no target; "smoke": a target, not judged at a smoke-test size. */
+  pass: boolean | null | "smoke";
 }
 
 export interface BenchResult {
@@ -50,7 +50,7 @@ export function formatTable(rows: BenchRow[]): string {
     r.value,
     r.ratio,
     r.target,
-    r.pass === null ? "info" : r.pass ? "PASS" : "FAIL",
+    r.pass === null ? "info" : r.pass === "smoke" ? "smoke" : r.pass ? "PASS" : "FAIL",
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => (l[i] ?? "").length)));
   const fmtLine = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(" | ")} |`;

@@ -2,6 +2,7 @@
 import type { Queue } from "bullmq";
 import { createAnalysisQueue } from "../../src/queue/analysis-queue.js";
 import { createRedis } from "../../src/queue/redis.js";
+import type { Sql } from "../../src/store/database.js";
 import { createBaselineQueue, enqueueBaselineJobs, enqueueProductAnalyses } from "./enqueue.js";
 import { type GcSummary, GcTrace } from "./gc-trace.js";
 import {
@@ -14,6 +15,7 @@ import {
 import { markPgCpu, pgCpuSince } from "./pg-cpu.js";
 import { dbCounters, pgActivitySince, trackFunctions } from "./pg-stats.js";
 import { type BenchProcess, freePort, startBaselineProcess, startWorkerProcess } from "./processes.js";
+import type { ReferenceLedger } from "./reference-ledger.js";
 import { createBenchDatabase, dropQueueKeys, REDIS_URL, redisServerPid, uniqueName } from "./services.js";
 import { waitForEnded } from "./wait.js";
 import { applyWhatIfs, type WhatIf } from "./what-if.js";
@@ -87,6 +89,21 @@ async function commonCpuSources(emulatorPid: number): Promise<CpuSource[]> {
   return sources;
 }
 
+/** Postgres' CPU over the window (bench database backends and background processes; lib/pg-cpu.ts). */
+function pgCpuSource(db: { sql: Sql; name: string }, onAllMs: (ms: number) => void): CpuSource {
+  return {
+    label: "postgres",
+    async mark() {
+      const start = await markPgCpu(db.sql, db.name);
+      return async () => {
+        const spent = await pgCpuSince(db.sql, db.name, start);
+        onAllMs(spent.allMs);
+        return spent.benchMs;
+      };
+    },
+  };
+}
+
 export async function runProduct(options: ProductRunOptions): Promise<ProductRun> {
   const db = await createBenchDatabase();
   const prefix = uniqueName("slbench");
@@ -129,17 +146,9 @@ export async function runProduct(options: ProductRunOptions): Promise<ProductRun
       options.warmup ?? 0,
     );
     let pgAll = 0;
-    const pg: CpuSource = {
-      label: "postgres",
-      async mark() {
-        const start = await markPgCpu(db.sql, db.name);
-        return async () => {
-          const spent = await pgCpuSince(db.sql, db.name, start);
-          pgAll = spent.allMs;
-          return spent.benchMs;
-        };
-      },
-    };
+    const pg = pgCpuSource(db, (ms) => {
+      pgAll = ms;
+    });
     const sources = [
       ...workers.flatMap((w, i) => processAndMainThreadCpu(`worker${i}`, w.pid)),
       pg,
@@ -188,6 +197,7 @@ export async function runProduct(options: ProductRunOptions): Promise<ProductRun
 }
 
 export interface BaselineRun extends Window {
+  /** The worker processes' CPU, plus Postgres' with a reference ledger. */
   cpuPerAnalysisMs: number;
   startOffsetMs: number;
   gc?: GcSummary;
@@ -208,7 +218,10 @@ export async function runBaseline(options: {
   heapSampleDir?: string | undefined;
   /** Jobs run through the workers before the window opens (warmUp). */
   warmup?: number;
+  /** One of the issue's reference ledger designs on top (lib/reference-ledger.ts), in a bench database. */
+  ledger?: ReferenceLedger;
 }): Promise<BaselineRun> {
+  const db = options.ledger ? await createBenchDatabase() : null;
   const prefix = uniqueName("slbase");
   const connection = createRedis(REDIS_URL, "worker");
   const queue = createBaselineQueue(connection, prefix);
@@ -229,17 +242,20 @@ export async function runBaseline(options: {
           cpuProfDir: options.cpuProfDir,
           gcTrace: i === 0 ? gcTrace : undefined,
           heapSampleDir: i === 0 ? options.heapSampleDir : undefined,
+          ledger: db && options.ledger ? { design: options.ledger, databaseUrl: db.url } : undefined,
         }),
       );
     }
-    await warmUp(queue, options.warmup ?? 0, (n) => enqueueBaselineJobs(queue, n));
-    await enqueueBaselineJobs(queue, options.analyses);
+    const enqueue = (n: number) => enqueueBaselineJobs(queue, n, db?.sql);
+    await warmUp(queue, options.warmup ?? 0, enqueue);
+    await enqueue(options.analyses);
     const window = await measureWindow({
       queue,
       analyses: options.analyses,
       workerPids: workers.map((w) => w.pid),
       cpu: [
         ...workers.flatMap((w, i) => processAndMainThreadCpu(`baseline${i}`, w.pid)),
+        ...(db ? [pgCpuSource(db, () => undefined)] : []),
         ...(await commonCpuSources(options.emulatorPid)),
       ],
       timeoutMs: options.timeoutMs ?? 600_000,
@@ -249,7 +265,7 @@ export async function runBaseline(options: {
     for (const w of workers) await w.stop("SIGTERM");
     return {
       ...window,
-      cpuPerAnalysisMs: baselineCpu / options.analyses,
+      cpuPerAnalysisMs: (baselineCpu + (window.cpuMs.postgres ?? 0)) / options.analyses,
       startOffsetMs: window.startedAt - spawnedAt,
       ...(gcTrace && {
         gc: gcTrace.summary({ from: window.startedAt, to: window.endedAt }, options.analyses / count),
@@ -259,6 +275,7 @@ export async function runBaseline(options: {
     for (const w of workers) await w.stop("SIGKILL", 5_000);
     await queue.close();
     connection.disconnect();
+    await db?.drop();
     await dropQueueKeys(prefix);
   }
 }
