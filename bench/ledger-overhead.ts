@@ -99,6 +99,16 @@ export async function runLedgerOverhead(options: LedgerOverheadOptions): Promise
   const products: ProductRun[] = [];
   const references = new Map<ReferenceLedger, BaselineRun[]>(REFERENCE_LEDGERS.map((d) => [d, []]));
   const sides = ["baseline", "stock-ledger", ...(options.references ? REFERENCE_LEDGERS : [])];
+  // The baseline worker's settings, shared by the baseline and the reference designs it runs.
+  const baselineWorker = {
+    analyses: options.analyses,
+    concurrency: options.concurrency,
+    emulatorUrl: emulator.url,
+    emulatorPid: emulator.pid,
+    inputs: options.baselineInputs,
+    charts: options.charts,
+    warmup: options.warmup,
+  };
   try {
     for (let round = 0; round < options.rounds; round++) {
       // Rotate which goes first, so a drift in machine load does not always favour one side.
@@ -107,16 +117,7 @@ export async function runLedgerOverhead(options: LedgerOverheadOptions): Promise
         const load = loadLine();
         const reference = references.get(side as ReferenceLedger);
         if (reference) {
-          const run = await runBaseline({
-            analyses: options.analyses,
-            concurrency: options.concurrency,
-            emulatorUrl: emulator.url,
-            emulatorPid: emulator.pid,
-            inputs: options.baselineInputs,
-            charts: options.charts,
-            warmup: options.warmup,
-            ledger: side as ReferenceLedger,
-          });
+          const run = await runBaseline({ ...baselineWorker, ledger: side as ReferenceLedger });
           reference.push(run);
           log(
             `round ${round + 1} reference ledger (${side}): ${fmt(run.throughput.overall)} analyses/s, ` +
@@ -124,16 +125,10 @@ export async function runLedgerOverhead(options: LedgerOverheadOptions): Promise
           );
         } else if (side === "baseline") {
           const run = await runBaseline({
-            analyses: options.analyses,
-            concurrency: options.concurrency,
-            emulatorUrl: emulator.url,
-            emulatorPid: emulator.pid,
-            inputs: options.baselineInputs,
-            charts: options.charts,
+            ...baselineWorker,
             cpuProfDir: profDir(round, "baseline"),
             gcTrace: round === 0 && options.gcTrace,
             heapSampleDir: heapDir(round, "baseline"),
-            warmup: options.warmup,
           });
           baselines.push(run);
           const dir = profDir(round, "baseline");
