@@ -14,7 +14,10 @@ const PROMPT = `Stage: indicator_summary\n${"RSI 54, MACD above its signal line.
 const IN_FLIGHT = 64;
 
 async function callsCpuUs(baseUrl: string, calls: number, withSignal: boolean): Promise<number> {
-  const model = new GoogleGenerativeAI("bench").getGenerativeModel({ model: "gemini-2.5-flash" }, { baseUrl });
+  const model = new GoogleGenerativeAI("bench").getGenerativeModel(
+    { model: "gemini-2.5-flash" },
+    { baseUrl },
+  );
   let started = 0;
   const lane = async () => {
     while (started < calls) {
@@ -52,7 +55,9 @@ if (isMain(import.meta.url)) {
       without.push(await callsCpuUs(emulator.url, calls, false));
       withSignal.push(await callsCpuUs(emulator.url, calls, true));
       const last = (list: number[]) => fmt(list.at(-1) ?? Number.NaN, 1);
-      process.stderr.write(`round ${round + 1}: no signal ${last(without)} µs/call, signal ${last(withSignal)} µs/call\n`);
+      process.stderr.write(
+        `round ${round + 1}: no signal ${last(without)} µs/call, signal ${last(withSignal)} µs/call\n`,
+      );
     }
     const cost = withSignal.map((w, i) => w - (without[i] ?? w));
     console.log(
