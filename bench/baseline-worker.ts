@@ -15,7 +15,7 @@ import { type GenerativeModel, GoogleGenerativeAI } from "@google/generative-ai"
 import { GoogleAIFileManager } from "@google/generative-ai/server";
 import { type Job, Worker } from "bullmq";
 import { Redis } from "ioredis";
-import type { TokenTracker } from "../src/ledger/token-tracker.js";
+import { TokenTracker } from "../src/ledger/token-tracker.js";
 import { BASELINE_QUEUE, type BaselineJobData } from "./lib/enqueue.js";
 import {
   type AnalysisInputs,
@@ -129,7 +129,7 @@ async function processJob(job: Job<BaselineJobData>): Promise<{ action: string }
   const { ticker, model: modelName } = job.data;
   const jobId = job.id ?? "baseline";
   const { brief, stages } = await inputsFor(ticker);
-  const tracker = ledger?.tracker(jobId, ticker, modelName) ?? null;
+  const tracker = ledger ? new TokenTracker(jobId, ticker, modelName) : null;
   const texts = await Promise.all(stages.map((s) => call(modelName, jobId, s, tracker)));
   const results = stages.map((s, i) => ({ callType: s.stage.callType, text: texts[i] ?? null }));
   const decision = JSON.parse(await call(modelName, jobId, finalRequest(brief, results), tracker)) as {

@@ -13,7 +13,7 @@
 import type { CallRecord } from "../../src/ledger/call-record.js";
 import { picoToUsd } from "../../src/ledger/money.js";
 import { priceCall } from "../../src/ledger/pricing.js";
-import { TokenTracker } from "../../src/ledger/token-tracker.js";
+import type { TokenTracker } from "../../src/ledger/token-tracker.js";
 import { normalizeUsage } from "../../src/ledger/usage.js";
 import { logger } from "../../src/logger.js";
 import { CallWriter } from "../../src/store/call-writer.js";
@@ -44,11 +44,6 @@ export class ReferenceLedgerWriter {
   ) {
     this.#sql = createSql(databaseUrl, { max: Math.min(10, concurrency) });
     this.#callWriter = design === "grouped" ? new CallWriter(this.#sql, logger) : null;
-  }
-
-  /** A tracker for one analysis (the ledger's in-memory record of it). */
-  tracker(analysisId: string, ticker: string, model: string): TokenTracker {
-    return new TokenTracker(analysisId, ticker, model);
   }
 
   /** Records a successful call in the tracker and writes its row; resolves once it is committed. */
