@@ -181,12 +181,10 @@ export async function runLedgerOverhead(options: LedgerOverheadOptions): Promise
   }
   const per = (runs: { analyses: number; cpuMs: Record<string, number> }[], key: string) =>
     median(runs.map((r) => (r.cpuMs[key] ?? 0) / r.analyses));
-  const baseRate = median(baselines.map((r) => r.throughput.overall));
-  const ledgerRate = median(products.map((r) => r.throughput.overall));
-  const baseCpu = median(baselines.map((r) => r.cpuPerAnalysisMs));
-  const ledgerCpu = median(products.map((r) => r.cpuPerAnalysisMs));
-  const rateRatio = ledgerRate / baseRate;
-  const cpuRatio = ledgerCpu / baseCpu;
+  const base = medianRateAndCpu(baselines);
+  const ledger = medianRateAndCpu(products);
+  const rateRatio = ledger.rate / base.rate;
+  const cpuRatio = ledger.cpu / base.cpu;
   const statuses = products.map((p) => JSON.stringify(p.statuses)).join(" ");
   notes.unshift(
     `${options.analyses} analyses per side, ${options.rounds} round(s), concurrency ${options.concurrency}, emulator latency 0 ms, ` +
@@ -220,26 +218,39 @@ export async function runLedgerOverhead(options: LedgerOverheadOptions): Promise
     rows: [
       row({
         metric: "analyses/s",
-        baseline: fmt(baseRate),
-        value: fmt(ledgerRate),
+        baseline: fmt(base.rate),
+        value: fmt(ledger.rate),
         ratio: fmt(rateRatio, 2),
         target: "≥ 0.90",
         pass: rateRatio >= 0.9,
       }),
       row({
         metric: "CPU ms per analysis (worker + Postgres)",
-        baseline: fmt(baseCpu, 2),
-        value: fmt(ledgerCpu, 2),
+        baseline: fmt(base.cpu, 2),
+        value: fmt(ledger.cpu, 2),
         ratio: fmt(cpuRatio, 2),
         target: "≤ 1.25",
         pass: cpuRatio <= 1.25,
       }),
       ...[...references].flatMap(([design, runs]) =>
-        runs.length === 0 ? [] : referenceRows(design, runs, { rate: baseRate, cpu: baseCpu }),
+        runs.length === 0 ? [] : referenceRows(design, runs, base),
       ),
-      ...againstGroupedReference(references.get("grouped") ?? [], { rate: ledgerRate, cpu: ledgerCpu }),
+      ...againstGroupedReference(references.get("grouped") ?? [], ledger),
     ],
     notes,
+  };
+}
+
+interface RateAndCpu {
+  rate: number;
+  cpu: number;
+}
+
+/** Median analyses/s and CPU ms per analysis over a side's rounds. */
+function medianRateAndCpu(runs: BaselineRun[]): RateAndCpu {
+  return {
+    rate: median(runs.map((r) => r.throughput.overall)),
+    cpu: median(runs.map((r) => r.cpuPerAnalysisMs)),
   };
 }
 
@@ -252,10 +263,9 @@ const REFERENCE_LABELS: Record<ReferenceLedger, string> = {
  * Info rows: stock-ledger against the issue's hinted design (the grouped reference) instead of
  * the bare SDK: what the ledger's own additions cost over a ledger with no more than the issue names.
  */
-function againstGroupedReference(runs: BaselineRun[], ledger: { rate: number; cpu: number }) {
+function againstGroupedReference(runs: BaselineRun[], ledger: RateAndCpu) {
   if (runs.length === 0) return [];
-  const rate = median(runs.map((r) => r.throughput.overall));
-  const cpu = median(runs.map((r) => r.cpuPerAnalysisMs));
+  const { rate, cpu } = medianRateAndCpu(runs);
   return [
     row({
       metric: "analyses/s against the grouped reference",
@@ -273,9 +283,8 @@ function againstGroupedReference(runs: BaselineRun[], ledger: { rate: number; cp
 }
 
 /** Info rows: what the issue's reference design costs against the same baseline (medians). */
-function referenceRows(design: ReferenceLedger, runs: BaselineRun[], base: { rate: number; cpu: number }) {
-  const rate = median(runs.map((r) => r.throughput.overall));
-  const cpu = median(runs.map((r) => r.cpuPerAnalysisMs));
+function referenceRows(design: ReferenceLedger, runs: BaselineRun[], base: RateAndCpu) {
+  const { rate, cpu } = medianRateAndCpu(runs);
   const pg = median(runs.map((r) => (r.cpuMs.postgres ?? 0) / r.analyses));
   return [
     row({
