@@ -28,13 +28,19 @@ export class CliContext {
     return this.#config;
   }
 
+  /** The database URL, once the config was loaded (for error messages; never loads it). */
+  get databaseUrlIfLoaded(): string | undefined {
+    return this.#config?.databaseUrl;
+  }
+
   /** Replaces the loaded config (demo runs on its own queue prefix). */
   useConfig(config: Config): void {
     this.#config = config;
   }
 
   get sql(): Sql {
-    this.#sql ??= createSql(this.config.databaseUrl);
+    // A command answers within seconds when PostgreSQL does not: 4 s to connect, not 10.
+    this.#sql ??= createSql(this.config.databaseUrl, { connectTimeoutSeconds: 4 });
     return this.#sql;
   }
 
@@ -47,6 +53,9 @@ export class CliContext {
 
   queue(): AnalysisQueue {
     const queue = createAnalysisQueue(this.redis("producer"), this.config.queuePrefix);
+    // Without a listener BullMQ prints every reconnect failure as a stack trace; the command
+    // reports an unreachable Redis itself, in one line (assertQueueReachable).
+    queue.on("error", () => {});
     this.onClose(() => queue.close());
     return queue;
   }

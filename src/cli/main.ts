@@ -2,6 +2,7 @@ import { Command, CommanderError } from "commander";
 import { DailyBudgetExhaustedError } from "../analysis/daily-budget.js";
 import { UsageError } from "../config/config.js";
 import { logger } from "../logger.js";
+import { ServiceUnreachableError } from "../service-unreachable.js";
 import { guardTypeFetchRejections } from "../store/database.js";
 import { CliContext } from "./cli-context.js";
 import { CliFailure, explainDbError } from "./cli-errors.js";
@@ -129,7 +130,10 @@ function buildProgram(ctx: CliContext): Command {
   return program;
 }
 
-function exitCodeFor(error: unknown): { code: number; message: string | null } {
+function exitCodeFor(
+  error: unknown,
+  databaseUrl: string | undefined,
+): { code: number; message: string | null } {
   if (error instanceof CommanderError) {
     // Help and version are not errors; commander has already printed its one line.
     const benign =
@@ -137,10 +141,14 @@ function exitCodeFor(error: unknown): { code: number; message: string | null } {
     return { code: benign ? 0 : 2, message: null };
   }
   if (error instanceof UsageError) return { code: 2, message: error.message };
-  if (error instanceof CliFailure || error instanceof DailyBudgetExhaustedError) {
+  if (
+    error instanceof CliFailure ||
+    error instanceof DailyBudgetExhaustedError ||
+    error instanceof ServiceUnreachableError
+  ) {
     return { code: 1, message: error.message };
   }
-  const explained = explainDbError(error);
+  const explained = explainDbError(error, databaseUrl);
   return { code: 1, message: explained ?? (error instanceof Error ? error.message : String(error)) };
 }
 
@@ -150,7 +158,7 @@ export async function main(argv: string[] = process.argv): Promise<number> {
   try {
     await buildProgram(ctx).parseAsync(argv);
   } catch (error) {
-    const outcome = exitCodeFor(error);
+    const outcome = exitCodeFor(error, ctx.databaseUrlIfLoaded);
     code = outcome.code;
     if (outcome.message) process.stderr.write(`stock-ledger: ${outcome.message.split("\n")[0]}\n`);
     if (code === 1) logger.debug({ err: error }, "command failed");

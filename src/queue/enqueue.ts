@@ -1,7 +1,8 @@
 import { randomBytes } from "node:crypto";
 import { assertDailyBudgetLeft, DailyBudgetExhaustedError } from "../analysis/daily-budget.js";
 import { type DailyBudget, UsageError } from "../config/config.js";
-import { deleteQueuedAnalysis, insertQueuedAnalysis, TERMINAL_STATUSES } from "../store/analyses-repo.js";
+import { TokenTracker } from "../ledger/token-tracker.js";
+import { finalizeAnalysis, insertQueuedAnalysis, TERMINAL_STATUSES } from "../store/analyses-repo.js";
 import type { Sql } from "../store/database.js";
 import { type AnalysisQueue, addAnalysisJob } from "./analysis-queue.js";
 
@@ -67,14 +68,34 @@ export async function enqueueAnalyses(
       try {
         await addAnalysisJob(deps.queue, { analysisId: id, ticker, model: row.model }, { delayMs });
       } catch (error) {
-        // Without its job the new row would sit `queued` forever: take it back.
-        if (created) await deleteQueuedAnalysis(deps.sql, id);
+        // Without its job the row would sit `queued` until a worker's recovery ran it: an
+        // analysis the user saw fail would be billed later. It ends `failed` here instead.
+        if (created) await markNotEnqueued(deps.sql, { id, ticker, model: row.model }, error);
         throw error;
       }
     }
     enqueued.push({ id, ticker, created, status: row.status });
   }
   return enqueued;
+}
+
+/** Ends a fresh analysis whose job could not be added: `failed`, "not enqueued: …", nothing spent. */
+async function markNotEnqueued(
+  sql: Sql,
+  analysis: { id: string; ticker: string; model: string },
+  cause: unknown,
+): Promise<void> {
+  const nothing = new TokenTracker(analysis.id, analysis.ticker, analysis.model);
+  await finalizeAnalysis(sql, {
+    id: analysis.id,
+    leaseOwner: null,
+    status: "failed",
+    totals: nothing.totals(),
+    breakdown: nothing.breakdown(),
+    decision: null,
+    error: `not enqueued: ${cause instanceof Error ? cause.message : String(cause)}`,
+    marketDataSource: null,
+  });
 }
 
 /** 0 while today's budget lasts; once spent, refuses or (by config) holds new jobs until it resets. */

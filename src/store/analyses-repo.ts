@@ -80,11 +80,6 @@ export async function insertQueuedAnalysis(
   return { created: false, row: existing };
 }
 
-/** Removes an analysis that never started (its job could not be queued). */
-export async function deleteQueuedAnalysis(sql: Db, id: string): Promise<void> {
-  await sql`DELETE FROM stock_analyses WHERE id = ${id} AND status = 'queued' AND runs = 0`;
-}
-
 export type RunClaim =
   | { kind: "claimed"; row: AnalysisRow }
   | { kind: "ended"; row: AnalysisRow }

@@ -8,11 +8,14 @@ export type TransactionSql = postgres.TransactionSql;
  * One postgres.js pool. BIGINT sums (token totals) come back as JS numbers: they stay far
  * below 2^53. NUMERIC (money) stays a string so it is never rounded through a float.
  */
-export function createSql(databaseUrl: string, options: { max?: number } = {}): Sql {
+export function createSql(
+  databaseUrl: string,
+  options: { max?: number; connectTimeoutSeconds?: number } = {},
+): Sql {
   return postgres(databaseUrl, {
     max: options.max ?? 10,
     onnotice: () => {},
-    connect_timeout: 10,
+    connect_timeout: options.connectTimeoutSeconds ?? 10,
     types: {
       bigint: {
         to: 20,

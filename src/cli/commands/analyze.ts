@@ -1,5 +1,6 @@
 import type { AnalysisProgress } from "../../queue/analysis-worker.js";
 import { type EnqueuedAnalysis, enqueueAnalyses } from "../../queue/enqueue.js";
+import { assertQueueReachable } from "../../queue/queue-check.js";
 import type { CliContext } from "../cli-context.js";
 import { CliFailure, UsageError } from "../cli-errors.js";
 import { parseAnalysisId, parseModel, parsePositiveInt, parseTicker, parseUsd } from "../input.js";
@@ -93,6 +94,8 @@ export async function analyzeCommand(ctx: CliContext, rawTickers: string[], opti
     return estimateCommand(ctx, request, options.json ?? false);
   }
   const queue = ctx.queue();
+  // Before any row is written: an unreachable Redis fails here, in seconds, with one line.
+  await assertQueueReachable(queue, ctx.config.redisUrl);
   // Subscribe before enqueueing so no progress event is missed.
   const queueEvents = options.wait ? await ctx.queueEvents() : null;
   const analyses = await enqueueAnalyses({ sql: ctx.sql, queue, budget: ctx.config.budget }, request);

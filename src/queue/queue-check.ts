@@ -1,0 +1,41 @@
+import { isConnectError, ServiceUnreachableError, serviceAddress } from "../service-unreachable.js";
+import type { AnalysisQueue } from "./analysis-queue.js";
+
+/** How long an enqueueing command waits for the queue before it says so (its whole answer stays under 5 s). */
+export const QUEUE_CHECK_TIMEOUT_MS = 2_500;
+
+/**
+ * Asks the queue for a round trip before anything is written, so an unreachable Redis fails
+ * the command in seconds with one line, instead of leaving a `queued` row whose job was never
+ * added. A refused connection fails at once (the client would retry it forever); a silent one
+ * after `timeoutMs`.
+ */
+export async function assertQueueReachable(
+  queue: AnalysisQueue,
+  redisUrl: string,
+  timeoutMs = QUEUE_CHECK_TIMEOUT_MS,
+): Promise<void> {
+  const unreachable = (detail: string) =>
+    new ServiceUnreachableError("Redis", serviceAddress(redisUrl, 6379), detail);
+  let timer: NodeJS.Timeout | undefined;
+  let onError: ((error: Error) => void) | undefined;
+  try {
+    await Promise.race([
+      // A real round trip, through whichever backend the queue has.
+      queue.waitUntilReady().then(() => queue.count()),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(unreachable(`no answer within ${timeoutMs / 1000} s`)), timeoutMs);
+        onError = (error) => {
+          if (isConnectError(error)) reject(unreachable(String((error as { code?: unknown }).code)));
+        };
+        queue.on("error", onError);
+      }),
+    ]);
+  } catch (error) {
+    if (error instanceof ServiceUnreachableError) throw error;
+    throw unreachable(error instanceof Error ? error.message : String(error));
+  } finally {
+    clearTimeout(timer);
+    if (onError) queue.off("error", onError);
+  }
+}
