@@ -15,25 +15,28 @@ export const QUEUE_STATES = ["waiting", "active", "delayed", "failed"] as const;
  * `llm_calls`, src/store/ledger-sums-repo.ts) at scrape time, so they equal the ledger wherever
  * the workers run and survive restarts; analyses by status from `stock_analyses`
  * (src/store/status-counts-repo.ts); queue depth from BullMQ. Metrics only a worker can know
- * (call durations, live trackers) come from the in-process worker registry.
+ * (the OpenTelemetry GenAI call histograms, live trackers) come from the in-process worker
+ * registry.
  */
 export class ApiMetrics {
   readonly registry = new Registry();
+  // Not gen_ai_client_token_usage: that is the spec's per-call histogram, which the worker
+  // registry records as calls end; this is the ledger's running total, read from Postgres.
   readonly #tokens = new Counter({
-    name: "gen_ai_client_token_usage",
-    help: "Tokens billed by the LLM provider, from the ledger (llm_calls, failed attempts included); input + output = total",
+    name: "stock_ledger_tokens_total",
+    help: "Tokens in the ledger (llm_calls: failed attempts and local estimates included); input + output = total",
     labelNames: ["gen_ai_token_type", "gen_ai_request_model", "stage"] as const,
     registers: [this.registry],
   });
   readonly #thinking = new Counter({
     name: "stock_ledger_thinking_tokens_total",
-    help: "Thinking tokens from the ledger (a part of gen_ai_client_token_usage output)",
+    help: "Thinking tokens from the ledger (a part of stock_ledger_tokens_total output)",
     labelNames: ["gen_ai_request_model", "stage"] as const,
     registers: [this.registry],
   });
   readonly #cached = new Counter({
     name: "stock_ledger_cached_input_tokens_total",
-    help: "Cached input tokens from the ledger (a part of gen_ai_client_token_usage input)",
+    help: "Cached input tokens from the ledger (a part of stock_ledger_tokens_total input)",
     labelNames: ["gen_ai_request_model", "stage"] as const,
     registers: [this.registry],
   });

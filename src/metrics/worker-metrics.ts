@@ -4,29 +4,55 @@ import type { CallRecord } from "../ledger/call-record.js";
 import type { TrackerRegistry } from "../ledger/tracker-registry.js";
 
 /**
- * Metrics only the process running analyses can know: how long each LLM call took, how
- * long analyses took, how many trackers are live. Token and cost counters are not here:
- * the API derives them from the ledger in Postgres, so they hold wherever the worker runs.
- * Names follow OpenTelemetry's GenAI conventions where one exists (dots become underscores).
+ * Metrics only the process running analyses can know: each LLM call's duration and tokens as
+ * it ends, how long analyses took, how many trackers are live. The durable token and cost
+ * counters are not here: the API derives them from the ledger in Postgres
+ * (`stock_ledger_tokens_total`, …), so they hold wherever the worker runs and across restarts.
+ * `gen_ai_*` metrics follow OpenTelemetry's GenAI semantic conventions in Prometheus form (dots
+ * become underscores, unit `s` a `_seconds` suffix, `{token}` none); every other metric is this
+ * service's own, so it is named `stock_ledger_*`.
  */
 export const workerMetricsRegistry = new Registry();
 
-// OpenTelemetry's advised buckets for gen_ai.client.operation.duration.
-const OPERATION_BUCKETS = [
+/**
+ * Attributes every gen_ai_* series carries. `error_type` (error.type: an LlmErrorType, or
+ * `_OTHER`) is set on failed attempts only: on success the label is absent, not empty, as the
+ * spec leaves the attribute unset. `stock_ledger_stage` (the call type) is ours, and named so.
+ */
+const GEN_AI_LABELS = [
+  "gen_ai_operation_name",
+  "gen_ai_provider_name",
+  "gen_ai_request_model",
+  "error_type",
+  "stock_ledger_stage",
+] as const;
+
+// Calls go through Gemini's generateContent (the AI Studio protocol, whatever GEMINI_BASE_URL
+// points at): the spec's `generate_content` operation of provider `gcp.gemini`.
+const GEN_AI_CALL = { gen_ai_operation_name: "generate_content", gen_ai_provider_name: "gcp.gemini" };
+
+// The spec's explicit bucket boundaries for gen_ai.client.operation.duration (seconds) ...
+const OPERATION_DURATION_BUCKETS = [
   0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92,
+];
+// ... and for gen_ai.client.token.usage (tokens).
+const TOKEN_USAGE_BUCKETS = [
+  1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864,
 ];
 
 const operationDuration = new Histogram({
   name: "gen_ai_client_operation_duration_seconds",
-  help: "Duration of each LLM call attempt (GenAI client operation), failed attempts included",
-  labelNames: [
-    "gen_ai_operation_name",
-    "gen_ai_provider_name",
-    "gen_ai_request_model",
-    "stage",
-    "error_type",
-  ] as const,
-  buckets: OPERATION_BUCKETS,
+  help: "GenAI operation duration: each LLM call attempt, failed attempts included (error_type set)",
+  labelNames: GEN_AI_LABELS,
+  buckets: OPERATION_DURATION_BUCKETS,
+  registers: [workerMetricsRegistry],
+});
+
+const tokenUsage = new Histogram({
+  name: "gen_ai_client_token_usage",
+  help: "Number of input and output tokens used: one observation per token type per LLM call attempt whose response reported usage (billed failures included, error_type set; local estimates are not counted)",
+  labelNames: [...GEN_AI_LABELS, "gen_ai_token_type"] as const,
+  buckets: TOKEN_USAGE_BUCKETS,
   registers: [workerMetricsRegistry],
 });
 
@@ -119,17 +145,19 @@ export function recordBudgetAlert(kind: string, threshold: number): void {
 
 /** Call once per finished attempt (where the call runner records it in the tracker). */
 export function recordCallMetrics(record: CallRecord): void {
-  operationDuration.observe(
-    {
-      gen_ai_operation_name: "generate_content",
-      gen_ai_provider_name: "gcp.gemini",
-      gen_ai_request_model: record.model,
-      stage: record.callType,
-      // OpenTelemetry sets error.type only on failures; an empty label is an absent one.
-      error_type: record.errorType ?? "",
-    },
-    record.durationMs / 1000,
-  );
+  const labels: Partial<Record<(typeof GEN_AI_LABELS)[number], string>> = {
+    ...GEN_AI_CALL,
+    gen_ai_request_model: record.model,
+    stock_ledger_stage: record.callType,
+  };
+  if (record.status !== "success") labels.error_type = record.errorType ?? "_OTHER";
+  operationDuration.observe(labels, record.durationMs / 1000);
+  // Only the provider's figures: the spec forbids reporting counts the instrumentation cannot
+  // obtain (our local estimates), and an attempt with no response reported none.
+  if (record.usage.usageSource !== "provider") return;
+  tokenUsage.observe({ ...labels, gen_ai_token_type: "input" }, record.usage.inputTokens);
+  // Output includes thinking tokens (DESIGN §3): both are billed as output.
+  tokenUsage.observe({ ...labels, gen_ai_token_type: "output" }, record.usage.outputTokens);
 }
 
 /** What recordAnalysisMetrics reads of a finalized `stock_analyses` row. */

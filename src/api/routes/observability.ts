@@ -14,7 +14,7 @@ export function observabilityRoutes(deps: ApiDeps, metrics: ApiMetrics): Fastify
         schema: {
           summary: "Prometheus metrics",
           description:
-            "Ledger token, call and cost counters (gen_ai_client_token_usage, …) read from Postgres at " +
+            "Ledger token, call and cost counters (stock_ledger_tokens_total, …) read from Postgres at " +
             "scrape time; analyses by status; queue depth; in-process worker metrics when a worker runs here.",
           tags: ["observability"],
           produces: ["text/plain"],
