@@ -82,6 +82,13 @@ const envSchema = z.object({
   MARKET_DATA: z.enum(["sample", "live"]).default("sample"),
   MARKET_DATA_TTL_MINUTES: positiveInt(10_080).default(360),
   MARKET_DATA_TIMEOUT_MS: positiveInt(120_000).default(10_000),
+  // JSON price book adding or overriding rates (src/config/price-book-file.ts); read by installPriceBook.
+  PRICE_BOOK_FILE: z
+    .string()
+    .trim()
+    .min(1, "must be a path to a JSON price book")
+    .refine((value) => !value.includes("\0"), "must be a path to a JSON price book")
+    .optional(),
   // Bearer token the HTTP API requires on write endpoints; unset leaves them open (bound to 127.0.0.1).
   API_TOKEN: z
     .string()
@@ -135,6 +142,8 @@ export type Config = {
   market?: MarketDataConfig;
   /** Required as `Authorization: Bearer` on the API's write endpoints when set. */
   apiToken: string | undefined;
+  /** PRICE_BOOK_FILE: versions merged into the shipped price book by installPriceBook at start. */
+  priceBookFile?: string | undefined;
 };
 
 /** Parses the environment; the first problem becomes one line naming the variable. */
@@ -181,5 +190,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       timeoutMs: e.MARKET_DATA_TIMEOUT_MS,
     },
     apiToken: e.API_TOKEN,
+    priceBookFile: e.PRICE_BOOK_FILE,
   };
 }

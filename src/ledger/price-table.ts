@@ -30,7 +30,23 @@ export interface PriceTable {
 /** Every version ever in force, oldest first. */
 export type PriceBook = readonly PriceTable[];
 
+/** The shipped book (src/ledger/prices/), without any PRICE_BOOK_FILE versions. */
 export const PRICE_BOOK: PriceBook = GEMINI_PRICE_BOOK;
+
+let activeBook: PriceBook = PRICE_BOOK;
+
+/**
+ * The book every pricing path uses unless handed one: the shipped book, or the shipped book
+ * merged with PRICE_BOOK_FILE once the entry point has installed it (src/config/price-book-file.ts).
+ */
+export function activePriceBook(): PriceBook {
+  return activeBook;
+}
+
+/** Installs the book of this process, once at start (tests restore PRICE_BOOK afterwards). */
+export function usePriceBook(book: PriceBook): void {
+  activeBook = book;
+}
 
 /** The rate that applies to a model at a moment, and the version that set it. */
 export interface ResolvedPrice {
@@ -39,7 +55,8 @@ export interface ResolvedPrice {
   version: string;
 }
 
-const effectiveAt = (table: PriceTable): number =>
+/** The moment a version takes effect, in ms since the epoch (NaN when unparseable). */
+export const effectiveAt = (table: Pick<PriceTable, "effectiveFrom">): number =>
   Date.parse(
     /^\d{4}-\d{2}-\d{2}$/.test(table.effectiveFrom)
       ? `${table.effectiveFrom}T00:00:00Z`
@@ -94,7 +111,7 @@ function canonicalName(index: BookIndex, model: string): string | undefined {
 export function resolvePrice(
   model: string,
   at: Date,
-  book: PriceBook = PRICE_BOOK,
+  book: PriceBook = activePriceBook(),
 ): ResolvedPrice | undefined {
   const index = indexOf(book);
   const name = canonicalName(index, model);
@@ -111,6 +128,28 @@ export function resolvePrice(
   if (chosen === undefined) return undefined;
   const table = book[chosen] as PriceTable;
   return { model: name, price: table.models[name] as ModelPrice, version: table.version };
+}
+
+/** Every model name the book prices, sorted; a name that starts with one of them plus "-" is priced too. */
+export function knownModels(book: PriceBook = activePriceBook()): string[] {
+  return [...indexOf(book).names].sort();
+}
+
+/**
+ * `base` with `added` versions woven in by effectiveFrom: a call is priced by the newest
+ * version in force that lists its model (resolvePrice), so an added version overrides only
+ * the models it names, from its effectiveFrom until a later version lists them again. At
+ * the same moment an added version sorts after a base one, so it wins. Version names must
+ * be unique across both (checked by the caller that reads them).
+ */
+export function mergePriceBooks(base: PriceBook, added: PriceBook): PriceBook {
+  const ordered = [
+    ...base.map((table) => ({ table, rank: 0 })),
+    ...added.map((table) => ({ table, rank: 1 })),
+  ];
+  // Array.prototype.sort is stable: same moment and source keep their order.
+  ordered.sort((a, b) => effectiveAt(a.table) - effectiveAt(b.table) || a.rank - b.rank);
+  return Object.freeze(ordered.map(({ table }) => table));
 }
 
 /** Problems that would make the book price wrongly; empty when it is sound (checked by tests). */

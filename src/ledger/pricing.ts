@@ -1,6 +1,7 @@
+import { UsageError } from "../config/config.js";
 import type { Picodollars } from "./money.js";
 import { usdToPico } from "./money.js";
-import { PRICE_BOOK, type PriceBook, type RateCard, resolvePrice } from "./price-table.js";
+import { activePriceBook, knownModels, type PriceBook, type RateCard, resolvePrice } from "./price-table.js";
 import type { TokenUsage } from "./usage.js";
 
 export type PriceTier = "standard" | "long_context" | "cache_storage";
@@ -37,8 +38,39 @@ function perToken(card: RateCard): ParsedRates {
   return rates;
 }
 
-export function isKnownModel(model: string, at: Date = new Date(), book: PriceBook = PRICE_BOOK): boolean {
+export function isKnownModel(
+  model: string,
+  at: Date = new Date(),
+  book: PriceBook = activePriceBook(),
+): boolean {
   return resolvePrice(model, at, book) !== undefined;
+}
+
+/** An analysis asked for a model with no price, without allowing it to run unpriced (exit 2 / 400). */
+export class UnpricedModelError extends UsageError {
+  override name = "UnpricedModelError";
+  readonly type = "unpriced_model";
+}
+
+/**
+ * For the enqueue paths: refuses a model the book cannot price, unless the caller allows it,
+ * so no analysis records costs of null by accident. A dated variant of a known model
+ * ("gemini-2.5-flash-preview-09-2025") is priced. `flag` names the caller's switch in the
+ * message ("--allow-unpriced" on the command line, "allow_unpriced" in the API).
+ * Returns whether the model is priced.
+ */
+export function assertPricedModel(
+  model: string,
+  options: { allowUnpriced?: boolean; flag?: string; book?: PriceBook } = {},
+): boolean {
+  const book = options.book ?? activePriceBook();
+  // A known model always resolves (a call before its first price takes that price), so any moment does.
+  if (isKnownModel(model, new Date(), book)) return true;
+  if (options.allowUnpriced) return false;
+  throw new UnpricedModelError(
+    `unknown model ${model}: no price known (known: ${knownModels(book).join(", ")}); ` +
+      `pass ${options.flag ?? "--allow-unpriced"} to run it unpriced`,
+  );
 }
 
 /**
@@ -50,7 +82,7 @@ export function priceCall(
   model: string,
   usage: TokenUsage,
   at: Date = new Date(),
-  book: PriceBook = PRICE_BOOK,
+  book: PriceBook = activePriceBook(),
 ): CallCost {
   const resolved = resolvePrice(model, at, book);
   if (!resolved) return { costPico: null, priceVersion: null, priceTier: null };

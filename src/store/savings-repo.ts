@@ -1,5 +1,5 @@
-import { type Picodollars, picoToNumber, usdToPico } from "../ledger/money.js";
-import { PRICE_BOOK, type PriceBook, type RateCard, resolvePrice } from "../ledger/price-table.js";
+import { type Picodollars, picoToNumber, picoToUsd, usdToPico } from "../ledger/money.js";
+import { activePriceBook, type PriceBook, type RateCard, resolvePrice } from "../ledger/price-table.js";
 import type { Sql } from "./database.js";
 
 /**
@@ -50,7 +50,7 @@ export function cacheSavingPerToken(
   model: string,
   version: string,
   tier: string | null,
-  book: PriceBook = PRICE_BOOK,
+  book: PriceBook = activePriceBook(),
 ): Picodollars | null {
   const table = book.find((t) => t.version === version);
   const resolved = table ? resolvePrice(model, new Date(0), [table]) : undefined;
@@ -59,6 +59,36 @@ export function cacheSavingPerToken(
   const card: RateCard = tier === "long_context" && price.longContext ? price.longContext : price.standard;
   const saving = usdToPico(card.input) / 1_000_000n - usdToPico(card.cachedInput) / 1_000_000n;
   return saving > 0n ? saving : 0n;
+}
+
+/**
+ * Writes the cache saving of every version, model and tier of `book` to stats_cache_rates,
+ * which the rollups read (sql/009): migrations hold the shipped versions, this adds the
+ * PRICE_BOOK_FILE ones. Call at worker start, before any call they price is rolled up.
+ * Rows of versions no longer in the book stay: calls they priced still name them. A changed
+ * rate is overwritten (the last process to start wins). Returns the rows inserted or changed.
+ */
+export async function syncCacheRates(sql: Sql, book: PriceBook = activePriceBook()): Promise<number> {
+  const rows = book.flatMap((table) =>
+    Object.keys(table.models).flatMap((model) =>
+      ["standard", "long_context"].map((tier) => ({
+        version: table.version,
+        model,
+        tier,
+        // USD per token, exact: picodollars are integral, NUMERIC(24, 12) holds them.
+        saving: picoToUsd(cacheSavingPerToken(model, table.version, tier, book) ?? 0n),
+      })),
+    ),
+  );
+  if (rows.length === 0) return 0;
+  const result = await sql`
+    INSERT INTO stats_cache_rates AS r (version, model, tier, saving_per_token)
+    SELECT x.version, x.model, x.tier, x.saving
+    FROM json_to_recordset(${JSON.stringify(rows)}::text::json)
+      AS x (version text, model text, tier text, saving numeric)
+    ON CONFLICT (version, model, tier) DO UPDATE SET saving_per_token = EXCLUDED.saving_per_token
+    WHERE r.saving_per_token IS DISTINCT FROM EXCLUDED.saving_per_token`;
+  return result.count;
 }
 
 const DAY_MS = 86_400_000;
