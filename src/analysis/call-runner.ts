@@ -84,8 +84,8 @@ export async function runStageCall<Output>(
   for (let tries = 1; ; tries++) {
     const attempt = call.previousAttempts + tries;
     // Waiting for the shared quota is not part of the call's own duration.
-    if (deps.rateLimiter)
-      await deps.rateLimiter.acquire(Math.ceil(inputChars / CHARS_PER_TOKEN), call.signal);
+    // Dated again when the request leaves (onSend below); one aborted before that is left to expire.
+    const admission = await deps.rateLimiter?.acquire(Math.ceil(inputChars / CHARS_PER_TOKEN), call.signal);
     const startedAt = new Date();
     let t0 = performance.now();
     const closeRecord = (fields: {
@@ -146,6 +146,7 @@ export async function runStageCall<Output>(
         signal: call.signal,
         content: call.content,
         contextCache: call.contextCache ?? undefined,
+        onSend: admission?.markSent,
       });
       text = result.text;
       const billed = { usageMetadata: result.usageMetadata, outputChars: text.length };

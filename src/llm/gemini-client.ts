@@ -1,5 +1,6 @@
 import {
   type CachedContent,
+  type GenerationConfig,
   type GenerativeModel,
   GoogleGenerativeAI,
   type Part,
@@ -63,6 +64,8 @@ export interface GenerateRequest {
   content?: PromptContent | undefined;
   /** Ask for `application/json` output (final_decision). */
   json?: boolean;
+  /** Caps on what the call may bill beyond its prompt, so its worst case is known before it leaves. */
+  bounds?: OutputBounds | undefined;
   /** Sent as headers so Gemini-protocol servers (the emulator, proxies) can attribute calls. */
   analysisId: string;
   callType: string;
@@ -71,6 +74,26 @@ export interface GenerateRequest {
   signal?: AbortSignal;
   /** Read the system instruction and the prompt's prefix from this cache; send only the rest. */
   contextCache?: ContextCache | undefined;
+  /** Awaited right before each generateContent request leaves, after uploads: the rate limiter's hook. */
+  onSend?: (() => Promise<void>) | undefined;
+}
+
+/** generationConfig's caps: the answer's tokens, and the thinking budget (null: not sent). */
+export interface OutputBounds {
+  maxOutputTokens: number;
+  thinkingBudget: number | null;
+}
+
+function generationConfig(request: GenerateRequest): GenerationConfig {
+  const config: GenerationConfig & { thinkingConfig?: { thinkingBudget: number } } = {};
+  if (request.json) config.responseMimeType = "application/json";
+  if (request.bounds) {
+    config.maxOutputTokens = request.bounds.maxOutputTokens;
+    // The 0.24 SDK has no type for it, but passes generationConfig through as is.
+    if (request.bounds.thinkingBudget !== null)
+      config.thinkingConfig = { thinkingBudget: request.bounds.thinkingBudget };
+  }
+  return config;
 }
 
 export interface CreateCacheRequest {
@@ -368,11 +391,12 @@ export class GeminiClient implements LlmClient {
           this.#baseUrl ? { baseUrl: this.#baseUrl } : {},
         )
       : this.#model(request.model);
+    await request.onSend?.();
     const result = await model.generateContent(
       {
         ...(cached ? {} : { systemInstruction: request.systemInstruction }),
         contents: [{ role: "user", parts: promptParts(request, cached !== undefined, files) }],
-        generationConfig: request.json ? { responseMimeType: "application/json" } : {},
+        generationConfig: generationConfig(request),
       },
       {
         signal,

@@ -1,16 +1,21 @@
 import { randomBytes } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Redis } from "ioredis";
+import { type Logger, logger as processLogger } from "../logger.js";
 
 /**
- * Admits one request of `tokens` estimated tokens, or says how long to wait. A sliding log in
- * two sorted sets (requests; tokens encoded in the member), plus a shared cooldown key a 429
- * sets. Server time (TIME) keeps workers on different hosts on one clock. Atomic in Lua.
+ * A sliding log in two sorted sets (requests; tokens encoded in the member), plus a shared
+ * cooldown key a 429 sets. Server time (TIME) keeps workers on different hosts on one clock.
+ * Atomic in Lua. ARGV: window, rpm, tpm, tokens, member.
  */
-const ADMIT = `
+const SERVER_NOW = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local window, rpm, tpm, tokens, member = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
+`;
+
+/** Admits one request of `tokens` estimated tokens under `member` (returns 0), or says how long to wait. */
+const ADMIT_BODY = `
 local cooldown = redis.call('PTTL', KEYS[3])
 if cooldown > 0 then return cooldown end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
@@ -38,13 +43,60 @@ if tpm > 0 then
 end
 return 0`;
 
-/** Slack for clock and network jitter between our admission and the provider's count. */
+const ADMIT = SERVER_NOW + ADMIT_BODY;
+
+/**
+ * Dates an admission to now, the moment its request leaves. Still in the log: it was counted
+ * by every admission since, so moving its score later is all it takes. Trimmed (it waited
+ * longer than a window to be sent, and later admissions no longer counted it): it must be
+ * admitted anew under the quota, like a fresh request, before it may leave.
+ */
+const RESTAMP = `${SERVER_NOW}
+if redis.call('ZSCORE', KEYS[1], member) then
+  redis.call('ZADD', KEYS[1], now, member)
+  redis.call('PEXPIRE', KEYS[1], window)
+  if tpm > 0 then
+    redis.call('ZADD', KEYS[2], now, member .. ':' .. tokens)
+    redis.call('PEXPIRE', KEYS[2], window)
+  end
+  return 0
+end
+${ADMIT_BODY}`;
+
+/**
+ * Slack for what lies between our stamp and the provider's count: the stamp's own round trip
+ * and the request's way out (admissions are dated when sent, so not the pre-send work).
+ */
 const WINDOW_MARGIN_MS = 200;
+
+/** A restamp slower than this (Redis unreachable) is not waited for; see `Admission.markSent`. */
+const RESTAMP_TIMEOUT_MS = 1000;
 
 export interface RateLimitOptions {
   requestsPerWindow: number | undefined;
   tokensPerWindow: number | undefined;
   windowMs: number;
+}
+
+/**
+ * One admitted request. Its place in the window is held from admission, and `markSent` moves
+ * it to the moment the request actually leaves: the work in between (the call's start marker,
+ * chart uploads) no longer lets one window's burst reach the provider late while the next
+ * window's goes out at once.
+ *
+ * An admission never sent (the call aborted before sending) is left in the log, not released:
+ * it frees itself a window later, and releasing it is only safe if the request surely never
+ * left, which a client that does not call `markSent` cannot promise.
+ */
+export interface Admission {
+  /**
+   * Call right before the request leaves (a property, so it can be handed on as a callback).
+   * Never fails the call over Redis: on error or timeout it logs and resolves, leaving the
+   * admission dated at admission time (the old, looser bound) or, if the restamp is still
+   * queued, at a later time, which is safe. Rejects only when the call's signal aborts while
+   * it waits to be admitted anew.
+   */
+  readonly markSent: () => Promise<void>;
 }
 
 /**
@@ -54,41 +106,82 @@ export interface RateLimitOptions {
  */
 export class SharedRateLimiter {
   readonly #keys: string[];
+  readonly #logger: Logger;
 
   constructor(
     private readonly redis: Redis,
     keyPrefix: string,
     private readonly options: RateLimitOptions,
+    logger: Logger = processLogger,
   ) {
     // One hash tag, so the three keys live in one Redis Cluster slot.
     const tag = `{${keyPrefix}:llm-rate}`;
     this.#keys = [`${tag}:requests`, `${tag}:tokens`, `${tag}:cooldown`];
+    this.#logger = logger.child({ component: "rate-limiter" });
   }
 
   /** Waits until one more request of about `tokens` input tokens fits in the window. */
-  async acquire(tokens: number, signal?: AbortSignal): Promise<void> {
+  async acquire(tokens: number, signal?: AbortSignal): Promise<Admission> {
     const member = randomBytes(8).toString("hex");
-    for (;;) {
-      const wait = Number(
-        await this.redis.eval(
-          ADMIT,
-          3,
-          ...this.#keys,
-          this.options.windowMs + WINDOW_MARGIN_MS,
-          this.options.requestsPerWindow ?? 0,
-          this.options.tokensPerWindow ?? 0,
-          Math.max(0, Math.round(tokens)),
-          member,
-        ),
-      );
-      if (wait <= 0) return;
-      // A little jitter so waiting workers do not all retry in the same millisecond.
-      await sleep(wait + Math.floor(Math.random() * 25), undefined, { signal });
-    }
+    const rounded = Math.max(0, Math.round(tokens));
+    await this.#untilAdmitted(ADMIT, member, rounded, signal);
+    return { markSent: () => this.#markSent(member, rounded, signal) };
   }
 
   /** The provider said 429: hold every worker back for `ms`. */
   async pause(ms: number): Promise<void> {
     await this.redis.set(this.#keys[2] as string, "1", "PX", Math.max(1, Math.round(ms)));
+  }
+
+  async #markSent(member: string, tokens: number, signal: AbortSignal | undefined): Promise<void> {
+    try {
+      await this.#untilAdmitted(RESTAMP, member, tokens, signal, RESTAMP_TIMEOUT_MS);
+    } catch (error) {
+      if (signal?.aborted) throw error;
+      this.#logger.warn(
+        { err: error instanceof Error ? error.message : String(error) },
+        "could not date the LLM request's admission at its send; sending it anyway",
+      );
+    }
+  }
+
+  async #untilAdmitted(
+    script: string,
+    member: string,
+    tokens: number,
+    signal: AbortSignal | undefined,
+    timeoutMs?: number,
+  ): Promise<void> {
+    for (;;) {
+      const reply = this.redis.eval(
+        script,
+        3,
+        ...this.#keys,
+        this.options.windowMs + WINDOW_MARGIN_MS,
+        this.options.requestsPerWindow ?? 0,
+        this.options.tokensPerWindow ?? 0,
+        tokens,
+        member,
+      );
+      const wait = Number(timeoutMs === undefined ? await reply : await withTimeout(reply, timeoutMs));
+      if (wait <= 0) return;
+      // A little jitter so waiting workers do not all retry in the same millisecond.
+      await sleep(wait + Math.floor(Math.random() * 25), undefined, { signal });
+    }
+  }
+}
+
+/** Stops waiting for `work` after `ms` (the command itself may still run later). */
+async function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      work,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no reply from Redis within ${ms} ms`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
   }
 }

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
-import { inlineImageTokens } from "./image-tokens.js";
+import { inlineImageTokens } from "../image-tokens.js";
 import type { UploadedFileInfo } from "./protocol.js";
 import { type FileImage, imageKeyOf } from "./request.js";
 

@@ -5,6 +5,7 @@ import type { RequestDigest } from "./request.js";
 import { seedFromText } from "./seed.js";
 import {
   buildUsage,
+  CHARS_PER_TOKEN,
   cacheDetails,
   type PromptTokens,
   promptDetails,
@@ -80,8 +81,12 @@ export function generateReply(context: GenerateContext, fault: FaultKind | null)
     return json(envelope(model, { candidates: [candidate], usageMetadata: usage }), usage);
   }
 
-  const answer =
+  const composed =
     fault === "bad_schema" ? composeBadDecision(digest.text, seed) : composeAnswer(stage, digest, seed);
+  // Like Gemini, an answer longer than maxOutputTokens is cut there (thoughts have their own budget).
+  const limit = digest.maxOutputTokens;
+  const truncated = limit !== undefined && tokensForChars(composed.length) > limit;
+  const answer = truncated ? composed.slice(0, limit * CHARS_PER_TOKEN) : composed;
   const candidates = tokensForChars(answer.length);
   const thoughts = thoughtsTokens({
     seed,
@@ -95,7 +100,11 @@ export function generateReply(context: GenerateContext, fault: FaultKind | null)
     parts.push({ text: composeThoughtSummary(stage, digest, seed), thought: true });
   }
   parts.push({ text: answer });
-  const candidate = { content: { parts, role: "model" }, finishReason: "STOP", index: 0 };
+  const candidate = {
+    content: { parts, role: "model" },
+    finishReason: truncated ? "MAX_TOKENS" : "STOP",
+    index: 0,
+  };
   if (fault === "missing_usage") return json(envelope(model, { candidates: [candidate] }), null);
   const usage = buildUsage({ prompt, candidates, thoughts, cached });
   return json(envelope(model, { candidates: [candidate], usageMetadata: usage }), usage);

@@ -1,13 +1,13 @@
 /** The built-in Gemini REST emulator (DESIGN §7): reached by the real SDK through `baseUrl`. */
 
+export type { ImageSize } from "../image-tokens.js";
+export { imageTokens, jpegSize, pngSize, SMALL_IMAGE_MAX_SIDE, TOKENS_PER_IMAGE } from "../image-tokens.js";
 export type { Decision, DecisionAction } from "./answers.js";
 export { composeDecision, DEFAULT_LAST_CLOSE, lastCloseOf } from "./answers.js";
 export { DEFAULT_CACHE_TTL_SECONDS } from "./cached-contents.js";
 export { CONTROL_PREFIX } from "./control.js";
 export { FaultSpecError, faultRuleSchema, parseFaultSpec, validateFaultRules } from "./faults.js";
 export { DEFAULT_FILE_TTL_MS, DEFAULT_MAX_FILE_BYTES } from "./files.js";
-export type { ImageSize } from "./image-tokens.js";
-export { imageTokens, jpegSize, pngSize, SMALL_IMAGE_MAX_SIDE, TOKENS_PER_IMAGE } from "./image-tokens.js";
 export { IMPLICIT_CACHE_TTL_MS } from "./implicit-cache.js";
 export type {
   CachedContentInfo,

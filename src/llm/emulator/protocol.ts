@@ -173,6 +173,7 @@ export interface WireContent {
 
 export interface WireGenerationConfig {
   responseMimeType?: string;
+  maxOutputTokens?: number;
   thinkingConfig?: { includeThoughts?: boolean; thinkingBudget?: number };
 }
 

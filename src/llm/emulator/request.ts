@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
-import { inlineImageTokens, TOKENS_PER_IMAGE } from "./image-tokens.js";
+import { inlineImageTokens, TOKENS_PER_IMAGE } from "../image-tokens.js";
 import type { CountTokensBody, GenerateContentBody, WireContent, WirePart } from "./protocol.js";
 
 /**
@@ -31,6 +31,7 @@ const generateContentSchema = z.looseObject({
   generationConfig: z
     .looseObject({
       responseMimeType: z.string().optional(),
+      maxOutputTokens: z.number().int().positive().optional(),
       thinkingConfig: z
         .looseObject({ includeThoughts: z.boolean().optional(), thinkingBudget: z.number().optional() })
         .optional(),
@@ -107,6 +108,8 @@ export interface RequestDigest {
   wantsJson: boolean;
   includeThoughts: boolean;
   thinkingBudget: number | undefined;
+  /** generationConfig.maxOutputTokens: the answer (thoughts apart) is cut there, finishReason MAX_TOKENS. */
+  maxOutputTokens: number | undefined;
 }
 
 /** The prompt-bearing fields of a request or of a cachedContents entry. */
@@ -187,6 +190,7 @@ export function digestRequest(body: PromptBody, files?: FileLookup): RequestDige
     wantsJson: config?.responseMimeType === "application/json",
     includeThoughts: config?.thinkingConfig?.includeThoughts === true,
     thinkingBudget: config?.thinkingConfig?.thinkingBudget,
+    maxOutputTokens: config?.maxOutputTokens,
   };
 }
 

@@ -4,7 +4,7 @@ import { between, createRandom } from "./seed.js";
 
 /**
  * Token figures shaped like Gemini 2.5's usageMetadata. The rules are simple on purpose
- * (chars / 4; 258 per image tile, see image-tokens.ts) so tests can predict every number the
+ * (chars / 4; 258 per image tile, see ../image-tokens.ts) so tests can predict every number the
  * ledger should record.
  */
 

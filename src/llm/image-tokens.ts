@@ -1,4 +1,7 @@
 /**
+ * Gemini's image tile rule, shared by the worker (it reserves an image's tokens before a call)
+ * and the emulator (it bills them).
+ *
  * What one image costs, the way Gemini 2.x documents it: an image with both sides ≤ 384 px is
  * one 258-token tile; a larger one is cut into square crop units of floor(min side / 1.5) px,
  * each billed as a tile. Sizes come from the image header; anything we cannot read is one tile.
