@@ -1,3 +1,4 @@
+import { hasDailyBudget } from "./analysis/daily-budget.js";
 import type { ExecuteDeps } from "./analysis/execute-analysis.js";
 import { type MarketInputsCache, watchedMarketInputs } from "./analysis/market-inputs.js";
 import type { Config } from "./config/config.js";
@@ -26,6 +27,9 @@ export interface WorkerResources extends ExecuteDeps {
   close(): Promise<void>;
 }
 
+/** Beyond a call's own deadline: its closing row's commit, retried through a database blip. */
+const RESERVATION_SLACK_MS = 60_000;
+
 export async function createWorkerResources(
   config: Config,
   logger: Logger,
@@ -52,6 +56,10 @@ export async function createWorkerResources(
     llmConnection,
     prices,
     charts: config.charts,
+    // A reservation a killed worker never released lapses once its call cannot be in flight.
+    dailyBudget: hasDailyBudget(config.budget)
+      ? { sql, budget: config.budget, ttlMs: config.gemini.timeoutMs + RESERVATION_SLACK_MS }
+      : null,
     marketInputs: market.cache,
     registry: new TrackerRegistry(),
     leaseMs: config.workerLockMs,

@@ -5,6 +5,7 @@ import type { TokenTracker } from "../ledger/token-tracker.js";
 import { CHARS_PER_TOKEN, normalizeUsage } from "../ledger/usage.js";
 import { LlmCallError } from "../llm/errors.js";
 import type { ContextCache, LlmClient, PromptContent } from "../llm/gemini-client.js";
+import { inlineImageTokens } from "../llm/image-tokens.js";
 import type { SharedRateLimiter } from "../llm/rate-limiter.js";
 import { nextRetryDelayMs, type RetryPolicy } from "../llm/retry-policy.js";
 import type { Logger } from "../logger.js";
@@ -14,7 +15,8 @@ import { callRowFromRecord } from "../store/calls-repo.js";
 import type { Sql } from "../store/database.js";
 import { OutputValidationError } from "./output-schemas.js";
 import { SYSTEM_INSTRUCTION } from "./prompts.js";
-import type { StageDefinition } from "./stages.js";
+import type { CallReservation, SpendGuard } from "./spend-guard.js";
+import { outputBounds, type StageDefinition } from "./stages.js";
 
 export interface CallRunnerDeps {
   sql: Sql;
@@ -39,8 +41,8 @@ export interface StageCall<Output> {
   content?: PromptContent;
   /** Fingerprint of this exact input, stored so later analyses can reuse the answer. */
   inputHash: string | null;
-  /** Why no further attempt may be made (the analysis' limit is reached), or null. */
-  overBudget?: () => string | null;
+  /** Reserves each attempt's worst case against the analysis' limits and the daily budget. */
+  guard?: SpendGuard | null | undefined;
   signal?: AbortSignal | undefined;
 }
 
@@ -64,6 +66,34 @@ function asCallError(
   return new LlmCallError("network", error instanceof Error ? error.message : String(error));
 }
 
+/**
+ * The prompt's tokens before it is sent: its text counted by the provider (countTokens is free)
+ * and each image by Gemini's tile rule. If counting fails, the text's UTF-8 bytes stand in: no
+ * tokenizer makes more tokens than bytes, so the reservation still bounds the call.
+ */
+async function countInputTokens(
+  deps: CallRunnerDeps,
+  input: { model: string; prompt: string; content: PromptContent | undefined },
+  signal: AbortSignal | undefined,
+): Promise<number> {
+  const images = (input.content?.images ?? []).reduce((sum, image) => sum + inlineImageTokens(image.data), 0);
+  try {
+    const text = await deps.llm.countTokens({
+      model: input.model,
+      systemInstruction: SYSTEM_INSTRUCTION,
+      prompt: input.prompt,
+      ...(signal ? { signal } : {}),
+    });
+    return text + images;
+  } catch (error) {
+    deps.logger.warn(
+      { err: error instanceof Error ? error.message : String(error) },
+      "countTokens failed; reserving the prompt's bytes as its tokens",
+    );
+    return Buffer.byteLength(SYSTEM_INSTRUCTION) + Buffer.byteLength(input.prompt) + images;
+  }
+}
+
 /** What a call's row says until the call ends: left as is, it marks a call cut off by a crash. */
 const INTERRUPTED = new LlmCallError("interrupted", "the worker stopped before this call ended");
 
@@ -81,8 +111,28 @@ export async function runStageCall<Output>(
   const log = () =>
     (stageLogger ??= deps.logger.child({ analysisId: tracker.analysisId, callType: stage.callType }));
   const inputChars = SYSTEM_INSTRUCTION.length + prompt.length;
+  const bounds = outputBounds(stage, tracker.model);
+  let inputTokens: number | undefined; // counted once, for every attempt's reservation
   for (let tries = 1; ; tries++) {
     const attempt = call.previousAttempts + tries;
+    let reservation: CallReservation | null = null;
+    if (call.guard?.active) {
+      inputTokens ??= await countInputTokens(
+        deps,
+        { model: tracker.model, prompt, content: call.content },
+        call.signal,
+      );
+      const held = await call.guard.reserve(
+        { callType: stage.callType, attempt },
+        { model: tracker.model, inputTokens, bounds, minOutputTokens: stage.bounds.minOutputTokens },
+        call.signal,
+      );
+      // Not sent: nothing was billed, so there is no row for it.
+      if (typeof held === "string") {
+        return { ok: false, error: new LlmCallError("budget_exceeded", held), attempts: tries - 1 };
+      }
+      reservation = held;
+    }
     // Waiting for the shared quota is not part of the call's own duration.
     // Dated again when the request leaves (onSend below); one aborted before that is left to expire.
     const admission = await deps.rateLimiter?.acquire(Math.ceil(inputChars / CHARS_PER_TOKEN), call.signal);
@@ -116,6 +166,7 @@ export async function runStageCall<Output>(
         outputChars: fields.outputChars,
         rawUsage: fields.usageMetadata ?? null,
         inputHash: call.inputHash,
+        reservedTokens: reservation?.worst.tokens ?? null,
       };
     };
     let outcome: StageOutcome<Output>;
@@ -132,7 +183,12 @@ export async function runStageCall<Output>(
       outputChars: 0,
     });
     marker.durationMs = 0;
-    await deps.callWriter.write(callRowFromRecord(tracker.analysisId, marker, null));
+    try {
+      await deps.callWriter.write(callRowFromRecord(tracker.analysisId, marker, null));
+    } catch (error) {
+      await reservation?.release();
+      throw error;
+    }
     t0 = performance.now(); // the call's duration is the provider's, not the marker's commit
     try {
       const result = await deps.llm.generate({
@@ -140,6 +196,7 @@ export async function runStageCall<Output>(
         systemInstruction: SYSTEM_INSTRUCTION,
         prompt,
         json: stage.json,
+        bounds: reservation?.bounds ?? bounds,
         analysisId: tracker.analysisId,
         callType: stage.callType,
         attempt,
@@ -177,10 +234,22 @@ export async function runStageCall<Output>(
     }
     if (record.cost.costPico === null)
       log().warn({ model: tracker.model }, "no price known for model; cost left null");
+    if (reservation && record.usage.totalTokens > reservation.worst.tokens) {
+      log().warn(
+        { attempt, reservedTokens: reservation.worst.tokens, totalTokens: record.usage.totalTokens, bounds },
+        "provider billed past the bounds the call was sent with; a cap may be overshot by the difference",
+      );
+    }
     tracker.recordCall(record);
     recordCallMetrics(record);
     const row = callRowFromRecord(tracker.analysisId, record, outcome.ok ? text : null);
-    await deps.callWriter.write(row);
+    try {
+      await deps.callWriter.write(row);
+    } finally {
+      // Released once the actual spend is on disk (or, if it never gets there, the room is
+      // given back to this run, whose job fails and is retried from the stored rows).
+      await reservation?.release();
+    }
     if (outcome.ok) return outcome;
     const delay = nextRetryDelayMs(outcome.error, tries, deps.retryPolicy);
     if (outcome.error.type === "rate_limited" && delay !== null) {
@@ -192,8 +261,6 @@ export async function runStageCall<Output>(
       delay === null ? "stage call failed; giving up" : "stage call failed; retrying",
     );
     if (delay === null || call.signal?.aborted) return outcome;
-    const limit = call.overBudget?.();
-    if (limit) return { ok: false, error: new LlmCallError("budget_exceeded", limit), attempts: tries };
     await sleep(delay, undefined, { signal: call.signal }).catch(() => undefined);
     if (call.signal?.aborted) return outcome;
   }

@@ -1,4 +1,4 @@
-import { type AnalysisLimits, limitReached, NO_LIMITS } from "../ledger/budget.js";
+import { type AnalysisLimits, hasLimits, limitReached, NO_LIMITS } from "../ledger/budget.js";
 import { usdToPico } from "../ledger/money.js";
 import type { TokenTracker } from "../ledger/token-tracker.js";
 import { LlmCallError } from "../llm/errors.js";
@@ -16,6 +16,7 @@ import {
 import { type MarketInputsSource, prepareMarketInputs } from "./market-inputs.js";
 import type { FinalDecision } from "./output-schemas.js";
 import { finalDecisionPromptParts } from "./prompts.js";
+import { type DailyGuard, SpendGuard } from "./spend-guard.js";
 import { marketStageInput, type StageInput, stageInput } from "./stage-inputs.js";
 import { ANALYSIS_STAGES, FINAL_DECISION_STAGE, type StageDefinition } from "./stages.js";
 
@@ -28,6 +29,8 @@ export interface PipelineDeps extends CallRunnerDeps {
    * `prices` and `charts`); unset, each analysis prepares its own from `prices`.
    */
   marketInputs?: MarketInputsSource;
+  /** The daily budget every call reserves against, across workers; unset or null: none. */
+  dailyBudget?: DailyGuard | null;
 }
 
 export type StageState = "running" | "done" | "failed" | "reused" | "skipped";
@@ -89,6 +92,8 @@ interface RunContext {
   hooks: PipelineHooks;
   stored: Map<string, StoredStage>;
   limits: AnalysisLimits;
+  /** Every call's worst case is reserved here before it is sent. */
+  guard: SpendGuard;
   contextCache?: Promise<OpenCache | null>;
 }
 
@@ -106,9 +111,7 @@ async function runOrReuse<Output>(
   const reused = await reuseAnswer(stage, inputHash, run);
   if (reused) return reused;
   // totals() clones; without limits there is nothing to check.
-  const limited = run.limits.maxTokens !== null || run.limits.maxCostPico !== null;
-  const overBudget = () => (limited ? limitReached(tracker.totals(), run.limits) : null);
-  const limit = overBudget();
+  const limit = hasLimits(run.limits) ? limitReached(tracker.totals(), run.limits) : null;
   if (limit) {
     await hooks.onStage?.(stage.callType, "skipped");
     return { ok: false, error: new LlmCallError("budget_exceeded", limit), attempts: 0 };
@@ -125,7 +128,7 @@ async function runOrReuse<Output>(
       inputHash,
       previousAttempts: previous?.attempts ?? 0,
       signal: hooks.signal,
-      overBudget,
+      guard: run.guard,
     },
     deps,
   );
@@ -140,6 +143,14 @@ async function runOrReuse<Output>(
  */
 function sharedContextCache(run: RunContext, prefix: string): Promise<OpenCache | null> {
   if (!run.hooks.contextCache) return Promise.resolve(null);
+  if (run.guard.active && !run.contextCache) {
+    // A cache's creation and storage are billed outside any call's bounds: under a cap the
+    // analysis runs without one rather than risk passing it.
+    run.deps.logger.warn(
+      "context cache skipped: the analysis has a spending cap, and a cache's cost is not bounded per call",
+    );
+    run.contextCache = Promise.resolve(null);
+  }
   run.contextCache ??= openContextCache(
     { tracker: run.tracker, prefix, attempt: (run.stored.get(CACHE_CREATE_CALL)?.attempts ?? 0) + 1 },
     run.deps,
@@ -240,12 +251,14 @@ export async function runAnalysis(
     };
   }
   const { marketDataSource, brief, dataHash } = inputs;
+  const limits = hooks.limits ?? NO_LIMITS;
   const run: RunContext = {
     tracker,
     deps,
     hooks,
     stored: hooks.firstRun ? new Map() : await resumeFromStore(tracker, deps),
-    limits: hooks.limits ?? NO_LIMITS,
+    limits,
+    guard: new SpendGuard(tracker, limits, deps.dailyBudget ?? null, deps.logger),
   };
 
   try {
@@ -259,15 +272,20 @@ export async function runAnalysis(
       callType,
       text: outcome.ok ? outcome.text : null,
     }));
-    const final = await runOrReuse(
-      FINAL_DECISION_STAGE,
-      stageInput(
-        tracker.model,
-        FINAL_DECISION_STAGE,
-        finalDecisionPromptParts(brief, FINAL_DECISION_STAGE, results),
-      ),
-      run,
-    );
+    // Under a cap that left no stage answered, a decision would weigh nothing: do not pay for it.
+    const capped = stageOutcomes.find((s) => !s.outcome.ok && s.outcome.error.type === "budget_exceeded");
+    const final: StageOutcome<FinalDecision> =
+      capped && !capped.outcome.ok && stageOutcomes.every((s) => !s.outcome.ok)
+        ? { ok: false, error: capped.outcome.error, attempts: 0 }
+        : await runOrReuse(
+            FINAL_DECISION_STAGE,
+            stageInput(
+              tracker.model,
+              FINAL_DECISION_STAGE,
+              finalDecisionPromptParts(brief, FINAL_DECISION_STAGE, results),
+            ),
+            run,
+          );
     return { ...conclude(stageOutcomes, final, marketDataSource), dataHash };
   } finally {
     const open = await run.contextCache;

@@ -1,4 +1,6 @@
 import type { CallType } from "../ledger/call-record.js";
+import type { OutputBounds } from "../llm/gemini-client.js";
+import { isThinkingModel } from "../llm/model-capabilities.js";
 import { type FinalDecision, parseFinalDecision, parseStageText } from "./output-schemas.js";
 
 export type AnalysisStage = Exclude<CallType, "final_decision">;
@@ -9,7 +11,17 @@ export interface StageDefinition<Output> {
   promptVersion: string;
   instruction: string;
   json: boolean;
+  /** What one answer may bill beyond its prompt (thinking budget sent to thinking models only). */
+  bounds: { maxOutputTokens: number; thinkingBudget: number; minOutputTokens: number };
   parse(text: string): Output;
+}
+
+/** The bounds a stage's call is sent with for `model`: a model that does not think gets no budget. */
+export function outputBounds(stage: StageDefinition<unknown>, model: string): OutputBounds {
+  return {
+    maxOutputTokens: stage.bounds.maxOutputTokens,
+    thinkingBudget: isThinkingModel(model) ? stage.bounds.thinkingBudget : null,
+  };
 }
 
 const textStage = (callType: AnalysisStage, instruction: string): StageDefinition<string> => ({
@@ -17,6 +29,9 @@ const textStage = (callType: AnalysisStage, instruction: string): StageDefinitio
   promptVersion: "v1",
   instruction,
   json: false,
+  // Several times the longest answers seen: room to answer, and a known worst case.
+  // Under a cap with less room, a call goes with smaller bounds, down to minOutputTokens.
+  bounds: { maxOutputTokens: 2048, thinkingBudget: 1024, minOutputTokens: 512 },
   parse: parseStageText,
 });
 
@@ -50,5 +65,6 @@ export const FINAL_DECISION_STAGE: StageDefinition<FinalDecision> = {
   instruction:
     'Weigh the five analyses above and decide. Answer with JSON only: {"action": "BUY" | "SELL" | "HOLD", "confidence": number from 0 to 1, "entry": price, "target": price, "stop_loss": price, "rationale": short text}. For BUY target > entry > stop_loss; for SELL target < entry < stop_loss.',
   json: true,
+  bounds: { maxOutputTokens: 1024, thinkingBudget: 1024, minOutputTokens: 256 },
   parse: parseFinalDecision,
 };

@@ -32,6 +32,8 @@ export interface CallRecord {
   rawUsage: unknown;
   /** Fingerprint of the exact input (model, prompt version, prompts): equal hashes may reuse the answer. */
   inputHash: string | null;
+  /** The worst case reserved before it was sent (null: no cap applied); billed past it is an overshoot. */
+  reservedTokens?: number | null;
 }
 
 /** A stage answered from an earlier analysis' identical call instead of a new, billed one. */

@@ -31,6 +31,7 @@ export interface LlmCallRow {
   modality_tokens: { input: Record<string, number>; output: Record<string, number> };
   output: string | null;
   input_hash: string | null;
+  reserved_tokens: number | null;
 }
 
 export function callRowFromRecord(analysisId: string, call: CallRecord, output: string | null): LlmCallRow {
@@ -60,6 +61,7 @@ export function callRowFromRecord(analysisId: string, call: CallRecord, output: 
     input_hash: call.inputHash,
     modality_tokens: usage.modalityTokens,
     output,
+    reserved_tokens: call.reservedTokens ?? null,
   };
 }
 
@@ -95,6 +97,7 @@ export function recordFromRow(row: LlmCallRow): CallRecord {
     outputChars: row.output_chars,
     rawUsage: row.raw_usage,
     inputHash: row.input_hash,
+    reservedTokens: row.reserved_tokens,
   };
 }
 
@@ -124,6 +127,7 @@ const CALL_COLUMNS: RecordsetColumns = [
   ["modality_tokens", "jsonb"],
   ["output", "text"],
   ["input_hash", "text"],
+  ["reserved_tokens", "int"],
 ];
 
 const names = CALL_COLUMNS.map(([name]) => name).join(", ");

@@ -5,7 +5,10 @@ import {
   noteBudgetCrossings,
 } from "../../src/analysis/daily-budget.js";
 import { executeAnalysis } from "../../src/analysis/execute-analysis.js";
+import { FINAL_DECISION_STAGE } from "../../src/analysis/stages.js";
 import type { DailyBudget } from "../../src/config/config.js";
+import { worstCase } from "../../src/ledger/budget.js";
+import { picoToUsd, usdToPico } from "../../src/ledger/money.js";
 import { enqueueAnalyses } from "../../src/queue/enqueue.js";
 import { spentToday } from "../../src/store/budget-repo.js";
 import { listCalls } from "../../src/store/calls-repo.js";
@@ -29,31 +32,53 @@ async function queueWithLimits(ticker: string, limits: { maxTokens?: number; max
 }
 
 describe("per-analysis limits", () => {
-  it("skips the remaining stages once --max-tokens is reached and records what was spent", async () => {
+  it("sends no call whose worst case does not fit under --max-tokens: nothing is spent past the cap", async () => {
     const id = await queueWithLimits("RELIANCE", { maxTokens: 2000 });
     const row = await executeAnalysis(id, h.deps);
     expect(row?.status).toBe("budget_exceeded");
-    expect(row?.error).toMatch(/^token limit reached: [\d,]+ of 2,000 tokens; not run: final_decision$/);
+    // Each stage's prompt plus its bounds is more than 2,000 tokens: none is sent.
+    expect(row?.error).toMatch(
+      /^token limit 2,000: the call may bill up to [\d,]+ tokens and 2,000 are left .*; not run: indicator_summary, comprehensive_overview, volume_analysis, reversal_patterns, continuation_levels, final_decision$/,
+    );
     expect(row?.decision).toBeNull();
-    const calls = await listCalls(h.db.sql, id);
-    // The five concurrent stages had started before any finished; final_decision never ran.
-    expect(calls.map((c) => c.call_type).sort()).not.toContain("final_decision");
-    expect(calls).toHaveLength(5);
+    expect(await listCalls(h.db.sql, id)).toHaveLength(0);
+    expect(
+      h.emulator.requestLog().filter((r) => r.analysisId === id && r.method === "generateContent"),
+    ).toHaveLength(0);
     await expectTotalsMatchCalls(h.db.sql, id);
   });
 
-  it("stops retrying a failing stage once --max-cost is reached", async () => {
-    h.emulator.setFaults([{ kind: "server_error", callType: "volume_analysis", attempt: 2 }]);
-    h.emulator.setFaults([
-      { kind: "bad_schema", callType: "volume_analysis" },
-      { kind: "server_error", callType: "volume_analysis" },
-    ]);
-    const id = await queueWithLimits("TCS", { maxCostUsd: "0.000001" });
+  it("sends no retry whose worst case no longer fits under --max-cost", async () => {
+    // A clean run gives the five stages' cost and final_decision's prompt and cost.
+    const clean = await executeAnalysis(await h.queue("TCS"), h.deps);
+    const calls = await listCalls(h.db.sql, clean?.id ?? "");
+    const final = calls.find((c) => c.call_type === "final_decision");
+    const stagesPico = calls
+      .filter((c) => c.call_type !== "final_decision")
+      .reduce((sum, c) => sum + usdToPico(c.cost_usd ?? "0"), 0n);
+    const finalPico = usdToPico(final?.cost_usd ?? "0");
+    // final_decision at its smallest bounds: the least room an attempt needs.
+    const smallest = worstCase("gemini-2.5-flash", {
+      inputTokens: final?.input_tokens ?? 0,
+      maxOutputTokens: FINAL_DECISION_STAGE.bounds.minOutputTokens,
+      thinkingBudget: 128,
+    }).costPico as bigint;
+    // Room for the stages and one final_decision attempt, not for all three (implicit caching
+    // makes the capped run's stages a little cheaper than the clean run's, so maybe for two).
+    const cap = picoToUsd(stagesPico + smallest + finalPico / 4n);
+    h.emulator.setFaults([{ kind: "bad_schema", callType: "final_decision" }]);
+    const id = await queueWithLimits("TCS", { maxCostUsd: cap });
     const row = await executeAnalysis(id, h.deps);
     expect(row?.status).toBe("budget_exceeded");
-    expect(row?.error).toMatch(/^cost limit reached: \$0\.\d{6} of \$0\.000001; not run: final_decision$/);
-    const volume = (await listCalls(h.db.sql, id)).filter((c) => c.call_type === "volume_analysis");
-    expect(volume).toHaveLength(1);
+    expect(row?.error).toMatch(
+      /^cost limit \$0\.\d{6}: the call may cost up to \$0\.\d{6} and \$0\.\d{6} is left; not run: final_decision$/,
+    );
+    expect(usdToPico(row?.cost_usd ?? "0")).toBeLessThanOrEqual(usdToPico(cap));
+    const finals = (await listCalls(h.db.sql, id)).filter((c) => c.call_type === "final_decision");
+    expect(finals.length).toBeGreaterThanOrEqual(1);
+    expect(finals.length).toBeLessThan(3); // the harness allows 3 attempts
+    for (const call of finals) expect(call.total_tokens).toBeLessThanOrEqual(call.reserved_tokens ?? 0);
+    await expectTotalsMatchCalls(h.db.sql, id);
   });
 });
 

@@ -1,3 +1,4 @@
+import { isThinkingModel } from "../model-capabilities.js";
 import type { ModalityTokenCount, UsageMetadata } from "./protocol.js";
 import type { RequestDigest } from "./request.js";
 import { between, createRandom } from "./seed.js";
@@ -54,10 +55,7 @@ export function promptDetails(prompt: PromptTokens): ModalityTokenCount[] {
   return details;
 }
 
-/** Gemini 2.5 and 3 think by default; older models never report thoughts. */
-export function isThinkingModel(model: string): boolean {
-  return /-(2\.5|3)(?:[.-]|$)/.test(model);
-}
+export { isThinkingModel };
 
 export interface ThoughtsInput {
   seed: number;
