@@ -1,101 +1,138 @@
+import { picoToUsd, usdToPico } from "../ledger/money.js";
 import { priceCall } from "../ledger/pricing.js";
 import { ZERO_USAGE } from "../ledger/usage.js";
 import type { LlmClient } from "../llm/gemini-client.js";
-import { computeIndicators } from "../market/indicators.js";
-import { formatMarketBrief } from "../market/market-brief.js";
+import { inlineImageTokens } from "../llm/image-tokens.js";
 import type { PriceProvider } from "../market/types.js";
 import { recentStageHistory, type StageHistory } from "../store/calls-repo.js";
 import type { Sql } from "../store/database.js";
-import { finalDecisionPrompt, SYSTEM_INSTRUCTION, stagePrompt } from "./prompts.js";
-import { ANALYSIS_STAGES, FINAL_DECISION_STAGE } from "./stages.js";
+import { prepareMarketInputs } from "./market-inputs.js";
+import { finalDecisionPromptParts, SYSTEM_INSTRUCTION } from "./prompts.js";
+import { marketStageInput, type StageInput, stageInput } from "./stage-inputs.js";
+import { ANALYSIS_STAGES, FINAL_DECISION_STAGE, outputBounds, type StageDefinition } from "./stages.js";
 
 export interface StageEstimate {
   callType: string;
   inputTokens: number;
+  /** Of inputTokens, the charts' (Gemini's tile rule). */
+  imageTokens: number;
+  /** Median answer (thinking included, as billed). */
   outputTokens: number;
   thinkingTokens: number;
-  /** Where the output figure comes from: this model's recent calls, or a default guess. */
-  outputBasis: "history" | "default";
-  costUsd: number | null;
+  /** 95th percentile answer. */
+  outputTokensP95: number;
+  /** Where the answer figures come from: this stage's recent calls of the model, or its bounds. */
+  outputBasis: "history" | "bounds";
+  /** Exact decimal USD; null when the model has no price. */
+  costUsd: string | null;
+  costUsdP95: string | null;
 }
 
 export interface AnalysisEstimate {
   ticker: string;
   model: string;
+  /** Which market data the run would read (imported, live, samples), as the run labels it. */
+  marketDataSource: string;
   stages: StageEstimate[];
   totalTokens: number;
-  costUsd: number | null;
+  totalTokensP95: number;
+  costUsd: string | null;
+  costUsdP95: string | null;
 }
 
-// Typical answer sizes when there is no history yet (tokens; thinking is part of output).
-const DEFAULT_OUTPUT = {
-  text: { output: 600, thinking: 200, chars: 1800 },
-  final: { output: 300, thinking: 150 },
-};
+/** A stage's answer size: its history's median and p95, or its bounds (the most it may bill) without one. */
+function answerFor(stage: StageDefinition<unknown>, model: string, history: StageHistory | undefined) {
+  if (history) {
+    return {
+      basis: "history" as const,
+      output: history.outputTokens.p50,
+      output95: history.outputTokens.p95,
+      thinking: history.thinkingTokens.p50,
+      thinking95: history.thinkingTokens.p95,
+    };
+  }
+  const bounds = outputBounds(stage, model);
+  const thinking = bounds.thinkingBudget ?? 0;
+  const output = bounds.maxOutputTokens + thinking;
+  return { basis: "bounds" as const, output, output95: output, thinking, thinking95: thinking };
+}
+
+const costOf = (model: string, input: number, output: number, thinking: number) =>
+  priceCall(model, {
+    ...ZERO_USAGE,
+    inputTokens: input,
+    outputTokens: output,
+    thinkingTokens: thinking,
+    totalTokens: input + output,
+  }).costPico;
 
 /**
- * Predicts an analysis' tokens and cost without running it: prompt tokens are counted by the
- * provider (countTokens, which is free), answer sizes come from this model's recent calls.
+ * Predicts an analysis' tokens and cost without running it, from the inputs the run would
+ * send: the same market data and prompts, text counted by the provider (countTokens is free),
+ * the charts by Gemini's tile rule; answers from this model's recent calls of each stage.
  */
 export async function estimateAnalysis(
   input: { ticker: string; model: string },
-  deps: { llm: LlmClient; prices: PriceProvider; sql: Sql },
+  deps: { llm: LlmClient; prices: PriceProvider; sql: Sql; charts: boolean },
 ): Promise<AnalysisEstimate | null> {
-  const series = await deps.prices.load(input.ticker);
-  if (!series || series.bars.length === 0) return null;
-  const brief = formatMarketBrief(series, computeIndicators(series.bars));
+  const inputs = await prepareMarketInputs(deps.prices, input.ticker, { charts: deps.charts });
+  if (!inputs) return null;
   const history = await recentStageHistory(deps.sql, input.model);
-  const count = (prompt: string) =>
-    deps.llm.countTokens({ model: input.model, systemInstruction: SYSTEM_INSTRUCTION, prompt });
-
-  const answerFor = (
-    callType: string,
-    isFinal: boolean,
-  ): { h: StageHistory | undefined; output: number; thinking: number } => {
-    const h = history.get(callType);
-    const fallback = isFinal ? DEFAULT_OUTPUT.final : DEFAULT_OUTPUT.text;
+  const count = async ({ prompt, parts }: StageInput) => {
+    const images = (parts.images ?? []).reduce((sum, image) => sum + inlineImageTokens(image.data), 0);
+    const text = await deps.llm.countTokens({
+      model: input.model,
+      systemInstruction: SYSTEM_INSTRUCTION,
+      prompt,
+    });
+    return { tokens: text + images, images };
+  };
+  const estimate = (
+    stage: StageDefinition<unknown>,
+    counted: { tokens: number; images: number },
+  ): StageEstimate => {
+    const answer = answerFor(stage, input.model, history.get(stage.callType));
+    const p50 = costOf(input.model, counted.tokens, answer.output, answer.thinking);
+    const p95 = costOf(input.model, counted.tokens, answer.output95, answer.thinking95);
     return {
-      h,
-      output: h?.outputTokens ?? fallback.output,
-      thinking: h?.thinkingTokens ?? fallback.thinking,
+      callType: stage.callType,
+      inputTokens: counted.tokens,
+      imageTokens: counted.images,
+      outputTokens: answer.output,
+      thinkingTokens: answer.thinking,
+      outputTokensP95: answer.output95,
+      outputBasis: answer.basis,
+      costUsd: p50 === null ? null : picoToUsd(p50),
+      costUsdP95: p95 === null ? null : picoToUsd(p95),
     };
   };
-  const stages: StageEstimate[] = [];
-  const estimate = (callType: string, inputTokens: number, isFinal: boolean): StageEstimate => {
-    const { h, output, thinking } = answerFor(callType, isFinal);
-    const cost = priceCall(input.model, {
-      ...ZERO_USAGE,
-      inputTokens,
-      outputTokens: output,
-      thinkingTokens: thinking,
-      totalTokens: inputTokens + output,
-    }).costPico;
-    return {
-      callType,
-      inputTokens,
-      outputTokens: output,
-      thinkingTokens: thinking,
-      outputBasis: h ? "history" : "default",
-      costUsd: cost === null ? null : Number(cost) / 1e12,
-    };
-  };
-  const counts = await Promise.all(ANALYSIS_STAGES.map((stage) => count(stagePrompt(brief, stage))));
-  ANALYSIS_STAGES.forEach((stage, i) => {
-    stages.push(estimate(stage.callType, counts[i] ?? 0, false));
+  const counts = await Promise.all(
+    ANALYSIS_STAGES.map((stage) => count(marketStageInput(inputs, input.model, stage))),
+  );
+  const stages = ANALYSIS_STAGES.map((stage, i) => estimate(stage, counts[i] ?? { tokens: 0, images: 0 }));
+  // The final prompt quotes the five answers: stand in text of their median length.
+  const placeholders = ANALYSIS_STAGES.map((stage) => {
+    const chars = history.get(stage.callType)?.outputChars ?? stage.bounds.maxOutputTokens * 4;
+    return { callType: stage.callType, text: "x".repeat(chars) };
   });
-  // The final prompt holds the five answers: stand in text of their expected length.
-  const placeholders = ANALYSIS_STAGES.map((stage) => ({
-    callType: stage.callType,
-    text: "x".repeat(history.get(stage.callType)?.outputChars ?? DEFAULT_OUTPUT.text.chars),
-  }));
-  const finalTokens = await count(finalDecisionPrompt(brief, FINAL_DECISION_STAGE, placeholders));
-  stages.push(estimate(FINAL_DECISION_STAGE.callType, finalTokens, true));
-  const unpriced = stages.some((s) => s.costUsd === null);
+  const finalInput = stageInput(
+    input.model,
+    FINAL_DECISION_STAGE,
+    finalDecisionPromptParts(inputs.brief, FINAL_DECISION_STAGE, placeholders),
+  );
+  stages.push(estimate(FINAL_DECISION_STAGE, await count(finalInput)));
+  const sumCost = (pick: (s: StageEstimate) => string | null) =>
+    stages.some((s) => pick(s) === null)
+      ? null
+      : picoToUsd(stages.reduce((sum, s) => sum + usdToPico(pick(s) ?? "0"), 0n));
   return {
     ticker: input.ticker,
     model: input.model,
+    marketDataSource: inputs.marketDataSource,
     stages,
     totalTokens: stages.reduce((sum, s) => sum + s.inputTokens + s.outputTokens, 0),
-    costUsd: unpriced ? null : stages.reduce((sum, s) => sum + (s.costUsd ?? 0), 0),
+    totalTokensP95: stages.reduce((sum, s) => sum + s.inputTokens + s.outputTokensP95, 0),
+    costUsd: sumCost((s) => s.costUsd),
+    costUsdP95: sumCost((s) => s.costUsdP95),
   };
 }

@@ -162,21 +162,35 @@ export async function listCalls(sql: Sql, analysisId: string): Promise<LlmCallRo
     ORDER BY started_at, call_type, attempt`;
 }
 
+/** Answer sizes of a stage's recent successful calls of a model: median and 95th percentile. */
 export interface StageHistory {
   callType: string;
   calls: number;
-  outputTokens: number;
-  thinkingTokens: number;
+  outputTokens: { p50: number; p95: number };
+  thinkingTokens: { p50: number; p95: number };
+  /** Median characters of the answer (the final prompt quotes the five answers). */
   outputChars: number;
 }
 
-/** Average answer size per stage over recent successful calls of a model (for estimates). */
+/** Per stage, over the newest successful calls of a model (for estimates). */
 export async function recentStageHistory(sql: Sql, model: string): Promise<Map<string, StageHistory>> {
   const rows = await sql<
-    { call_type: string; calls: number; output: number; thinking: number; chars: number }[]
+    {
+      call_type: string;
+      calls: number;
+      out50: number;
+      out95: number;
+      think50: number;
+      think95: number;
+      chars: number;
+    }[]
   >`
-    SELECT call_type, count(*)::int AS calls, avg(output_tokens)::float AS output,
-           avg(thinking_tokens)::float AS thinking, avg(output_chars)::float AS chars
+    SELECT call_type, count(*)::int AS calls,
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY output_tokens)::float AS out50,
+           percentile_cont(0.95) WITHIN GROUP (ORDER BY output_tokens)::float AS out95,
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY thinking_tokens)::float AS think50,
+           percentile_cont(0.95) WITHIN GROUP (ORDER BY thinking_tokens)::float AS think95,
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY output_chars)::float AS chars
     FROM (SELECT call_type, output_tokens, thinking_tokens, output_chars FROM llm_calls
           WHERE model = ${model} AND status = 'success'
           ORDER BY started_at DESC LIMIT 3000) recent
@@ -187,8 +201,8 @@ export async function recentStageHistory(sql: Sql, model: string): Promise<Map<s
       {
         callType: r.call_type,
         calls: r.calls,
-        outputTokens: Math.round(r.output),
-        thinkingTokens: Math.round(r.thinking),
+        outputTokens: { p50: Math.round(r.out50), p95: Math.round(r.out95) },
+        thinkingTokens: { p50: Math.round(r.think50), p95: Math.round(r.think95) },
         outputChars: Math.round(r.chars),
       },
     ]),

@@ -160,7 +160,8 @@ describe("analyze --estimate", () => {
     ]);
     const requests = (await serverLog()).slice(logBefore);
     expect(requests.map((e) => e.method)).toEqual(Array(6).fill("countTokens"));
-    expect(estimate.cost_usd).toBeGreaterThan(0);
+    expect(Number(estimate.cost_usd)).toBeGreaterThan(0);
+    expect(estimate.cost_usd).toMatch(/^\d+\.\d+$/); // exact decimal, not a float
     const after = await db.sql`SELECT count(*)::int AS n FROM stock_analyses`;
     expect(after[0]?.n).toBe(before[0]?.n);
   });
