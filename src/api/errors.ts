@@ -3,6 +3,7 @@ import { hasZodFastifySchemaValidationErrors } from "fastify-type-provider-zod";
 import { UsageError } from "../config/config.js";
 import type { Logger } from "../logger.js";
 import { quoteInput } from "../queue/job-payload.js";
+import { ServiceUnreachableError } from "../service-unreachable.js";
 import { isTransientDbError } from "../store/transient.js";
 
 /** An error the API answers with its own status and `{"error": code, "message"}`. */
@@ -82,6 +83,10 @@ function bodyFor(error: unknown, request: FastifyRequest): { status: number; cod
     };
   }
   if (error instanceof UsageError) return { status: 400, code: "bad_request", message: error.message };
+  // "Redis at host:port is unreachable: …": the address, never the URL's credentials.
+  if (error instanceof ServiceUnreachableError) {
+    return { status: 503, code: "unavailable", message: error.message };
+  }
   if (isTransientDbError(error)) {
     return { status: 503, code: "unavailable", message: "the database is unavailable; try again" };
   }

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { parseLimit, parseSince } from "../cli/input.js";
+import { parseLimit, parsePositiveInt, parseSince, parseUsd } from "../cli/input.js";
 import { UsageError } from "../config/config.js";
 import { analysisIdSchema, modelSchema, quoteInput, tickerSchema } from "../queue/job-payload.js";
 import { ANALYSIS_STATUSES } from "../store/analyses-repo.js";
@@ -13,28 +13,71 @@ import { CALL_STATUSES, EXPORT_FORMATS, parseExportUntil } from "./export-stream
  * zod schemas and parse helpers, so both refuse exactly the same input with the same words.
  */
 
+type Parser<T> = (raw: string) => T;
+type ErrorClass = new (...args: never[]) => Error;
+
 /**
- * Adapts a CLI parse helper (throws UsageError: `invalid <what> "<raw>": <reason>`) to a zod
- * string schema whose issue is the reason alone; the error handler names the field and value.
+ * The reason in a CLI parse helper's UsageError (`invalid <what> "<raw>": <reason>`): the
+ * error handler names the field and the value itself. Errors of other types are bugs: rethrown.
  */
-function fromParser<T>(parse: (raw: string) => T, ...errors: (new (...args: never[]) => Error)[]) {
-  return z.string().transform((raw, ctx): T => {
+function reasonOf(error: unknown, raw: string, errors: ErrorClass[]): string {
+  if (!(error instanceof UsageError) && !errors.some((type) => error instanceof type)) throw error;
+  const message = (error as Error).message;
+  const shown = ` ${quoteInput(raw)}: `;
+  const at = message.indexOf(shown);
+  return at >= 0 ? message.slice(at + shown.length) : message;
+}
+
+/** Why a CLI parse helper refuses `raw`, or null when it takes it. */
+function refusal(parse: Parser<unknown>, raw: string): string | null {
+  try {
+    parse(raw);
+    return null;
+  } catch (error) {
+    return reasonOf(error, raw, []);
+  }
+}
+
+/** Runs a CLI parse helper in a zod transform; a refusal becomes the issue's message. */
+function parsedBy<T>(parse: Parser<T>, errors: ErrorClass[] = []) {
+  return (raw: string, ctx: z.core.$RefinementCtx<unknown>): T => {
     try {
       return parse(raw);
     } catch (error) {
-      if (!(error instanceof UsageError) && !errors.some((type) => error instanceof type)) throw error;
-      const message = (error as Error).message;
-      const shown = ` ${quoteInput(raw)}: `;
-      const at = message.indexOf(shown);
-      ctx.addIssue({ code: "custom", message: at >= 0 ? message.slice(at + shown.length) : message });
+      ctx.addIssue({ code: "custom", message: reasonOf(error, raw, errors) });
       return z.NEVER;
     }
-  });
+  };
+}
+
+/** Adapts a CLI parse helper to a zod string schema that refuses exactly what the CLI refuses. */
+function fromParser<T>(parse: Parser<T>, ...errors: ErrorClass[]) {
+  return z.string().transform(parsedBy(parse, errors));
+}
+
+/**
+ * A JSON number checked by a CLI parse helper on its decimal text, so a body field keeps the
+ * limits and words of the flag it mirrors (max_tokens 1.5 → "must be a whole number of at
+ * least 1"). With `strings` a decimal string is taken too: an exact amount such as "0.05".
+ * A value of the wrong type gets the helper's reason as well, when it has one.
+ */
+function fromNumberParser<T>(parse: Parser<T>, options: { strings?: boolean } = {}) {
+  const wrongType = (issue: { input?: unknown }) =>
+    issue.input === undefined
+      ? undefined
+      : (refusal(parse, String(issue.input)) ??
+        (options.strings ? "must be a number or a decimal string" : "must be a JSON number"));
+  const input = options.strings
+    ? z.union([z.string(), z.number()], { error: wrongType })
+    : z.number({ error: wrongType });
+  // A JSON number's shortest round-trip text is what its sender wrote for any amount the
+  // helpers accept; 1e21 or 1e-7 stay in exponent form and are refused.
+  return input.transform((value, ctx) => parsedBy(parse)(String(value), ctx));
 }
 
 export const errorSchema = z
   .object({
-    error: z.string().describe("machine-readable code: bad_request, unauthorized, not_found, …"),
+    error: z.string().describe("machine-readable code: bad_request, unauthorized, not_found, unavailable, …"),
     message: z.string().describe("one human-readable line"),
   })
   .meta({ id: "Error" });
@@ -44,10 +87,43 @@ const tickerParam = tickerSchema.meta({
   examples: ["RELIANCE"],
 });
 
+/** The controls of `analyze`, validated by its own helpers (the message names the JSON field). */
+const maxTokensParam = fromNumberParser((raw) => parsePositiveInt(raw, "max_tokens")).meta({
+  type: "integer",
+  minimum: 1,
+  maximum: Number.MAX_SAFE_INTEGER,
+  description: "stop spending on this analysis after this many tokens (as --max-tokens)",
+});
+
+const maxCostParam = fromNumberParser((raw) => parseUsd(raw, "max_cost_usd"), { strings: true }).meta({
+  pattern: "^\\d+(\\.\\d{1,6})?$",
+  description:
+    "stop spending on this analysis after this many USD (as --max-cost): above 0, at most 6 " +
+    'decimals; a decimal string ("0.05") is kept exactly as written',
+});
+
+const flagParam = z.boolean({ error: "must be true or false" }).optional();
+
 export const enqueueBodySchema = z.strictObject({
   tickers: z.array(tickerParam).min(1, "needs at least one ticker").max(100, "at most 100 tickers"),
   model: modelSchema.optional().describe("Gemini model; default GEMINI_MODEL"),
   id: analysisIdSchema.optional().describe("client-chosen analysis id: makes the request idempotent"),
+  max_tokens: maxTokensParam.optional(),
+  max_cost_usd: maxCostParam.optional(),
+  reuse: flagParam.describe(
+    "reuse stage answers of identical recent inputs (as --reuse); default REUSE_BY_DEFAULT",
+  ),
+  context_cache: flagParam.describe(
+    "put the stages' shared prompt prefix in an explicit Gemini context cache (as --context-cache); default false",
+  ),
+  allow_partial: flagParam.describe(
+    "run the stages that fit when the whole analysis cannot fit under max_tokens/max_cost_usd " +
+      "(as --allow-partial); default false",
+  ),
+  allow_unpriced: flagParam.describe(
+    "run a model the price book does not know, its costs unknown (as --allow-unpriced); " +
+      "without it such a model is refused with 400",
+  ),
 });
 
 export const enqueueResponseSchema = z.object({

@@ -6,6 +6,7 @@ import {
   serializerCompiler,
   validatorCompiler,
 } from "fastify-type-provider-zod";
+import { installPriceBook } from "../config/price-book-file.js";
 import type { ApiDeps } from "./api-deps.js";
 import { mountQueueBoard } from "./bull-board.js";
 import { apiErrorHandler, apiNotFoundHandler } from "./errors.js";
@@ -23,6 +24,8 @@ import { reportsRoutes } from "./routes/reports.js";
  * document at /openapi.json is generated from the same schemas.
  */
 export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
+  // PRICE_BOOK_FILE prices what POST /analyses checks; a bad file stops the server at start.
+  installPriceBook(deps.config);
   const log = deps.logger.child({ component: "api" });
   const app = Fastify({
     loggerInstance: log as FastifyBaseLogger,

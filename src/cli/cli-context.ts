@@ -1,6 +1,8 @@
 import type { QueueEvents } from "bullmq";
 import type { Redis } from "ioredis";
 import { type Config, loadConfig } from "../config/config.js";
+import { installPriceBook } from "../config/price-book-file.js";
+import type { PriceBook } from "../ledger/price-table.js";
 import { logger } from "../logger.js";
 import {
   type AnalysisQueue,
@@ -16,26 +18,40 @@ import { createSql, type Sql } from "../store/database.js";
  */
 export class CliContext {
   readonly logger = logger;
-  #config: Config | undefined;
+  /** The config and the price book installed from it (PRICE_BOOK_FILE), loaded together. */
+  #loaded: { config: Config; priceBook: PriceBook } | undefined;
   #sql: Sql | undefined;
   readonly #redis: Redis[] = [];
   readonly #closers: (() => Promise<unknown>)[] = [];
 
   constructor(private readonly env: NodeJS.ProcessEnv = process.env) {}
 
+  #load(): { config: Config; priceBook: PriceBook } {
+    if (!this.#loaded) {
+      const config = loadConfig(this.env);
+      // A bad PRICE_BOOK_FILE stops any command like bad env does: exit 2, one line.
+      this.#loaded = { config, priceBook: installPriceBook(config) };
+    }
+    return this.#loaded;
+  }
+
   get config(): Config {
-    this.#config ??= loadConfig(this.env);
-    return this.#config;
+    return this.#load().config;
+  }
+
+  /** The shipped price book merged with PRICE_BOOK_FILE's versions. */
+  get priceBook(): PriceBook {
+    return this.#load().priceBook;
   }
 
   /** The database URL, once the config was loaded (for error messages; never loads it). */
   get databaseUrlIfLoaded(): string | undefined {
-    return this.#config?.databaseUrl;
+    return this.#loaded?.config.databaseUrl;
   }
 
   /** Replaces the loaded config (demo runs on its own queue prefix). */
   useConfig(config: Config): void {
-    this.#config = config;
+    this.#loaded = { config, priceBook: installPriceBook(config) };
   }
 
   get sql(): Sql {

@@ -40,6 +40,11 @@ function buildProgram(ctx: CliContext): Command {
     .option("--context-cache", "put the stages' shared prompt prefix in an explicit Gemini context cache")
     .option("--max-tokens <n>", "stop spending on this analysis after n tokens")
     .option("--max-cost <usd>", "stop spending on this analysis after this many USD")
+    .option(
+      "--allow-partial",
+      "run the stages that fit when the whole analysis cannot fit under --max-tokens/--max-cost",
+    )
+    .option("--allow-unpriced", "run a model the price book does not know (its costs stay unknown)")
     .option("--json", "print JSON")
     .action(async (tickers: string[], options) =>
       (await import("./commands/analyze.js")).analyzeCommand(ctx, tickers, options),

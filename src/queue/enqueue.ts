@@ -20,6 +20,11 @@ export interface EnqueueRequest {
   reuse?: boolean | undefined;
   /** Put the stages' shared prompt prefix in an explicit context cache. */
   contextCache?: boolean | undefined;
+  /**
+   * When the whole analysis cannot fit under maxTokens/maxCostUsd, run the stages that fit
+   * instead of refusing it up front.
+   */
+  allowPartial?: boolean | undefined;
 }
 
 export interface EnqueuedAnalysis {

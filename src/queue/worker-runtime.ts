@@ -1,4 +1,5 @@
 import type { Config } from "../config/config.js";
+import { installPriceBook } from "../config/price-book-file.js";
 import type { LlmConnection } from "../llm/create-llm.js";
 import type { Logger } from "../logger.js";
 import { watchMarketInputsCache, watchTrackerRegistry } from "../metrics/worker-metrics.js";
@@ -6,6 +7,7 @@ import { createWorkerResources, type WorkerResources } from "../resources.js";
 import type { Sql } from "../store/database.js";
 import { migrate } from "../store/migrate.js";
 import { ensureCallPartitions } from "../store/partitions-repo.js";
+import { syncCacheRates } from "../store/savings-repo.js";
 import { createAnalysisQueue } from "./analysis-queue.js";
 import { createAnalysisWorker } from "./analysis-worker.js";
 import { recoverOrphanedAnalyses } from "./recovery.js";
@@ -23,8 +25,17 @@ export async function startWorkerRuntime(
   logger: Logger,
   options: { concurrency?: number; llmConnection?: LlmConnection; sql?: Sql } = {},
 ): Promise<WorkerRuntime> {
+  // A bad PRICE_BOOK_FILE stops the worker before it touches anything (PriceBookFileError, exit 2).
+  const priceBook = installPriceBook(config);
   await migrate(config.databaseUrl, logger);
   const resources = await createWorkerResources(config, logger, options);
+  try {
+    // Cache savings are read per price version from stats_cache_rates: the file's versions too.
+    await syncCacheRates(resources.sql, priceBook);
+  } catch (error) {
+    await resources.close();
+    throw error;
+  }
   const connection = createRedis(config.redisUrl, "worker");
   connection.on("error", (err) => logger.warn({ err: err.message }, "redis connection error"));
   const concurrency = options.concurrency ?? config.workerConcurrency;

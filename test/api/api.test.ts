@@ -390,7 +390,13 @@ describe("when Postgres or Redis is away", () => {
     const { createAnalysisQueue } = await import("../../src/queue/analysis-queue.js");
     const deadQueue = createAnalysisQueue(redis, "sl-test-dead");
     deadQueue.on("error", () => {});
-    const noRedis = await buildApi({ config: api.config, sql: api.db.sql, redis, queue: deadQueue, logger });
+    const noRedis = await buildApi({
+      config: { ...api.config, redisUrl: "redis://127.0.0.1:1" },
+      sql: api.db.sql,
+      redis,
+      queue: deadQueue,
+      logger,
+    });
     const { createSql } = await import("../../src/store/database.js");
     const missingDb = createSql(`${api.db.url}_missing`, { max: 1 });
     const noPostgres = await buildApi({
@@ -417,7 +423,7 @@ describe("when Postgres or Redis is away", () => {
       expect(queued.statusCode).toBe(503);
       expect(queued.json()).toEqual({
         error: "unavailable",
-        message: "the queue (Redis) is unavailable; try again",
+        message: "Redis at 127.0.0.1:1 is unreachable: ECONNREFUSED",
       });
 
       const list = await noPostgres.inject({ url: "/analyses" });

@@ -1,7 +1,9 @@
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { analysisJson, callJson, renderSummary } from "../../cli/render.js";
+import { assertPricedModel } from "../../ledger/pricing.js";
 import { enqueueAnalyses } from "../../queue/enqueue.js";
+import { assertQueueReachable } from "../../queue/queue-check.js";
 import { getAnalysis, listAnalyses } from "../../store/analyses-repo.js";
 import { listCalls } from "../../store/calls-repo.js";
 import type { ApiDeps } from "../api-deps.js";
@@ -34,21 +36,33 @@ export function analysesRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
           summary: "Enqueue analyses",
           description:
             "Queues one analysis per ticker. With `id` (one ticker) the request is idempotent: " +
-            "repeating it returns the same analysis and queues nothing new.",
+            "repeating it returns the same analysis and queues nothing new. The other fields are " +
+            "`analyze`'s options. A model the price book does not know is refused (400) unless " +
+            "`allow_unpriced` is true; an unreachable queue (Redis) answers 503. Either way nothing is written.",
           tags: ["analyses"],
           body: enqueueBodySchema,
-          response: { 202: enqueueResponseSchema, 400: errorSchema, 401: errorSchema, 409: errorSchema },
+          response: {
+            202: enqueueResponseSchema,
+            400: errorSchema,
+            401: errorSchema,
+            409: errorSchema,
+            503: errorSchema.describe("the queue (Redis) is unreachable; nothing was written"),
+          },
           ...(config.apiToken ? { security: [{ bearer: [] }] } : {}),
         },
       },
       async (request, reply) => {
-        const { tickers, model, id } = request.body;
+        const { tickers, id, max_tokens, max_cost_usd, reuse, context_cache, allow_partial, allow_unpriced } =
+          request.body;
         if (id !== undefined && tickers.length !== 1) {
           throw new ApiError(400, "bad_request", "id takes exactly one ticker");
         }
         if (new Set(tickers).size !== tickers.length) {
           throw new ApiError(400, "bad_request", "a ticker is listed twice");
         }
+        const model = request.body.model ?? config.gemini.model;
+        // Refused (400) before anything is read or written: costs of null only when asked for.
+        assertPricedModel(model, { allowUnpriced: allow_unpriced ?? false, flag: "allow_unpriced" });
         if (id !== undefined) {
           const existing = await getAnalysis(sql, id);
           if (existing && existing.ticker !== tickers[0]) {
@@ -59,13 +73,20 @@ export function analysesRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
             );
           }
         }
-        // Fail before writing a row: the producer connection does not queue commands offline.
-        if (deps.redis.status !== "ready") {
-          throw new ApiError(503, "unavailable", "the queue (Redis) is unavailable; try again");
-        }
+        // Before any row is written: an unreachable Redis answers 503 in seconds (ServiceUnreachableError).
+        await assertQueueReachable(queue, config.redisUrl);
         const analyses = await enqueueAnalyses(
           { sql, queue },
-          { tickers, model: model ?? config.gemini.model, id },
+          {
+            tickers,
+            model,
+            id,
+            maxTokens: max_tokens,
+            maxCostUsd: max_cost_usd,
+            reuse: reuse ?? config.reuse.byDefault,
+            contextCache: context_cache ?? false,
+            allowPartial: allow_partial ?? false,
+          },
         );
         return reply.code(202).send({ analyses: analyses.map((a) => ({ id: a.id, ticker: a.ticker })) });
       },

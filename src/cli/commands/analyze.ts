@@ -1,5 +1,7 @@
+import type { PriceBook } from "../../ledger/price-table.js";
+import { assertPricedModel } from "../../ledger/pricing.js";
 import type { AnalysisProgress } from "../../queue/analysis-worker.js";
-import { type EnqueuedAnalysis, enqueueAnalyses } from "../../queue/enqueue.js";
+import { type EnqueuedAnalysis, type EnqueueRequest, enqueueAnalyses } from "../../queue/enqueue.js";
 import { assertQueueReachable } from "../../queue/queue-check.js";
 import type { CliContext } from "../cli-context.js";
 import { CliFailure, UsageError } from "../cli-errors.js";
@@ -14,6 +16,8 @@ export interface AnalyzeOptions {
   contextCache?: boolean;
   maxTokens?: string;
   maxCost?: string;
+  allowPartial?: boolean;
+  allowUnpriced?: boolean;
   model?: string;
   id?: string;
   json?: boolean;
@@ -35,13 +39,18 @@ function progressPrinter(analyses: EnqueuedAnalysis[]) {
   };
 }
 
-/** Validates everything first, so a bad ticker or id writes no row and queues no job. */
+/**
+ * Validates everything first, so a bad ticker, id or unpriced model writes no row and queues
+ * no job. `priceBook` is the shipped book with PRICE_BOOK_FILE's versions (a file may price
+ * a model the shipped book lacks).
+ */
 function parseRequest(
   rawTickers: string[],
   options: AnalyzeOptions,
   defaultModel: () => string,
   reuseByDefault: () => boolean,
-) {
+  priceBook: () => PriceBook,
+): EnqueueRequest {
   if (rawTickers.length === 0) throw new UsageError("analyze needs at least one TICKER");
   const tickers = rawTickers.map(parseTicker);
   const id = options.id === undefined ? undefined : parseAnalysisId(options.id);
@@ -51,6 +60,7 @@ function parseRequest(
   const maxTokens =
     options.maxTokens === undefined ? undefined : parsePositiveInt(options.maxTokens, "--max-tokens");
   const maxCostUsd = options.maxCost === undefined ? undefined : parseUsd(options.maxCost, "--max-cost");
+  assertPricedModel(model, { allowUnpriced: options.allowUnpriced ?? false, book: priceBook() });
   return {
     tickers,
     id,
@@ -59,6 +69,7 @@ function parseRequest(
     maxCostUsd,
     reuse: options.reuse ?? reuseByDefault(),
     contextCache: options.contextCache ?? false,
+    allowPartial: options.allowPartial ?? false,
   };
 }
 
@@ -87,6 +98,7 @@ export async function analyzeCommand(ctx: CliContext, rawTickers: string[], opti
     options,
     () => ctx.config.gemini.model,
     () => ctx.config.reuse.byDefault,
+    () => ctx.priceBook,
   );
   if (options.estimate) {
     // Loaded only here: it brings the market data and LLM modules the enqueue path never needs.
