@@ -136,3 +136,28 @@ export async function estimateAnalysis(
     costUsdP95: sumCost((s) => s.costUsdP95),
   };
 }
+
+/**
+ * Why an analysis cannot fit its caps at all (its estimate is above one), or null. `flags`
+ * names the caps as the caller's user knows them (CLI flags or API fields).
+ */
+export function estimateExceedsCaps(
+  estimate: AnalysisEstimate,
+  caps: { maxTokens?: number | undefined; maxCostUsd?: string | undefined },
+  flags: { maxTokens: string; maxCost: string; allowPartial: string },
+): string | null {
+  const what = `${estimate.ticker}: the estimate is ${estimate.totalTokens.toLocaleString("en-US")} tokens${
+    estimate.costUsd === null ? "" : ` ($${Number(estimate.costUsd).toFixed(6)})`
+  }`;
+  const hint = `raise the cap, or pass ${flags.allowPartial} to run the stages that fit`;
+  if (caps.maxTokens !== undefined && estimate.totalTokens > caps.maxTokens) {
+    return `${what}, more than ${flags.maxTokens} ${caps.maxTokens.toLocaleString("en-US")}; ${hint}`;
+  }
+  if (caps.maxCostUsd !== undefined) {
+    if (estimate.costUsd === null) return `${what}; the model has no price, so ${flags.maxCost} cannot be kept`;
+    if (usdToPico(estimate.costUsd) > usdToPico(caps.maxCostUsd)) {
+      return `${what}, more than ${flags.maxCost} ${caps.maxCostUsd}; ${hint}`;
+    }
+  }
+  return null;
+}

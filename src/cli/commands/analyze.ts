@@ -92,6 +92,20 @@ export function reportOutcomes(outcomes: WaitOutcome[], json: boolean): boolean 
   return outcomes.every((o) => o.row?.status === "completed" && !o.jobFailure);
 }
 
+/** Exit 2 before anything is written when an analysis' estimate is above its cap (see --allow-partial). */
+async function refuseWhatCannotFit(ctx: CliContext, request: ReturnType<typeof parseRequest>): Promise<void> {
+  const { estimateTickers } = await import("./estimate.js");
+  const { estimateExceedsCaps } = await import("../../analysis/estimate.js");
+  for (const estimate of await estimateTickers(ctx, request)) {
+    const refusal = estimateExceedsCaps(estimate, request, {
+      maxTokens: "--max-tokens",
+      maxCost: "--max-cost",
+      allowPartial: "--allow-partial",
+    });
+    if (refusal) throw new UsageError(refusal);
+  }
+}
+
 export async function analyzeCommand(ctx: CliContext, rawTickers: string[], options: AnalyzeOptions) {
   const request = parseRequest(
     rawTickers,
@@ -104,6 +118,9 @@ export async function analyzeCommand(ctx: CliContext, rawTickers: string[], opti
     // Loaded only here: it brings the market data and LLM modules the enqueue path never needs.
     const { estimateCommand } = await import("./estimate.js");
     return estimateCommand(ctx, request, options.json ?? false);
+  }
+  if ((request.maxTokens !== undefined || request.maxCostUsd !== undefined) && !request.allowPartial) {
+    await refuseWhatCannotFit(ctx, request);
   }
   const queue = ctx.queue();
   // Before any row is written: an unreachable Redis fails here, in seconds, with one line.

@@ -53,7 +53,8 @@ export async function estimateTickers(
   ctx: CliContext,
   request: { tickers: string[]; model: string },
 ): Promise<AnalysisEstimate[]> {
-  const llm = await connectLlm(ctx.config, ctx.logger);
+  // Quiet: an estimate (or a refusal built on one) prints its answer, not the emulator's start.
+  const llm = await connectLlm(ctx.config, ctx.logger.child({}, { level: "warn" }));
   ctx.onClose(() => llm.close());
   // The run's own price sources, in its order: imported, live (when enabled), samples.
   const prices = createPriceProvider({ sql: ctx.sql, logger: ctx.logger, market: ctx.config.market });
