@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
 import { hasZodFastifySchemaValidationErrors } from "fastify-type-provider-zod";
+import { DailyBudgetExhaustedError } from "../analysis/daily-budget.js";
 import { UsageError } from "../config/config.js";
 import type { Logger } from "../logger.js";
 import { quoteInput } from "../queue/job-payload.js";
@@ -83,6 +84,9 @@ function bodyFor(error: unknown, request: FastifyRequest): { status: number; cod
     };
   }
   if (error instanceof UsageError) return { status: 400, code: "bad_request", message: error.message };
+  if (error instanceof DailyBudgetExhaustedError) {
+    return { status: 429, code: "budget_exhausted", message: error.message };
+  }
   // "Redis at host:port is unreachable: …": the address, never the URL's credentials.
   if (error instanceof ServiceUnreachableError) {
     return { status: 503, code: "unavailable", message: error.message };

@@ -63,7 +63,8 @@ export function parsePositiveInt(raw: string, what: string): number {
 
 /** A USD amount with at most 6 decimals, kept as an exact decimal string. */
 export function parseUsd(raw: string, what: string): string {
-  if (!/^\d+(\.\d{1,6})?$/.test(raw) || Number(raw) <= 0) {
+  // Up to 12 integer digits: the ledger's money columns are NUMERIC(24, 12).
+  if (!/^\d{1,12}(\.\d{1,6})?$/.test(raw) || Number(raw) <= 0) {
     throw new UsageError(`invalid ${what} ${quoteInput(raw)}: must be a USD amount above 0 such as 0.05`);
   }
   return raw;

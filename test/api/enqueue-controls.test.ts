@@ -155,6 +155,33 @@ describe("POST /analyses refuses bad controls with 400, writing and queuing noth
   });
 });
 
+describe("POST /analyses and the daily budget", () => {
+  it("answers 429 once today's budget is spent (DAILY_BUDGET_EXCEEDED=refuse), writing nothing", async () => {
+    // A budget of one token is spent by the first call recorded today.
+    const id = (await enqueueOne(api.app, {})).id as string;
+    await api.db.sql`INSERT INTO llm_calls (analysis_id, call_type, attempt, model, status, input_tokens,
+      output_tokens, total_tokens, usage_source, started_at, input_chars, output_chars)
+      VALUES (${id}, 'indicator_summary', 1, 'gemini-2.5-flash', 'success', 5, 0, 5, 'provider', now(), 20, 0)`;
+    const capped = await buildApi({
+      config: { ...api.config, budget: { ...api.config.budget, dailyTokens: 1 } },
+      sql: api.db.sql,
+      redis: api.redis,
+      queue: api.queue,
+      logger,
+    });
+    try {
+      const [rows, jobs] = [await countRows(), await countJobs()];
+      const response = await post(capped, { tickers: ["INFY"] });
+      expect(response.statusCode).toBe(429);
+      expect(response.json()).toMatchObject({ error: "budget_exhausted" });
+      expect(response.json().message).toMatch(/^daily budget reached: 5 of 1 tokens used today/);
+      expect([await countRows(), await countJobs()]).toEqual([rows, jobs]);
+    } finally {
+      await capped.close();
+    }
+  });
+});
+
 describe("POST /analyses with Redis unreachable", () => {
   /** The API as `serve` builds it, with REDIS_URL pointing at `redisUrl`. */
   async function apiOn(redisUrl: string) {

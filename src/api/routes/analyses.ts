@@ -38,7 +38,8 @@ export function analysesRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
             "Queues one analysis per ticker. With `id` (one ticker) the request is idempotent: " +
             "repeating it returns the same analysis and queues nothing new. The other fields are " +
             "`analyze`'s options. A model the price book does not know is refused (400) unless " +
-            "`allow_unpriced` is true; an unreachable queue (Redis) answers 503. Either way nothing is written.",
+            "`allow_unpriced` is true; a spent daily budget answers 429 (or, with DAILY_BUDGET_EXCEEDED=queue, " +
+            "the analysis waits for the reset); an unreachable queue (Redis) answers 503. Refused, nothing is written.",
           tags: ["analyses"],
           body: enqueueBodySchema,
           response: {
@@ -46,6 +47,9 @@ export function analysesRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
             400: errorSchema,
             401: errorSchema,
             409: errorSchema,
+            429: errorSchema.describe(
+              "today's budget (DAILY_TOKEN_BUDGET / DAILY_COST_BUDGET_USD) is spent and DAILY_BUDGET_EXCEEDED=refuse; nothing was written",
+            ),
             503: errorSchema.describe("the queue (Redis) is unreachable; nothing was written"),
           },
           ...(config.apiToken ? { security: [{ bearer: [] }] } : {}),
@@ -76,7 +80,7 @@ export function analysesRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
         // Before any row is written: an unreachable Redis answers 503 in seconds (ServiceUnreachableError).
         await assertQueueReachable(queue, config.redisUrl);
         const analyses = await enqueueAnalyses(
-          { sql, queue },
+          { sql, queue, budget: config.budget },
           {
             tickers,
             model,
