@@ -155,6 +155,25 @@ describe("POST /analyses refuses bad controls with 400, writing and queuing noth
   });
 });
 
+describe("POST /analyses with a cap the analysis cannot fit", () => {
+  it("is refused (400) with the estimate and the cap unless allow_partial, writing nothing", async () => {
+    const [rows, jobs] = [await countRows(), await countJobs()];
+    const refused = await post(api.app, { tickers: ["TCS"], max_tokens: 100 });
+    expect(refused.statusCode, refused.body).toBe(400);
+    expect(refused.json().message).toMatch(
+      /^TCS: the estimate is [\d,]+ tokens \(\$0\.\d{6}\), more than max_tokens 100; raise the cap, or pass allow_partial to run the stages that fit$/,
+    );
+    const byCost = await post(api.app, { tickers: ["TCS"], max_cost_usd: "0.0001" });
+    expect(byCost.statusCode, byCost.body).toBe(400);
+    expect(byCost.json().message).toMatch(/more than max_cost_usd 0\.0001;/);
+    expect([await countRows(), await countJobs()]).toEqual([rows, jobs]);
+    const partial = await post(api.app, { tickers: ["TCS"], max_tokens: 100, allow_partial: true });
+    expect(partial.statusCode, partial.body).toBe(202);
+    const roomy = await post(api.app, { tickers: ["TCS"], max_tokens: 50_000 });
+    expect(roomy.statusCode, roomy.body).toBe(202);
+  });
+});
+
 describe("POST /analyses and the daily budget", () => {
   it("answers 429 once today's budget is spent (DAILY_BUDGET_EXCEEDED=refuse), writing nothing", async () => {
     // A budget of one token is spent by the first call recorded today.
@@ -209,7 +228,7 @@ describe("POST /analyses with Redis unreachable", () => {
   async function expect503(app: FastifyInstance, message: RegExp) {
     const before = await countRows();
     const started = Date.now();
-    const response = await post(app, { tickers: ["TCS", "INFY"], max_tokens: 1000 });
+    const response = await post(app, { tickers: ["TCS", "INFY"], max_tokens: 1000, allow_partial: true });
     expect(Date.now() - started).toBeLessThan(5_000);
     expect(response.statusCode, response.body).toBe(503);
     expect(Object.keys(response.json())).toEqual(["error", "message"]);

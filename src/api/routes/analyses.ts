@@ -8,6 +8,7 @@ import { getAnalysis, listAnalyses } from "../../store/analyses-repo.js";
 import { listCalls } from "../../store/calls-repo.js";
 import type { ApiDeps } from "../api-deps.js";
 import { requireBearerToken } from "../auth.js";
+import { CapCheck } from "../cap-check.js";
 import { encodeCursor } from "../cursor.js";
 import { ApiError, notFound } from "../errors.js";
 import {
@@ -27,6 +28,8 @@ export function analysesRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
   return async (app) => {
     const { sql, queue, config } = deps;
     const auth = config.apiToken ? [requireBearerToken(config.apiToken)] : [];
+    const capCheck = new CapCheck(deps);
+    app.addHook("onClose", () => capCheck.close());
 
     app.post(
       "/analyses",
@@ -67,6 +70,14 @@ export function analysesRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
         const model = request.body.model ?? config.gemini.model;
         // Refused (400) before anything is read or written: costs of null only when asked for.
         assertPricedModel(model, { allowUnpriced: allow_unpriced ?? false, flag: "allow_unpriced" });
+        if ((max_tokens !== undefined || max_cost_usd !== undefined) && !allow_partial) {
+          await capCheck.refuseWhatCannotFit({
+            tickers,
+            model,
+            maxTokens: max_tokens,
+            maxCostUsd: max_cost_usd,
+          });
+        }
         if (id !== undefined) {
           const existing = await getAnalysis(sql, id);
           if (existing && existing.ticker !== tickers[0]) {
