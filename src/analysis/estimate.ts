@@ -154,7 +154,8 @@ export function estimateExceedsCaps(
     return `${what}, more than ${flags.maxTokens} ${caps.maxTokens.toLocaleString("en-US")}; ${hint}`;
   }
   if (caps.maxCostUsd !== undefined) {
-    if (estimate.costUsd === null) return `${what}; the model has no price, so ${flags.maxCost} cannot be kept`;
+    if (estimate.costUsd === null)
+      return `${what}; the model has no price, so ${flags.maxCost} cannot be kept`;
     if (usdToPico(estimate.costUsd) > usdToPico(caps.maxCostUsd)) {
       return `${what}, more than ${flags.maxCost} ${caps.maxCostUsd}; ${hint}`;
     }

@@ -1,21 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { runCli } from "../helpers/cli.js";
-import { createTestDatabase, dropQueueKeys, type TestDatabase, uniqueName } from "../helpers/services.js";
+import { cliTestEnv } from "../helpers/cli-env.js";
 
-let db: TestDatabase;
-const prefix = uniqueName("sl-test-caps");
-let env: Record<string, string>;
+const files = cliTestEnv("sl-test-caps");
 
-beforeAll(async () => {
-  db = await createTestDatabase();
-  env = { DATABASE_URL: db.url, QUEUE_PREFIX: prefix };
-});
-afterAll(async () => {
-  await db.drop();
-  await dropQueueKeys(prefix);
-});
-
-const rows = async () => Number((await db.sql`SELECT count(*)::int AS n FROM stock_analyses`)[0]?.n);
+const rows = async () => Number((await files.db.sql`SELECT count(*)::int AS n FROM stock_analyses`)[0]?.n);
 
 describe("analyze with a cap the analysis cannot fit", () => {
   it.each([
@@ -25,7 +14,7 @@ describe("analyze with a cap the analysis cannot fit", () => {
     "%j is refused up front: exit 2, one line with the estimate and the cap, nothing written",
     async (cap, line) => {
       const before = await rows();
-      const result = await runCli(["analyze", "TCS", ...cap], env);
+      const result = await runCli(["analyze", "TCS", ...cap], files.env);
       expect(result.code, result.stderr).toBe(2);
       const lines = result.stderr.trim().split("\n");
       expect(lines).toHaveLength(1);
@@ -36,15 +25,18 @@ describe("analyze with a cap the analysis cannot fit", () => {
   );
 
   it("--allow-partial queues it with its cap", async () => {
-    const result = await runCli(["analyze", "TCS", "--max-tokens", "100", "--allow-partial", "--json"], env);
+    const result = await runCli(
+      ["analyze", "TCS", "--max-tokens", "100", "--allow-partial", "--json"],
+      files.env,
+    );
     expect(result.code, result.stderr).toBe(0);
     const [queued] = JSON.parse(result.stdout).analyses;
-    const [row] = await db.sql`SELECT status, max_tokens FROM stock_analyses WHERE id = ${queued.id}`;
+    const [row] = await files.db.sql`SELECT status, max_tokens FROM stock_analyses WHERE id = ${queued.id}`;
     expect(row).toEqual({ status: "queued", max_tokens: 100 });
   });
 
   it("a cap the estimate fits under is queued without --allow-partial", async () => {
-    const result = await runCli(["analyze", "TCS", "--max-tokens", "50000", "--json"], env);
+    const result = await runCli(["analyze", "TCS", "--max-tokens", "50000", "--json"], files.env);
     expect(result.code, result.stderr).toBe(0);
   });
 });

@@ -1,37 +1,22 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { logger } from "../../src/logger.js";
 import { createAnalysisQueue } from "../../src/queue/analysis-queue.js";
 import { enqueueAnalyses } from "../../src/queue/enqueue.js";
 import { recoverOrphanedAnalyses } from "../../src/queue/recovery.js";
 import { createRedis } from "../../src/queue/redis.js";
 import { freePort, runCli } from "../helpers/cli.js";
-import {
-  createTestDatabase,
-  dropQueueKeys,
-  REDIS_URL,
-  type TestDatabase,
-  uniqueName,
-} from "../helpers/services.js";
+import { cliTestEnv } from "../helpers/cli-env.js";
+import { REDIS_URL } from "../helpers/services.js";
 
-let db: TestDatabase;
-const prefix = uniqueName("sl-test-down");
-let env: Record<string, string>;
+const files = cliTestEnv("sl-test-down");
 
-beforeAll(async () => {
-  db = await createTestDatabase();
-  env = { DATABASE_URL: db.url, QUEUE_PREFIX: prefix };
-});
-afterAll(async () => {
-  await db.drop();
-  await dropQueueKeys(prefix);
-});
-
-const rowCount = async () => Number((await db.sql`SELECT count(*)::int AS n FROM stock_analyses`)[0]?.n);
+const rowCount = async () =>
+  Number((await files.db.sql`SELECT count(*)::int AS n FROM stock_analyses`)[0]?.n);
 
 /** The command ends on its own (not killed by runCli's timeout) with exit 1 and one line. */
 async function expectUnreachable(args: string[], extraEnv: Record<string, string>, line: RegExp) {
   const before = await rowCount();
-  const result = await runCli(args, { ...env, ...extraEnv }, 20_000);
+  const result = await runCli(args, { ...files.env, ...extraEnv }, 20_000);
   expect(result.code, result.stderr).toBe(1);
   const lines = result.stderr.trim().split("\n");
   expect(lines, result.stderr).toHaveLength(1);
@@ -59,7 +44,7 @@ describe("a service that does not answer", () => {
     const port = await freePort();
     const result = await runCli(
       ["analyze", "TCS"],
-      { ...env, DATABASE_URL: `postgres://postgres@127.0.0.1:${port}/x` },
+      { ...files.env, DATABASE_URL: `postgres://postgres@127.0.0.1:${port}/x` },
       20_000,
     );
     expect(result.code, result.stderr).toBe(1);
@@ -72,26 +57,29 @@ describe("a service that does not answer", () => {
 describe("a job that cannot be added", () => {
   it("ends its fresh row failed ('not enqueued: …') in the same call, so recovery never runs it", async () => {
     const connection = createRedis(REDIS_URL, "producer");
-    const queue = createAnalysisQueue(connection, prefix);
+    const queue = createAnalysisQueue(connection, files.prefix);
     await queue.waitUntilReady();
     connection.disconnect(); // the connection is gone: add() fails after the row is written
     await expect(
       enqueueAnalyses(
-        { sql: db.sql, queue },
+        { sql: files.db.sql, queue },
         { tickers: ["TCS"], model: "gemini-2.5-flash", id: "lost-job" },
       ),
     ).rejects.toThrow();
-    const [row] =
-      await db.sql`SELECT status, error, total_tokens, completed_at FROM stock_analyses WHERE id = 'lost-job'`;
+    const [row] = await files.db
+      .sql`SELECT status, error, total_tokens, completed_at FROM stock_analyses WHERE id = 'lost-job'`;
     expect(row?.status).toBe("failed");
     expect(row?.error).toMatch(/^not enqueued: /);
     expect(Number(row?.total_tokens)).toBe(0);
     expect(row?.completed_at).not.toBeNull();
     await queue.close();
 
-    const live = createAnalysisQueue(createRedis(REDIS_URL, "producer"), prefix);
+    const live = createAnalysisQueue(createRedis(REDIS_URL, "producer"), files.prefix);
     try {
-      const report = await recoverOrphanedAnalyses({ sql: db.sql, queue: live, logger }, { minAgeMs: 0 });
+      const report = await recoverOrphanedAnalyses(
+        { sql: files.db.sql, queue: live, logger },
+        { minAgeMs: 0 },
+      );
       expect(report.requeued).not.toContain("lost-job");
       expect(await live.getJob("lost-job")).toBeUndefined();
     } finally {
