@@ -102,7 +102,9 @@ function fromHttpStatus(error: HttpError): LlmCallError {
       retryAfterMs: retryDelayFromDetails(error.errorDetails),
     });
   }
-  if (status === 401 || status === 403) return new LlmCallError("auth", message);
+  // Gemini answers a bad key with 400 INVALID_ARGUMENT whose ErrorInfo says API_KEY_INVALID.
+  const badKey = error.errorDetails?.some((detail) => detail?.reason === "API_KEY_INVALID") ?? false;
+  if (status === 401 || status === 403 || badKey) return new LlmCallError("auth", message);
   if (status === 408) return new LlmCallError("timeout", message);
   if (status >= 500) return new LlmCallError("server_error", message);
   return new LlmCallError("invalid_request", message);

@@ -111,7 +111,7 @@ describe("runAnalysis against the Gemini-protocol emulator", () => {
     h.emulator.setFaults([{ kind: "auth", callType: "final_decision" }]);
     const { row, calls } = await run();
     expect(row.status).toBe("failed");
-    expect(row.error).toMatch(/^final_decision failed: auth: HTTP 403/);
+    expect(row.error).toMatch(/^final_decision failed: auth: HTTP 400: API key not valid/);
     expect(calls.filter((c) => c.call_type === "final_decision")).toHaveLength(1);
   });
 

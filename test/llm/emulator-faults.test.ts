@@ -61,7 +61,7 @@ describe("HTTP error faults surface as GoogleGenerativeAIFetchError", () => {
     ["server_error", 500, "An internal error has occurred"],
     ["overloaded", 503, "The model is overloaded"],
     ["invalid_request", 400, "Request contains an invalid argument"],
-    ["auth", 403, "API key not valid"],
+    ["auth", 400, "API key not valid"],
   ] as const)("%s: HTTP %i", async (kind, status, message) => {
     handle.setFaults([{ kind }]);
     const error = fetchError(await failure(modelFor(handle).generateContent(PROMPT)));
@@ -277,7 +277,7 @@ describe("HTTP control endpoints", () => {
 
     await control("faults", { method: "PUT", body: "auth@final_decision" });
     const denied = await failure(modelFor(handle, { callType: "final_decision" }).generateContent(PROMPT));
-    expect(fetchError(denied).status).toBe(403);
+    expect(fetchError(denied).status).toBe(400);
     await control("faults", { method: "DELETE" });
     await expect(
       modelFor(handle, { callType: "final_decision" }).generateContent(PROMPT),

@@ -61,7 +61,8 @@ export function httpFaultReply(kind: FaultKind, retryDelaySeconds = 1): ErrorRep
     case "invalid_request":
       return googleError(400, "INVALID_ARGUMENT", "Request contains an invalid argument.");
     case "auth":
-      return googleError(403, "PERMISSION_DENIED", "API key not valid. Please pass a valid API key.", [
+      // What Gemini answers for a bad key: 400, with the reason in its ErrorInfo.
+      return googleError(400, "INVALID_ARGUMENT", "API key not valid. Please pass a valid API key.", [
         {
           "@type": "type.googleapis.com/google.rpc.ErrorInfo",
           reason: "API_KEY_INVALID",
