@@ -7,6 +7,7 @@ import {
 } from "@google/generative-ai";
 import { GoogleAICacheManager, GoogleAIFileManager, type RequestOptions } from "@google/generative-ai/server";
 import { type Logger, logger as processLogger } from "../logger.js";
+import { withTimeout } from "../timeout.js";
 import { isMissingFileError, LlmCallError, mapSdkError } from "./errors.js";
 import { answerText, type RawResponse, rejectBlocked } from "./gemini-response.js";
 import { ImageUploads, type UploadedFile, type UploadedImage, type UploadTuning } from "./image-uploads.js";
@@ -16,19 +17,8 @@ class DeadlineError extends Error {
 }
 
 /** For SDK calls that take no AbortSignal: stop waiting at the deadline (the request may go on). */
-async function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      work,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new DeadlineError(`no response within ${ms} ms`)), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
+const deadline = <T>(work: Promise<T>, ms: number) =>
+  withTimeout(work, ms, () => new DeadlineError(`no response within ${ms} ms`));
 
 /**
  * The one file that knows @google/generative-ai (0.24, legacy but working on Node 20).
@@ -301,7 +291,7 @@ export class GeminiClient implements LlmClient {
    * prefix. The cache manager takes no AbortSignal, so our deadline stops the wait only.
    */
   async createContextCache(request: CreateCacheRequest): Promise<ContextCache> {
-    const created = (await withTimeout(
+    const created = (await deadline(
       this.#cacheManager().create({
         model: `models/${request.model}`,
         systemInstruction: request.systemInstruction,
@@ -324,7 +314,7 @@ export class GeminiClient implements LlmClient {
   }
 
   async deleteContextCache(cache: ContextCache): Promise<void> {
-    await withTimeout(this.#cacheManager().delete(cache.name), this.#timeoutMs).catch((error: unknown) => {
+    await deadline(this.#cacheManager().delete(cache.name), this.#timeoutMs).catch((error: unknown) => {
       throw mapSdkError(error, { timedOut: error instanceof DeadlineError, timeoutMs: this.#timeoutMs });
     });
   }

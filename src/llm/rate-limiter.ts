@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Redis } from "ioredis";
 import { type Logger, logger as processLogger } from "../logger.js";
+import { withTimeout } from "../timeout.js";
 
 /**
  * A sliding log in two sorted sets (requests; tokens encoded in the member), plus a shared
@@ -163,25 +164,18 @@ export class SharedRateLimiter {
         tokens,
         member,
       );
-      const wait = Number(timeoutMs === undefined ? await reply : await withTimeout(reply, timeoutMs));
+      const wait = Number(
+        timeoutMs === undefined
+          ? await reply
+          : await withTimeout(
+              reply,
+              timeoutMs,
+              () => new Error(`no reply from Redis within ${timeoutMs} ms`),
+            ),
+      );
       if (wait <= 0) return;
       // A little jitter so waiting workers do not all retry in the same millisecond.
       await sleep(wait + Math.floor(Math.random() * 25), undefined, { signal });
     }
-  }
-}
-
-/** Stops waiting for `work` after `ms` (the command itself may still run later). */
-async function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      work,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no reply from Redis within ${ms} ms`)), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
   }
 }

@@ -1,4 +1,5 @@
 import { isConnectError, ServiceUnreachableError, serviceAddress } from "../service-unreachable.js";
+import { withTimeout } from "../timeout.js";
 import type { AnalysisQueue } from "./analysis-queue.js";
 
 /** How long an enqueueing command waits for the queue before it says so (its whole answer stays under 5 s). */
@@ -17,25 +18,25 @@ export async function assertQueueReachable(
 ): Promise<void> {
   const unreachable = (detail: string) =>
     new ServiceUnreachableError("Redis", serviceAddress(redisUrl, 6379), detail);
-  let timer: NodeJS.Timeout | undefined;
+  // The client retries a refused connection forever: the first such error answers at once.
   let onError: ((error: Error) => void) | undefined;
+  const refused = new Promise<never>((_, reject) => {
+    onError = (error) => {
+      if (isConnectError(error)) reject(unreachable(String((error as { code?: unknown }).code)));
+    };
+    queue.on("error", onError);
+  });
   try {
-    await Promise.race([
+    await withTimeout(
       // A real round trip, through whichever backend the queue has.
-      queue.waitUntilReady().then(() => queue.count()),
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(unreachable(`no answer within ${timeoutMs / 1000} s`)), timeoutMs);
-        onError = (error) => {
-          if (isConnectError(error)) reject(unreachable(String((error as { code?: unknown }).code)));
-        };
-        queue.on("error", onError);
-      }),
-    ]);
+      Promise.race([queue.waitUntilReady().then(() => queue.count()), refused]),
+      timeoutMs,
+      () => unreachable(`no answer within ${timeoutMs / 1000} s`),
+    );
   } catch (error) {
     if (error instanceof ServiceUnreachableError) throw error;
     throw unreachable(error instanceof Error ? error.message : String(error));
   } finally {
-    clearTimeout(timer);
     if (onError) queue.off("error", onError);
   }
 }
