@@ -36,32 +36,63 @@ interface CsvRow {
   line: number;
 }
 
+/** How parsePriceCsv assigns rows to tickers. */
+export interface ParsePriceCsvOptions {
+  /** The ticker of rows without a ticker column, or with an empty cell in it. */
+  ticker?: string;
+  /**
+   * `ticker` is the only ticker the file may hold (`import-prices --ticker`): a ticker column
+   * naming another one is refused. Without it, a file's ticker column wins over `ticker`
+   * (CsvPriceProvider passes a file name, which a multi-ticker file does not match).
+   */
+  strictTicker?: boolean;
+}
+
 /**
  * Parses OHLCV CSV text into bars per ticker, all or nothing: the first bad row throws a
- * PriceFileError naming its line. Rows without a ticker column value take `opts.ticker`.
+ * PriceFileError naming its line. Rows may come in any order (many sources export newest
+ * first); each ticker's bars are returned ascending by date, and a date that appears twice
+ * for one ticker is refused naming both lines.
  */
-export function parsePriceCsv(text: string, opts: { ticker?: string } = {}): Map<string, PriceBar[]> {
+export function parsePriceCsv(text: string, opts: ParsePriceCsvOptions = {}): Map<string, PriceBar[]> {
   const [header, ...rows] = readRows(text);
   if (!header) throw new PriceFileError("the file is empty");
   const columns = locateColumns(header);
-  const fallbackTicker = opts.ticker === undefined ? null : normaliseTicker(opts.ticker, null);
-  if (columns.ticker === null && fallbackTicker === null) {
+  const givenTicker = opts.ticker === undefined ? null : normaliseTicker(opts.ticker, null);
+  if (columns.ticker === null && givenTicker === null) {
     throw new PriceFileError("no ticker column and no ticker given", { line: header.line });
   }
+  const strict = opts.strictTicker === true && givenTicker !== null;
 
   const seriesByTicker = new Map<string, PriceBar[]>();
+  // Per ticker, the line each date was first seen on, to name both lines of a repeat.
+  const linesByTicker = new Map<string, Map<string, number>>();
   for (const row of rows) {
     checkRowWidth(row, header.cells.length);
-    const ticker = rowTicker(row, columns.ticker, fallbackTicker);
+    const ticker = rowTicker(row, columns.ticker, givenTicker, strict);
     const bar = parseBar(row, columns);
+    const lines = linesByTicker.get(ticker) ?? new Map<string, number>();
+    const seenOn = lines.get(bar.date);
+    if (seenOn !== undefined) {
+      const whose = columns.ticker === null ? "" : ` for ${ticker}`;
+      throw new PriceFileError(`date ${bar.date}${whose} appears on lines ${seenOn} and ${row.line}`);
+    }
+    lines.set(bar.date, row.line);
+    linesByTicker.set(ticker, lines);
     const bars = seriesByTicker.get(ticker) ?? [];
-    checkAscending(bars.at(-1), bar, ticker, row.line);
     bars.push(bar);
     seriesByTicker.set(ticker, bars);
   }
   if (seriesByTicker.size === 0)
     throw new PriceFileError("no price rows after the header", { line: header.line });
+  for (const bars of seriesByTicker.values()) sortByDate(bars);
   return seriesByTicker;
+}
+
+/** Ascending by date, in place; dates are unique YYYY-MM-DD, so string order is date order. */
+function sortByDate(bars: PriceBar[]): void {
+  const ascending = bars.every((bar, i) => i === 0 || (bars[i - 1] as PriceBar).date < bar.date);
+  if (!ascending) bars.sort((a, b) => (a.date < b.date ? -1 : 1));
 }
 
 function readRows(text: string): CsvRow[] {
@@ -112,10 +143,18 @@ function checkRowWidth(row: CsvRow, headerWidth: number): void {
   }
 }
 
-function rowTicker(row: CsvRow, tickerIndex: number | null, fallback: string | null): string {
+function rowTicker(row: CsvRow, tickerIndex: number | null, given: string | null, strict: boolean): string {
   const cell = tickerIndex === null ? "" : (row.cells[tickerIndex] ?? "");
-  if (cell !== "") return normaliseTicker(cell, row.line);
-  if (fallback !== null) return fallback;
+  if (cell !== "") {
+    const ticker = normaliseTicker(cell, row.line);
+    if (strict && given !== null && ticker !== given) {
+      throw new PriceFileError(`the ticker column says ${ticker} but the ticker given is ${given}`, {
+        line: row.line,
+      });
+    }
+    return ticker;
+  }
+  if (given !== null) return given;
   throw new PriceFileError("ticker is empty", { line: row.line });
 }
 
@@ -180,15 +219,6 @@ function parseDate(raw: string, line: number): string {
     if (roundTrip.getUTCMonth() === month - 1 && roundTrip.getUTCDate() === day) return raw.slice(0, 10);
   }
   throw new PriceFileError(`date ${JSON.stringify(raw)} is not a valid YYYY-MM-DD date`, { line });
-}
-
-function checkAscending(previous: PriceBar | undefined, bar: PriceBar, ticker: string, line: number): void {
-  if (previous === undefined || previous.date < bar.date) return;
-  const detail =
-    previous.date === bar.date
-      ? `duplicate date ${bar.date} for ${ticker}`
-      : `date ${bar.date} for ${ticker} comes after ${previous.date} in the file; rows must ascend by date`;
-  throw new PriceFileError(detail, { line });
 }
 
 /**

@@ -17,6 +17,8 @@ export interface PriceBarsWrite {
   lastDate: string;
   /** The currency now stored (a re-import without one keeps the earlier one); null when never given. */
   currency: string | null;
+  /** True when `currency` is importPriceBars' default: neither this import nor an earlier one named one. */
+  currencyDefaulted?: boolean;
 }
 
 /** The stored bars of one ticker and source, ascending by date. */
@@ -90,19 +92,26 @@ export async function upsertPriceBars(
  * Imports parsed files all or nothing: every ticker in one transaction, so a failure
  * anywhere (a constraint, a lost connection) leaves price_bars as it was. The commit tells
  * listening workers which tickers changed, so none goes on analysing its cached inputs.
+ *
+ * Without `currency`, a ticker keeps the currency an earlier import stored for it, else gets
+ * `defaultCurrency` (when given): every row of the ticker is written with the one currency
+ * the write reports, so what `import-prices` prints is what is stored.
  */
 export async function importPriceBars(
   sql: Sql,
   barsByTicker: ReadonlyMap<string, readonly PriceBar[]>,
-  opts: { currency: string | null },
+  opts: { currency: string | null; defaultCurrency?: string },
 ): Promise<PriceBarsWrite[]> {
   return sql.begin(async (tx) => {
+    const earlier = opts.currency === null ? await importedCurrencies(tx, [...barsByTicker.keys()]) : null;
     const writes: PriceBarsWrite[] = [];
     const fetchedAt = new Date();
     for (const [ticker, bars] of barsByTicker) {
-      writes.push(
-        await upsertPriceBars(tx, { ticker, source: "import", currency: opts.currency, bars, fetchedAt }),
-      );
+      const kept = earlier?.get(ticker) ?? null;
+      const currency = opts.currency ?? kept ?? opts.defaultCurrency ?? null;
+      const write = await upsertPriceBars(tx, { ticker, source: "import", currency, bars, fetchedAt });
+      const currencyDefaulted = opts.currency === null && kept === null && opts.defaultCurrency !== undefined;
+      writes.push({ ...write, currencyDefaulted });
     }
     await notifyPriceBarsChanged(
       tx,
@@ -110,6 +119,16 @@ export async function importPriceBars(
     );
     return writes;
   });
+}
+
+/** The currency stored with each ticker's newest imported bar that has one (as loadPriceBars reads it). */
+async function importedCurrencies(db: Db, tickers: string[]): Promise<Map<string, string>> {
+  if (tickers.length === 0) return new Map();
+  const rows = await db<{ ticker: string; currency: string }[]>`
+    SELECT DISTINCT ON (ticker) ticker, currency FROM price_bars
+    WHERE source = 'import' AND ticker = ANY(${tickers}::text[]) AND currency IS NOT NULL
+    ORDER BY ticker, date DESC`;
+  return new Map(rows.map((row) => [row.ticker, row.currency]));
 }
 
 /** All stored bars of a ticker from one source, or null when there are none. */

@@ -78,6 +78,93 @@ describe("stock-ledger import-prices", () => {
     expect(bytes.readUInt32BE(20)).toBe(768);
   });
 
+  it("accepts a newest-first file (Yahoo/Investing order) and stores it by date", async () => {
+    const file = await csvFile("newest-first.csv", [
+      "Date,Open,High,Low,Close,Adj Close,Volume",
+      "2024-03-05,182,182.5,178,178.25,178,61000000",
+      "2024-03-04,181.5,183,180,182,181.8,42000000",
+      "2024-03-01,180,182,179,181.5,181.2,50000000",
+    ]);
+    const result = await runCli(["import-prices", file, "--ticker", "NEWEST", "--currency", "USD"], env);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toBe("imported NEWEST: 3 bars, 2024-03-01 to 2024-03-05 (3 new, 0 updated), USD\n");
+    expect(
+      (await loadPriceBars(db.sql, "NEWEST", "import"))?.bars.map((bar) => [bar.date, bar.close]),
+    ).toEqual([
+      ["2024-03-01", 181.5],
+      ["2024-03-04", 182],
+      ["2024-03-05", 178.25],
+    ]);
+  });
+
+  it("refuses a repeated date in a newest-first file, naming both lines, and writes nothing", async () => {
+    const file = await csvFile("prices.csv", [
+      "Date,Open,High,Low,Close,Volume",
+      "2024-03-06,10,11,9,10.5,100",
+      "2024-03-05,10,11,9,10.5,100",
+      "2024-03-04,10,11,9,10.5,100",
+      "2024-03-01,10,11,9,10.5,100",
+      "2024-02-29,10,11,9,10.5,100",
+      "2024-02-28,10,11,9,10.5,100",
+      "2024-02-27,10,11,9,10.5,100",
+      "2024-03-01,10,11,9,10.25,100",
+    ]);
+    const result = await runCli(["import-prices", file, "--ticker", "DUPS"], env);
+    expect(result.code).toBe(2);
+    expect(result.stdout).toBe("");
+    expect(result.stderr).toBe(`stock-ledger: ${file}: date 2024-03-01 appears on lines 5 and 9\n`);
+    expect(await countPriceBars(db.sql, { ticker: "DUPS" })).toBe(0);
+  });
+
+  it("refuses --ticker that contradicts the file's ticker column, accepts it in another case", async () => {
+    const file = await csvFile("wipro-col.csv", [
+      "Ticker,Date,Open,High,Low,Close,Volume",
+      "WIPRO,2024-01-01,3600,3650.5,3590,3640.25,1200000",
+      "WIPRO,2024-01-02,3640,3660,3610,3620,900000",
+    ]);
+    const other = await runCli(["import-prices", file, "--ticker", "HCLTECH"], env);
+    expect(other.code).toBe(2);
+    expect(other.stdout).toBe("");
+    expect(other.stderr).toBe(
+      `stock-ledger: ${file}: line 2: the ticker column says WIPRO but the ticker given is HCLTECH\n`,
+    );
+    expect(await countPriceBars(db.sql, { ticker: "HCLTECH" })).toBe(0);
+    expect(await countPriceBars(db.sql, { ticker: "WIPRO" })).toBe(0);
+
+    const same = await runCli(["import-prices", file, "--ticker", "wipro", "--currency", "INR"], env);
+    expect(same.code, same.stderr).toBe(0);
+    expect(same.stdout).toBe("imported WIPRO: 2 bars, 2024-01-01 to 2024-01-02 (2 new, 0 updated), INR\n");
+  });
+
+  it("stores the currency it reports: the default when none is given, else the one an earlier import named", async () => {
+    const storedCurrencies = async (ticker: string) =>
+      (
+        await db.sql<{ currency: string | null }[]>`
+          SELECT DISTINCT currency FROM price_bars WHERE ticker = ${ticker} AND source = 'import'`
+      ).map((row) => row.currency);
+
+    const file = await csvFile("cur.csv", ["date,open,high,low,close,volume", "2024-01-01,10,11,9,10.5,100"]);
+    const first = await runCli(["import-prices", file, "--ticker", "CURDEF"], env);
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stdout).toBe(
+      "imported CURDEF: 1 bars, 2024-01-01 to 2024-01-01 (1 new, 0 updated), currency not given, taken as INR\n",
+    );
+    expect(await storedCurrencies("CURDEF")).toEqual(["INR"]);
+    expect((await loadPriceBars(db.sql, "CURDEF", "import"))?.currency).toBe("INR");
+
+    // A ticker first imported in USD keeps USD when a later file (with new dates) names none.
+    const usd = await runCli(["import-prices", file, "--ticker", "CURUSD", "--currency", "usd"], env);
+    expect(usd.code, usd.stderr).toBe(0);
+    const later = await csvFile("cur-later.csv", [
+      "date,open,high,low,close,volume",
+      "2024-01-02,10.5,11,10,10.75,100",
+    ]);
+    const again = await runCli(["import-prices", later, "--ticker", "CURUSD"], env);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toBe("imported CURUSD: 1 bars, 2024-01-02 to 2024-01-02 (1 new, 0 updated), USD\n");
+    expect(await storedCurrencies("CURUSD")).toEqual(["USD"]);
+  });
+
   it("refuses each kind of bad file with exit 2, one line naming the line, and writes nothing", async () => {
     const header = "date,open,high,low,close,volume";
     const good = ["2024-01-01,10,11,9,10.5,100", "2024-01-02,10.5,11.5,10,11,120"];
@@ -98,14 +185,18 @@ describe("stock-ledger import-prices", () => {
         /: line 3: low must be positive \(got -1\)$/,
       ],
       [
-        "unsorted.csv",
-        [header, ...good, "2024-01-01,11,12,10,11.5,90"],
-        /: line 4: date 2024-01-01 for BADT comes after 2024-01-02 in the file; rows must ascend by date$/,
-      ],
-      [
         "duplicate.csv",
         [header, ...good, "2024-01-02,11,12,10,11.5,90"],
-        /: line 4: duplicate date 2024-01-02 for BADT$/,
+        /\.csv: date 2024-01-02 appears on lines 3 and 4$/,
+      ],
+      [
+        "other-ticker.csv",
+        [
+          "ticker,date,open,high,low,close,volume",
+          "BADT,2024-01-01,10,11,9,10.5,100",
+          "TCS,2024-01-02,10,11,9,10,5",
+        ],
+        /\.csv: line 3: the ticker column says TCS but the ticker given is BADT$/,
       ],
     ];
     const results = await Promise.all(

@@ -80,12 +80,6 @@ describe("parsePriceCsv", () => {
       "03/01/2024,10,11,9,10,10,5",
       'line 3: date "03/01/2024" is not a valid YYYY-MM-DD date',
     ],
-    ["duplicate date", "2024-01-02,10,11,9,10,10,5", "line 3: duplicate date 2024-01-02 for X"],
-    [
-      "date going backwards",
-      "2024-01-01,10,11,9,10,10,5",
-      "line 3: date 2024-01-01 for X comes after 2024-01-02 in the file; rows must ascend by date",
-    ],
     ["short row", "2024-01-03,10,11,9,10", "line 3: missing value for volume"],
     ["long row", "2024-01-03,10,11,9,10,10,5,7", "line 3: 8 values but the header has 7 columns"],
   ];
@@ -94,6 +88,80 @@ describe("parsePriceCsv", () => {
     const error = errorOf(() => parsePriceCsv(csv("2024-01-02,10,11,9,10,10,5", row), { ticker: "X" }));
     expect(error.message).toBe(message);
     expect(error.line).toBe(3);
+  });
+
+  it("accepts rows in any order (newest first, as Yahoo and Investing export) and sorts them by date", () => {
+    const newestFirst = csv(
+      "2024-01-04,11,12,10,11.5,11.4,300",
+      "2024-01-03,10.5,12,10,11,10.9,200",
+      "2024-01-02,10,11,9,10.5,10.4,100",
+    );
+    expect(
+      parsePriceCsv(newestFirst, { ticker: "X" })
+        .get("X")
+        ?.map((bar) => [bar.date, bar.volume]),
+    ).toEqual([
+      ["2024-01-02", 100],
+      ["2024-01-03", 200],
+      ["2024-01-04", 300],
+    ]);
+    const shuffled = csv(
+      "2024-01-03,10,11,9,10,10,2",
+      "2024-01-05,10,11,9,10,10,3",
+      "2024-01-01,10,11,9,10,10,1",
+    );
+    expect(
+      parsePriceCsv(shuffled, { ticker: "X" })
+        .get("X")
+        ?.map((bar) => bar.date),
+    ).toEqual(["2024-01-01", "2024-01-03", "2024-01-05"]);
+  });
+
+  it("refuses a repeated date, naming both lines", () => {
+    const text = csv(
+      "2024-01-05,10,11,9,10,10,5",
+      "2024-01-04,10,11,9,10,10,5",
+      "2024-01-03,10,11,9,10,10,5",
+      "2024-01-04,10,11,9,10.5,10,5",
+    );
+    const error = errorOf(() => parsePriceCsv(text, { ticker: "X" }));
+    expect(error.message).toBe("date 2024-01-04 appears on lines 3 and 5");
+    expect(new PriceFileError(error.detail, { line: error.line, file: "prices.csv" }).message).toBe(
+      "prices.csv: date 2024-01-04 appears on lines 3 and 5",
+    );
+  });
+
+  it("names the ticker of a repeated date in a file with a ticker column", () => {
+    const text = [
+      "ticker,date,open,high,low,close,volume",
+      "TCS,2024-01-03,20,21,19,20,200",
+      "INFY,2024-01-03,10,11,9,10,100",
+      "tcs,2024-01-03,20,21,19,20.5,200",
+    ].join("\n");
+    expect(errorOf(() => parsePriceCsv(text)).message).toBe(
+      "date 2024-01-03 for TCS appears on lines 2 and 4",
+    );
+  });
+
+  it("with strictTicker, refuses a ticker column that names another ticker than the one given", () => {
+    const text = [
+      "Symbol,Date,Open,High,Low,Close,Volume",
+      "infy,2024-01-02,10,11,9,10,100",
+      "INFY,2024-01-03,10,11,9,10.5,100",
+    ].join("\n");
+    // Same ticker in any case is fine, and so is an empty cell.
+    expect([...parsePriceCsv(text, { ticker: "Infy", strictTicker: true }).keys()]).toEqual(["INFY"]);
+    expect(
+      parsePriceCsv("ticker,date,open,high,low,close,volume\n,2024-01-02,10,11,9,10,100\n", {
+        ticker: "TCS",
+        strictTicker: true,
+      }).get("TCS"),
+    ).toHaveLength(1);
+
+    const error = errorOf(() => parsePriceCsv(text, { ticker: "tcs", strictTicker: true }));
+    expect(error.message).toBe("line 2: the ticker column says INFY but the ticker given is TCS");
+    // Without strictTicker the given ticker only fills empty cells (CsvPriceProvider's file names).
+    expect([...parsePriceCsv(text, { ticker: "TCS" }).keys()]).toEqual(["INFY"]);
   });
 
   it("names every missing header column", () => {

@@ -15,7 +15,8 @@ export interface ImportPricesOptions {
 /**
  * `import-prices FILE.csv [--ticker T] [--currency C]`: the whole file is validated before
  * the database is touched, then written in one transaction, so a bad row (exit 2, naming
- * its line) or a failed write leaves price_bars exactly as it was.
+ * its line) or a failed write leaves price_bars exactly as it was. Rows may come in any
+ * date order (newest-first downloads included); a repeated date is refused naming both lines.
  */
 export async function importPricesCommand(
   ctx: CliContext,
@@ -26,11 +27,15 @@ export async function importPricesCommand(
   const currency = options.currency === undefined ? null : parseCurrency(options.currency);
   const barsByTicker = parseFile(file, await readPriceFile(file), ticker);
 
-  const writes = await importPriceBars(ctx.sql, barsByTicker, { currency });
+  // Stored as it is printed: the --currency given, else the one an earlier import stored, else the default.
+  const writes = await importPriceBars(ctx.sql, barsByTicker, {
+    currency,
+    defaultCurrency: DEFAULT_IMPORT_CURRENCY,
+  });
   const lines = writes.map(
     (w) =>
       `imported ${w.ticker}: ${w.rows} bars, ${w.firstDate} to ${w.lastDate} (${w.inserted} new, ${w.updated} updated), ` +
-      (w.currency ?? `currency not given, taken as ${DEFAULT_IMPORT_CURRENCY}`),
+      (w.currencyDefaulted ? `currency not given, taken as ${w.currency}` : w.currency),
   );
   const total = writes.reduce((sum, w) => sum + w.rows, 0);
   if (writes.length > 1) lines.push(`imported ${total} bars for ${writes.length} tickers`);
@@ -49,7 +54,8 @@ async function readPriceFile(file: string): Promise<string> {
 
 function parseFile(file: string, text: string, ticker: string | undefined): Map<string, PriceBar[]> {
   try {
-    return parsePriceCsv(text, { ticker });
+    // --ticker names the file's ticker: a ticker column naming another one is refused, not ignored.
+    return parsePriceCsv(text, { ticker, strictTicker: true });
   } catch (error) {
     if (error instanceof PriceFileError) {
       throw new UsageError(new PriceFileError(error.detail, { line: error.line, file }).message);

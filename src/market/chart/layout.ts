@@ -77,8 +77,16 @@ export function tickLabel(value: number, step: number): string {
   if (abs >= 1e9) return `${trim((value / 1e9).toFixed(1))}B`;
   if (abs >= 1e6) return `${trim((value / 1e6).toFixed(1))}M`;
   if (abs >= 1e4) return `${trim((value / 1e3).toFixed(0))}k`;
-  const decimals = step >= 1 ? 0 : Math.min(4, Math.ceil(-Math.log10(step)));
-  return value.toFixed(decimals);
+  return value.toFixed(decimalsOf(step));
+}
+
+/** The decimals a tick step needs, so 97.5 on a 2.5 step is not printed as 98 (at most 4). */
+function decimalsOf(step: number): number {
+  for (let decimals = 0; decimals < 4; decimals++) {
+    const scaled = step * 10 ** decimals;
+    if (Math.abs(scaled - Math.round(scaled)) < 1e-6) return decimals;
+  }
+  return 4;
 }
 
 function trim(text: string): string {

@@ -49,10 +49,34 @@ export function visible(view: View, series: Series): (number | null)[] {
   return view.bars.map((_, i) => series[view.offset + i] ?? null);
 }
 
-/** Horizontal grid lines with labels on the right axis. */
-export function valueAxis(view: View, panel: Panel, opts: { ticks?: number[]; count?: number } = {}): string {
+// The last-close tag and the axis labels share the column right of the plot. Both are placed
+// relative to their value's y: the tag is a 14 px box centred on it, a label's baseline sits
+// 3.5 px below it (10 px digits; the em box is taken as 9 px above the baseline, 2 below).
+const TAG_HALF_HEIGHT = 7;
+const TICK_LABEL_SPAN: [number, number] = [3.5 - 9, 3.5 + 2];
+
+/** The vertical extent of the last-close tag on `panel`, or null when it is not drawn. */
+function tagSpan(panel: Panel, close: number | null | undefined): [number, number] | null {
+  if (close === null || close === undefined || !panel.contains(close)) return null;
+  const y = panel.y(close);
+  return [y - TAG_HALF_HEIGHT, y + TAG_HALF_HEIGHT];
+}
+
+/**
+ * Horizontal grid lines with labels on the right axis. `keepClearOf` is the last close whose
+ * tag lastPriceTag draws in the same column: a label the tag would cover (within 1 px) is
+ * left out, its grid line kept.
+ */
+export function valueAxis(
+  view: View,
+  panel: Panel,
+  opts: { ticks?: number[]; count?: number; keepClearOf?: number | null } = {},
+): string {
   const ticks = opts.ticks ?? niceTicks(panel.min, panel.max, opts.count ?? 5);
   const step = ticks.length > 1 ? Math.abs((ticks[1] as number) - (ticks[0] as number)) : 1;
+  const tag = tagSpan(panel, opts.keepClearOf);
+  const coveredByTag = (y: number) =>
+    tag !== null && y + TICK_LABEL_SPAN[0] < tag[1] + 1 && y + TICK_LABEL_SPAN[1] > tag[0] - 1;
   const parts = [
     rect(view.plotLeft, panel.top, view.plotRight - view.plotLeft, panel.height, {
       fill: "none",
@@ -70,8 +94,13 @@ export function valueAxis(view: View, panel: Panel, opts: { ticks?: number[]; co
         "shape-rendering": "crispEdges",
       }),
     );
+    if (coveredByTag(y)) continue;
     parts.push(
-      text(view.plotRight + 5, y + 3.5, tickLabel(tick, step), { "font-size": 10, fill: COLORS.muted }),
+      text(view.plotRight + 5, y + 3.5, tickLabel(tick, step), {
+        class: "tick-label",
+        "font-size": 10,
+        fill: COLORS.muted,
+      }),
     );
   }
   return parts.join("");
@@ -80,15 +109,103 @@ export function valueAxis(view: View, panel: Panel, opts: { ticks?: number[]; co
 /** The panel's name and a legend of coloured swatches, top left inside the panel. */
 export function panelLegend(view: View, panel: Panel, title: string, items: [string, string][] = []): string {
   let x = view.plotLeft + 6;
-  const y = panel.top + 13;
+  const y = panel.top + LEGEND_BASELINE;
   const parts = [text(x, y, title, { "font-size": 11, "font-weight": "bold", fill: COLORS.text })];
-  x += title.length * 6.6 + 10;
+  x += title.length * 7.2 + 10; // bold 11 px runs about 7 px a character
   for (const [label, color] of items) {
     parts.push(rect(x, y - 7, 12, 3, { fill: color }));
-    parts.push(text(x + 16, y, label, { "font-size": 10, fill: COLORS.text }));
+    parts.push(text(x + 16, y, label, { class: "legend-item", "font-size": 10, fill: COLORS.text }));
     x += 16 + label.length * 6 + 12;
   }
   return parts.join("");
+}
+
+const LEGEND_BASELINE = 13;
+const NOTE_LINE_HEIGHT = 14;
+
+/** A line of a panel's legend: a series drawn on it and the bars it needs before its first value. */
+export interface LegendLine {
+  label: string;
+  color: string;
+  series: Series;
+  needs: number;
+}
+
+/** The bars of history the view's series hold (the view shows the last of them). */
+export function historyOf(view: View): number {
+  return view.offset + view.bars.length;
+}
+
+/** True when the series has a value to draw in the view. */
+export function hasValues(view: View, series: Series): boolean {
+  return view.bars.some((_, i) => {
+    const value = series[view.offset + i];
+    return value !== null && value !== undefined;
+  });
+}
+
+/** Why an indicator is not drawn: "SMA 200 needs 200 days; 30 available". */
+export function missingHistory(label: string, needs: number, history: number): string {
+  return history < needs
+    ? `${label} needs ${needs} days; ${history} available`
+    : `${label}: no values to show`;
+}
+
+/**
+ * panelLegend listing only the lines drawn in the view; each one left out (too little history)
+ * gets a note on its own row below the legend, from row `noteRow` (1 is the row just below).
+ */
+export function indicatorLegend(
+  view: View,
+  panel: Panel,
+  title: string,
+  lines: readonly LegendLine[],
+  opts: { noteRow?: number } = {},
+): string {
+  const drawn = lines.filter((entry) => hasValues(view, entry.series));
+  const missing = lines.filter((entry) => !hasValues(view, entry.series));
+  const history = historyOf(view);
+  const firstRow = opts.noteRow ?? 1;
+  return (
+    panelLegend(
+      view,
+      panel,
+      title,
+      drawn.map((entry) => [entry.label, entry.color]),
+    ) +
+    missing
+      .map((entry, k) =>
+        panelNote(
+          view.plotLeft + 6,
+          panel.top + LEGEND_BASELINE + NOTE_LINE_HEIGHT * (firstRow + k),
+          missingHistory(entry.label, entry.needs, history),
+          "start",
+        ),
+      )
+      .join("")
+  );
+}
+
+/** A note centred in a panel that has nothing to draw, in place of blank space. */
+export function emptyPanelNote(view: View, panel: Panel, label: string, needs: number): string {
+  const x = (view.plotLeft + view.plotRight) / 2;
+  return panelNote(
+    x,
+    panel.top + panel.height / 2 + 4,
+    missingHistory(label, needs, historyOf(view)),
+    "middle",
+  );
+}
+
+/** A note about the panel's indicators (why one is missing), haloed over the plot. */
+export function panelNote(x: number, y: number, content: string, anchor: "start" | "middle"): string {
+  return text(x, y, content, {
+    class: "panel-note",
+    "font-size": 10,
+    fill: COLORS.muted,
+    "text-anchor": anchor,
+    ...HALO,
+  });
 }
 
 /** OHLC candles: one path of wicks and one of bodies per colour keeps the document small. */
@@ -210,7 +327,6 @@ export function references(view: View, panel: Panel, values: number[], color = C
     .join("");
 }
 
-/** The last close as a tag on the price axis. */
 /** Small annotation text over the plot, haloed. */
 export function note(
   x: number,
@@ -222,8 +338,13 @@ export function note(
   return text(x, y, content, { "font-size": 9.5, fill: color, "text-anchor": anchor, ...HALO });
 }
 
-export function lastPriceTag(view: View, panel: Panel, close: number, decimals: number): string {
-  if (!panel.contains(close)) return "";
+/**
+ * The last close as a tag on the price axis. Pass the same close to that panel's valueAxis
+ * (`keepClearOf`) so no tick label sits under the tag.
+ */
+export function lastPriceTag(view: View, panel: Panel, close: number | null, decimals: number): string {
+  const span = tagSpan(panel, close);
+  if (span === null || close === null) return "";
   const y = panel.y(close);
   const label = close.toFixed(decimals);
   return (
@@ -232,7 +353,11 @@ export function lastPriceTag(view: View, panel: Panel, close: number, decimals: 
       "stroke-width": 0.6,
       "stroke-dasharray": "2 2",
     }) +
-    rect(view.plotRight + 1, y - 7, label.length * 6.2 + 6, 14, { fill: COLORS.text, rx: 2 }) +
-    text(view.plotRight + 4, y + 3.5, label, { "font-size": 10, fill: "#ffffff" })
+    rect(view.plotRight + 1, span[0], label.length * 6.2 + 6, span[1] - span[0], {
+      class: "last-close",
+      fill: COLORS.text,
+      rx: 2,
+    }) +
+    text(view.plotRight + 4, y + 3.5, label, { class: "last-close", "font-size": 10, fill: "#ffffff" })
   );
 }

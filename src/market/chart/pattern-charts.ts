@@ -7,20 +7,25 @@ import { domainOf, type Panel } from "./layout.js";
 import {
   COLORS,
   candles,
+  hasValues,
+  historyOf,
+  indicatorLegend,
   lastPriceTag,
   level,
+  missingHistory,
   note,
   overlay,
   panelLegend,
+  panelNote,
   references,
   type View,
   valueAxis,
   visible,
   volumeBars,
 } from "./panels.js";
-import { adxSeries, averageVolumeSeries, donchianSeries, rsiSeries, smaSeries } from "./series.js";
+import { adxSeries, averageVolumeSeries, donchianSeries, rsiSeries, smaSeries, WARMUP } from "./series.js";
 import { circle, diamond, line, text, triangle } from "./svg.js";
-import { fmt, volumeDomain } from "./trend-charts.js";
+import { emptyPanel, fmt, volumeDomain } from "./trend-charts.js";
 
 const ABBREVIATIONS = {
   bullish_engulfing: "BE",
@@ -70,13 +75,18 @@ export function reversalChart(
   });
   const lx = view.plotLeft + 58;
   const ly = price.top + 13;
+  const rsi = rsiSeries(bars);
+  const smaLegend = hasValues(view, sma20)
+    ? line(lx + 418, ly - 4, lx + 430, ly - 4, { stroke: COLORS.sma20, "stroke-width": 2 }) +
+      text(lx + 434, ly, "SMA 20", legendText())
+    : panelNote(view.plotLeft + 6, ly + 14, missingHistory("SMA 20", 20, historyOf(view)), "start");
   return chartDocument(frame, series, title, [
-    valueAxis(view, price),
+    valueAxis(view, price, { keepClearOf: ind.lastClose }),
     candles(view, price),
     overlay(view, price, sma20, COLORS.sma20, 1.1),
     ...doublePatterns(view, price, ind),
     ...markers,
-    lastPriceTag(view, price, ind.lastClose ?? 0, 2),
+    lastPriceTag(view, price, ind.lastClose, 2),
     panelLegend(view, price, "Price"),
     triangle(lx, ly - 9, 5, true, { fill: COLORS.up }),
     text(lx + 8, ly, "bullish", legendText()),
@@ -84,15 +94,22 @@ export function reversalChart(
     text(lx + 66, ly, "bearish", legendText()),
     diamond(lx + 120, ly - 4, 4, { fill: COLORS.muted }),
     text(lx + 128, ly, "doji (D)   ·   BE engulfing, H hammer, SS shooting star", legendText()),
-    line(lx + 418, ly - 4, lx + 430, ly - 4, { stroke: COLORS.sma20, "stroke-width": 2 }),
-    text(lx + 434, ly, "SMA 20", legendText()),
+    smaLegend,
     valueAxis(view, vol, { count: 2 }),
     volumeBars(view, vol, averageVolumeSeries(bars)),
     panelLegend(view, vol, "Volume"),
-    valueAxis(view, rsiPanel, { ticks: [30, 50, 70] }),
-    references(view, rsiPanel, [30, 70]),
-    overlay(view, rsiPanel, rsiSeries(bars), COLORS.rsi),
-    panelLegend(view, rsiPanel, `RSI (14) ${fmt(ind.rsi14, 1)}: above 70 overbought, below 30 oversold`),
+    ...(hasValues(view, rsi)
+      ? [
+          valueAxis(view, rsiPanel, { ticks: [30, 50, 70] }),
+          references(view, rsiPanel, [30, 70]),
+          overlay(view, rsiPanel, rsi, COLORS.rsi),
+          panelLegend(
+            view,
+            rsiPanel,
+            `RSI (14) ${fmt(ind.rsi14, 1)}: above 70 overbought, below 30 oversold`,
+          ),
+        ]
+      : emptyPanel(view, rsiPanel, "RSI (14)", WARMUP.rsi)),
   ]);
 }
 
@@ -191,10 +208,11 @@ export function levelsChart(
             dash: "none",
           }),
         );
+  const averageVolume = averageVolumeSeries(bars);
   const srLine = (value: number, color: string, label: string) =>
     level(view, price, value, color, label, { to: nextSession - 4, labelAt: "left" });
   return chartDocument(frame, series, title, [
-    valueAxis(view, price),
+    valueAxis(view, price, { keepClearOf: ind.lastClose }),
     overlay(view, price, range.upper, COLORS.axis, 1, "1 2"),
     overlay(view, price, range.lower, COLORS.axis, 1, "1 2"),
     candles(view, price),
@@ -214,12 +232,18 @@ export function levelsChart(
       "stroke-dasharray": "2 2",
     }),
     note(nextSession + 4, price.bottom - 6, "next session", COLORS.muted, "start"),
-    lastPriceTag(view, price, ind.lastClose ?? 0, 2),
-    panelLegend(view, price, "Price", [
-      ["SMA 20", COLORS.sma20],
-      ["SMA 50", COLORS.sma50],
-      ["20-bar range", COLORS.axis],
-    ]),
+    lastPriceTag(view, price, ind.lastClose, 2),
+    indicatorLegend(
+      view,
+      price,
+      "Price",
+      [
+        { label: "SMA 20", color: COLORS.sma20, series: sma20, needs: 20 },
+        { label: "SMA 50", color: COLORS.sma50, series: sma50, needs: 50 },
+        { label: "20-bar range", color: COLORS.axis, series: range.upper, needs: WARMUP.donchian },
+      ],
+      { noteRow: 2 }, // row 1 explains the triangles
+    ),
     text(
       view.plotLeft + 6,
       price.top + 27,
@@ -227,22 +251,28 @@ export function levelsChart(
       legendText(),
     ),
     valueAxis(view, vol, { count: 2 }),
-    volumeBars(view, vol, averageVolumeSeries(bars)),
-    panelLegend(view, vol, "Volume", [["20-day average", COLORS.text]]),
-    valueAxis(view, adxPanel, { count: 3 }),
-    references(view, adxPanel, [20, 25]),
-    overlay(view, adxPanel, adx.plusDI, COLORS.up, 1.1),
-    overlay(view, adxPanel, adx.minusDI, COLORS.down, 1.1),
-    overlay(view, adxPanel, adx.adx, COLORS.adx, 1.6),
-    panelLegend(view, adxPanel, `ADX (14) ${fmt(ind.adx?.adx ?? null, 1)}, 20/25 dashed`, [
-      ["+DI", COLORS.up],
-      ["-DI", COLORS.down],
+    volumeBars(view, vol, averageVolume),
+    indicatorLegend(view, vol, "Volume", [
+      { label: "20-day average", color: COLORS.text, series: averageVolume, needs: WARMUP.averageVolume },
     ]),
+    ...(hasValues(view, adx.adx)
+      ? [
+          valueAxis(view, adxPanel, { count: 3 }),
+          references(view, adxPanel, [20, 25]),
+          overlay(view, adxPanel, adx.plusDI, COLORS.up, 1.1),
+          overlay(view, adxPanel, adx.minusDI, COLORS.down, 1.1),
+          overlay(view, adxPanel, adx.adx, COLORS.adx, 1.6),
+          panelLegend(view, adxPanel, `ADX (14) ${fmt(ind.adx?.adx ?? null, 1)}, 20/25 dashed`, [
+            ["+DI", COLORS.up],
+            ["-DI", COLORS.down],
+          ]),
+        ]
+      : emptyPanel(view, adxPanel, "ADX (14)", WARMUP.adx)),
   ]);
 }
 
 function legendText() {
-  return { "font-size": 10, fill: COLORS.text };
+  return { class: "legend-item", "font-size": 10, fill: COLORS.text };
 }
 
 function touches(count: number): string {

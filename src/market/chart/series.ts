@@ -7,6 +7,22 @@ import type { PriceBar } from "../types.js";
 
 export type Series = (number | null)[];
 
+/**
+ * Bars each series needs before its first value (an SMA needs its period). Charts name these
+ * when a ticker's history is too short to draw a line; a test checks them against the series.
+ */
+export const WARMUP = {
+  bollinger: 20,
+  rsi: 15,
+  /** The slow EMA's 26 values, then 9 MACD values for the signal line. */
+  macd: 34,
+  adx: 27,
+  vwap: 20,
+  averageVolume: 20,
+  /** The 20 bars before a bar. */
+  donchian: 21,
+} as const;
+
 const finite = (value: number | null | undefined): number | null =>
   value !== null && value !== undefined && Number.isFinite(value) ? value : null;
 

@@ -1,11 +1,14 @@
 import type { IndicatorSnapshot } from "../indicators.js";
 import type { PriceSeries } from "../types.js";
 import { type ChartSize, chartDocument, layoutFrame, priceDomain } from "./frame.js";
-import { domainOf } from "./layout.js";
+import { domainOf, type Panel } from "./layout.js";
 import {
   band,
   COLORS,
   candles,
+  emptyPanelNote,
+  hasValues,
+  indicatorLegend,
   lastPriceTag,
   overlay,
   panelLegend,
@@ -23,6 +26,7 @@ import {
   rsiSeries,
   smaSeries,
   vwapSeries,
+  WARMUP,
 } from "./series.js";
 import { line } from "./svg.js";
 
@@ -69,38 +73,61 @@ export function overviewChart(
           "stroke-width": histWidth,
         }),
   );
+  const averageVolume = averageVolumeSeries(bars);
   return chartDocument(frame, series, title, [
-    valueAxis(view, price),
+    valueAxis(view, price, { keepClearOf: ind.lastClose }),
     band(view, price, bb.upper, bb.lower, COLORS.bollinger),
     candles(view, price),
     overlay(view, price, sma.s20, COLORS.sma20),
     overlay(view, price, sma.s50, COLORS.sma50),
     overlay(view, price, sma.s200, COLORS.sma200, 1.8),
-    lastPriceTag(view, price, ind.lastClose ?? 0, 2),
-    panelLegend(view, price, "Price", [
-      ["SMA 20", COLORS.sma20],
-      ["SMA 50", COLORS.sma50],
-      ["SMA 200", COLORS.sma200],
-      ["Bollinger (20, 2)", COLORS.bollinger],
+    lastPriceTag(view, price, ind.lastClose, 2),
+    indicatorLegend(view, price, "Price", [
+      { label: "SMA 20", color: COLORS.sma20, series: sma.s20, needs: 20 },
+      { label: "SMA 50", color: COLORS.sma50, series: sma.s50, needs: 50 },
+      { label: "SMA 200", color: COLORS.sma200, series: sma.s200, needs: 200 },
+      { label: "Bollinger (20, 2)", color: COLORS.bollinger, series: bb.upper, needs: WARMUP.bollinger },
     ]),
     valueAxis(view, vol, { count: 2 }),
-    volumeBars(view, vol, averageVolumeSeries(bars)),
-    panelLegend(view, vol, "Volume", [["20-day average", COLORS.text]]),
-    valueAxis(view, rsiPanel, { ticks: [30, 50, 70] }),
-    references(view, rsiPanel, [30, 70]),
-    overlay(view, rsiPanel, rsi, COLORS.rsi),
-    panelLegend(view, rsiPanel, `RSI (14) ${fmt(ind.rsi14, 1)}`),
-    valueAxis(view, macdPanel, { count: 3 }),
-    references(view, macdPanel, [0]),
-    ...histogram,
-    overlay(view, macdPanel, macd.macd, COLORS.macd),
-    overlay(view, macdPanel, macd.signal, COLORS.signal),
-    panelLegend(view, macdPanel, "MACD (12, 26, 9)", [
-      ["MACD", COLORS.macd],
-      ["signal", COLORS.signal],
-      ["histogram", COLORS.upVolume],
+    volumeBars(view, vol, averageVolume),
+    indicatorLegend(view, vol, "Volume", [
+      { label: "20-day average", color: COLORS.text, series: averageVolume, needs: WARMUP.averageVolume },
     ]),
+    ...(hasValues(view, rsi)
+      ? [
+          valueAxis(view, rsiPanel, { ticks: [30, 50, 70] }),
+          references(view, rsiPanel, [30, 70]),
+          overlay(view, rsiPanel, rsi, COLORS.rsi),
+          panelLegend(view, rsiPanel, `RSI (14) ${fmt(ind.rsi14, 1)}`),
+        ]
+      : emptyPanel(view, rsiPanel, "RSI (14)", WARMUP.rsi)),
+    ...(hasValues(view, macd.macd)
+      ? [
+          valueAxis(view, macdPanel, { count: 3 }),
+          references(view, macdPanel, [0]),
+          ...histogram,
+          overlay(view, macdPanel, macd.macd, COLORS.macd),
+          overlay(view, macdPanel, macd.signal, COLORS.signal),
+          panelLegend(view, macdPanel, "MACD (12, 26, 9)", [
+            ["MACD", COLORS.macd],
+            ["signal", COLORS.signal],
+            ["histogram", COLORS.upVolume],
+          ]),
+        ]
+      : emptyPanel(view, macdPanel, "MACD (12, 26, 9)", WARMUP.macd)),
   ]);
+}
+
+/**
+ * An oscillator panel with nothing to draw yet: its frame and name, no scale (it would
+ * be made up) and, centred, how much history it needs.
+ */
+export function emptyPanel(view: View, panel: Panel, label: string, needs: number): string[] {
+  return [
+    valueAxis(view, panel, { ticks: [] }),
+    panelLegend(view, panel, label),
+    emptyPanelNote(view, panel, label, needs),
+  ];
 }
 
 /** volume_analysis: six months of candles with VWAP, volume against its average (spikes outlined), OBV. */
@@ -122,23 +149,26 @@ export function volumeChart(
   const { view } = frame;
   const [price, vol, obvPanel] = frame.panels;
   if (!price || !vol || !obvPanel) throw new Error("volume chart needs three panels");
+  const averageVolume = averageVolumeSeries(bars);
   return chartDocument(frame, series, title, [
-    valueAxis(view, price),
+    valueAxis(view, price, { keepClearOf: ind.lastClose }),
     candles(view, price),
     overlay(view, price, vwap, COLORS.vwap, 1.8),
     overlay(view, price, sma20, COLORS.sma20, 1.1, "4 3"),
-    lastPriceTag(view, price, ind.lastClose ?? 0, 2),
-    panelLegend(view, price, "Price", [
-      ["VWAP (20)", COLORS.vwap],
-      ["SMA 20", COLORS.sma20],
+    lastPriceTag(view, price, ind.lastClose, 2),
+    indicatorLegend(view, price, "Price", [
+      { label: "VWAP (20)", color: COLORS.vwap, series: vwap, needs: WARMUP.vwap },
+      { label: "SMA 20", color: COLORS.sma20, series: sma20, needs: 20 },
     ]),
     valueAxis(view, vol, { count: 3 }),
-    volumeBars(view, vol, averageVolumeSeries(bars), { spikeRatio: 2 }),
-    panelLegend(
+    volumeBars(view, vol, averageVolume, { spikeRatio: 2 }),
+    indicatorLegend(
       view,
       vol,
-      `Volume (last ${fmt(ind.volume.ratioToAverage20, 2)}x average; outlined: 2x or more)`,
-      [["20-day average", COLORS.text]],
+      hasValues(view, averageVolume)
+        ? `Volume (last ${fmt(ind.volume.ratioToAverage20, 2)}x average; outlined: 2x or more)`
+        : "Volume",
+      [{ label: "20-day average", color: COLORS.text, series: averageVolume, needs: WARMUP.averageVolume }],
     ),
     valueAxis(view, obvPanel, { count: 3 }),
     overlay(view, obvPanel, obv, COLORS.obv, 1.6),
