@@ -1,11 +1,48 @@
 import { defineConfig } from "vitest/config";
 
+const shared = {
+  testTimeout: 60_000,
+  hookTimeout: 60_000,
+  pool: "forks" as const,
+};
+
+/**
+ * Two projects, one set of tests: everything on the Redis queue (the default), and the suites
+ * that touch the queue again on BullMQ's PostgreSQL backend (test/helpers/services.ts reads
+ * QUEUE_BACKEND). `npm test` runs both; `vitest run --project redis` one.
+ */
 export default defineConfig({
   test: {
-    include: ["test/**/*.test.ts"],
-    testTimeout: 60_000,
-    hookTimeout: 60_000,
-    pool: "forks",
-    env: { LOG_LEVEL: "silent" },
+    projects: [
+      {
+        test: {
+          ...shared,
+          name: "redis",
+          include: ["test/**/*.test.ts"],
+          env: { LOG_LEVEL: "silent", QUEUE_BACKEND: "redis" },
+        },
+      },
+      {
+        test: {
+          ...shared,
+          name: "postgres",
+          include: [
+            "test/queue/**/*.test.ts",
+            "test/analysis/pipeline.test.ts",
+            "test/analysis/budgets.test.ts",
+            "test/analysis/spend-caps.test.ts",
+            "test/api/**/*.test.ts",
+            "test/cli/end-to-end.test.ts",
+            "test/cli/services-down.test.ts",
+            "test/cli/bad-input.test.ts",
+            "test/cli/caps.test.ts",
+            "test/cli/price-book.test.ts",
+            "test/llm/rate-limiter-send-stamp.test.ts",
+            "test/reliability/**/*.test.ts",
+          ],
+          env: { LOG_LEVEL: "silent", QUEUE_BACKEND: "postgres" },
+        },
+      },
+    ],
   },
 });

@@ -13,7 +13,9 @@ import {
   createTestDatabase,
   dropQueueKeys,
   openTestQueue,
+  QUEUE_BACKEND,
   REDIS_URL,
+  testConfig,
   uniqueName,
 } from "../test/helpers/services.js";
 import { TcpProxy } from "../test/helpers/tcp-proxy.js";
@@ -191,6 +193,7 @@ async function runScenario(scenario: Scenario): Promise<Row> {
     DATABASE_URL: workerDbUrl,
     REDIS_URL: redisUrl,
     QUEUE_PREFIX: prefix,
+    QUEUE_BACKEND,
     GEMINI_BASE_URL: emulator.url,
     GEMINI_API_KEY: "chaos",
     WORKER_CONCURRENCY: "8",
@@ -198,7 +201,7 @@ async function runScenario(scenario: Scenario): Promise<Row> {
     RECOVERY_INTERVAL_MS: "2000",
     LLM_TIMEOUT_MS: "3000",
   };
-  const producer = openTestQueue(redisUrl, prefix);
+  const producer = openTestQueue(testConfig({ ...env, DATABASE_URL: db.url }));
   const ctx: ScenarioContext = {
     env: { ...env, DATABASE_URL: db.url },
     emulator,

@@ -10,15 +10,14 @@
  */
 import type { Job } from "bullmq";
 import { GeminiClient } from "../src/llm/gemini-client.js";
-import { createAnalysisQueue, createAnalysisQueueEvents } from "../src/queue/analysis-queue.js";
 import { enqueueAnalyses } from "../src/queue/enqueue.js";
-import { createRedis } from "../src/queue/redis.js";
+import type { AnalysisQueueEvents } from "../src/queue/queue-backend.js";
 import { MODEL } from "./lib/enqueue.js";
 import { loadLine } from "./lib/proc.js";
 import { type BenchProcess, startEmulatorProcess, startWorkerProcess } from "./lib/processes.js";
 import { adapterRequest, analysisInputs, finalRequest, type StageRequest } from "./lib/prompts.js";
 import { type BenchResult, fmt, isMain, median, numberArg, printResult, row } from "./lib/report.js";
-import { createBenchDatabase, dropQueueKeys, REDIS_URL, uniqueName } from "./lib/services.js";
+import { createBenchDatabase, dropQueueKeys, openBenchQueue, uniqueName } from "./lib/services.js";
 
 export interface CriticalPathOptions {
   repeats: number;
@@ -43,7 +42,7 @@ interface ProductTiming {
 
 async function timeOneAnalysis(
   deps: Parameters<typeof enqueueAnalyses>[0],
-  queueEvents: ReturnType<typeof createAnalysisQueueEvents>,
+  queueEvents: AnalysisQueueEvents,
 ): Promise<ProductTiming> {
   const t0 = Date.now();
   const [enqueued] = await enqueueAnalyses(deps, { tickers: [TICKER], model: MODEL });
@@ -93,10 +92,9 @@ export async function runCriticalPath(options: CriticalPathOptions): Promise<Ben
   const emulator = await startEmulatorProcess(L);
   const db = await createBenchDatabase();
   const prefix = uniqueName("slcp");
-  const connection = createRedis(REDIS_URL, "worker");
-  const queue = createAnalysisQueue(connection, prefix);
-  const eventsConnection = createRedis(REDIS_URL, "worker");
-  const queueEvents = createAnalysisQueueEvents(eventsConnection, prefix);
+  const opened = openBenchQueue(db.url, prefix);
+  const { queue } = opened;
+  const queueEvents = opened.queueEvents();
   let worker: BenchProcess | null = null;
   const product: ProductTiming[] = [];
   const sequential: number[] = [];
@@ -156,10 +154,7 @@ export async function runCriticalPath(options: CriticalPathOptions): Promise<Ben
     };
   } finally {
     await worker?.stop("SIGTERM");
-    await queueEvents.close();
-    await queue.close();
-    connection.disconnect();
-    eventsConnection.disconnect();
+    await opened.close();
     await emulator.stop("SIGTERM");
     await db.drop();
     await dropQueueKeys(prefix);

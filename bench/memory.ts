@@ -9,8 +9,7 @@
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { projectRoot } from "../src/paths.js";
-import { ANALYSIS_JOB_OPTIONS, createAnalysisQueue } from "../src/queue/analysis-queue.js";
-import { createRedis } from "../src/queue/redis.js";
+import { ANALYSIS_JOB_OPTIONS } from "../src/queue/analysis-queue.js";
 import { enqueueProductAnalyses } from "./lib/enqueue.js";
 import { loadLine, processCpuMs, RssSampler } from "./lib/proc.js";
 import {
@@ -29,7 +28,14 @@ import {
   row,
   stringArg,
 } from "./lib/report.js";
-import { countQueueKeys, createBenchDatabase, dropQueueKeys, REDIS_URL, uniqueName } from "./lib/services.js";
+import {
+  countQueueKeys,
+  createBenchDatabase,
+  dropQueueKeys,
+  openBenchQueue,
+  REDIS_URL,
+  uniqueName,
+} from "./lib/services.js";
 import { applyWhatIfs, parseWhatIfs, type WhatIf } from "./lib/what-if.js";
 
 export interface MemoryOptions {
@@ -68,8 +74,8 @@ export async function runMemory(options: MemoryOptions): Promise<BenchResult> {
   const emulator = await startEmulatorProcess(0);
   const db = await createBenchDatabase();
   const prefix = uniqueName("slmem");
-  const connection = createRedis(REDIS_URL, "worker");
-  const queue = createAnalysisQueue(connection, prefix);
+  const opened = openBenchQueue(db.url, prefix);
+  const { queue } = opened;
   let worker: BenchProcess | null = null;
   // RSS after the first 10,000 analyses (a smaller run: its first 10%, at least 1,000 so the heap has grown).
   const reference = Math.min(10_000, Math.max(1000, Math.floor(options.analyses / 10)));
@@ -176,8 +182,7 @@ export async function runMemory(options: MemoryOptions): Promise<BenchResult> {
     };
   } finally {
     await worker?.stop("SIGKILL", 5_000);
-    await queue.close();
-    connection.disconnect();
+    await opened.close();
     await emulator.stop("SIGTERM");
     await db.drop();
     await dropQueueKeys(prefix);

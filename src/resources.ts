@@ -4,7 +4,8 @@ import { type MarketInputsCache, watchedMarketInputs } from "./analysis/market-i
 import type { Config } from "./config/config.js";
 import { TrackerRegistry } from "./ledger/tracker-registry.js";
 import { connectLlm, type LlmConnection } from "./llm/create-llm.js";
-import { SharedRateLimiter } from "./llm/rate-limiter.js";
+import { PgRateLimiter } from "./llm/pg-rate-limiter.js";
+import { type RateLimiter, SharedRateLimiter } from "./llm/rate-limiter.js";
 import { DEFAULT_RETRY_POLICY } from "./llm/retry-policy.js";
 import type { Logger } from "./logger.js";
 import { createPriceProvider } from "./market/index.js";
@@ -39,9 +40,15 @@ export async function createWorkerResources(
     overrides.sql ?? createSql(config.databaseUrl, { max: Math.min(20, config.workerConcurrency + 2) });
   const llmConnection = overrides.llmConnection ?? (await connectLlm(config, logger));
   const { rateLimit } = config.gemini;
+  const limited = Boolean(rateLimit.requestsPerWindow || rateLimit.tokensPerWindow);
+  // With the queue on PostgreSQL there is no Redis at all: the limiter's log goes on the
+  // worker's own pool, which `close` ends, so the limiter needs no closing of its own.
   const limiterRedis =
-    rateLimit.requestsPerWindow || rateLimit.tokensPerWindow ? createRedis(config.redisUrl, "worker") : null;
+    limited && config.queueBackend !== "postgres" ? createRedis(config.redisUrl, "worker") : null;
   limiterRedis?.on("error", () => {}); // the worker's own connection reports Redis trouble
+  let rateLimiter: RateLimiter | null = null;
+  if (limiterRedis) rateLimiter = new SharedRateLimiter(limiterRedis, config.queuePrefix, rateLimit, logger);
+  else if (limited) rateLimiter = new PgRateLimiter(sql, config.queuePrefix, rateLimit, logger);
   const rollupFolder = new RollupFolder(sql, logger);
   const prices = createPriceProvider({ sql, logger, market: config.market });
   const market = watchedMarketInputs({ sql, prices, charts: config.charts, logger });
@@ -51,7 +58,7 @@ export async function createWorkerResources(
     callWriter: new CallWriter(sql, logger, { observeWait: recordLedgerWriteWait }),
     analysisWriter: new AnalysisWriter(sql, logger, { observeWait: recordLedgerWriteWait }),
     rollupFolder,
-    rateLimiter: limiterRedis ? new SharedRateLimiter(limiterRedis, config.queuePrefix, rateLimit) : null,
+    rateLimiter,
     llm: llmConnection.client,
     llmConnection,
     prices,

@@ -3,9 +3,15 @@
  * CPU marks taken, then the queue is resumed and the clock runs until every job has ended.
  * Startup (tsx compiling the sources, connecting) and enqueueing stay outside the window.
  */
-import type { Queue } from "bullmq";
 import { mainThreadCpuMs, processCpuMs, RssSampler } from "./proc.js";
-import { completionTimes, failedCount, type Throughput, throughputOf, waitForEnded } from "./wait.js";
+import {
+  type AnyQueue,
+  completionTimes,
+  failedCount,
+  type Throughput,
+  throughputOf,
+  waitForEnded,
+} from "./wait.js";
 
 export interface CpuSource {
   label: string;
@@ -44,7 +50,7 @@ export interface Window {
 }
 
 export async function measureWindow(options: {
-  queue: Queue;
+  queue: AnyQueue;
   analyses: number;
   workerPids: number[];
   cpu: CpuSource[];

@@ -1,6 +1,4 @@
 /** A measured batch through stock-ledger workers, and the same batch through the baseline worker. */
-import type { Queue } from "bullmq";
-import { createAnalysisQueue } from "../../src/queue/analysis-queue.js";
 import { createRedis } from "../../src/queue/redis.js";
 import type { Sql } from "../../src/store/database.js";
 import { createBaselineQueue, enqueueBaselineJobs, enqueueProductAnalyses } from "./enqueue.js";
@@ -16,8 +14,16 @@ import { markPgCpu, pgCpuSince } from "./pg-cpu.js";
 import { dbCounters, pgActivitySince, trackFunctions } from "./pg-stats.js";
 import { type BenchProcess, freePort, startBaselineProcess, startWorkerProcess } from "./processes.js";
 import type { ReferenceLedger } from "./reference-ledger.js";
-import { createBenchDatabase, dropQueueKeys, REDIS_URL, redisServerPid, uniqueName } from "./services.js";
-import { waitForEnded } from "./wait.js";
+import {
+  type BenchQueueBackend,
+  createBenchDatabase,
+  dropQueueKeys,
+  openBenchQueue,
+  REDIS_URL,
+  redisServerPid,
+  uniqueName,
+} from "./services.js";
+import { type AnyQueue, waitForEnded } from "./wait.js";
 import { applyWhatIfs, type WhatIf } from "./what-if.js";
 import { scrapeWriteWaits, type WriteWaits, writeWaitsSince } from "./write-waits.js";
 
@@ -40,6 +46,8 @@ export interface ProductRun extends Window {
 }
 
 export interface ProductRunOptions {
+  /** Where the queue lives (default Redis); the workers are started on the same. */
+  queueBackend?: BenchQueueBackend;
   analyses: number;
   workers: number;
   concurrency: number;
@@ -72,7 +80,7 @@ export interface ProductRunOptions {
  * forgets them: the window then sees warm workers (JIT-compiled hot paths, filled caches,
  * grown heaps), as a long-running worker is. The queue is left paused and empty of ended jobs.
  */
-async function warmUp(queue: Queue, count: number, enqueue: (count: number) => Promise<unknown>) {
+async function warmUp(queue: AnyQueue, count: number, enqueue: (count: number) => Promise<unknown>) {
   if (count <= 0) return;
   await enqueue(count);
   await queue.resume();
@@ -107,8 +115,8 @@ function pgCpuSource(db: { sql: Sql; name: string }, onAllMs: (ms: number) => vo
 export async function runProduct(options: ProductRunOptions): Promise<ProductRun> {
   const db = await createBenchDatabase();
   const prefix = uniqueName("slbench");
-  const connection = createRedis(REDIS_URL, "worker");
-  const queue = createAnalysisQueue(connection, prefix);
+  const opened = openBenchQueue(db.url, prefix, options.queueBackend);
+  const { queue } = opened;
   const workers: BenchProcess[] = [];
   const metricsUrls: string[] = [];
   try {
@@ -189,8 +197,7 @@ export async function runProduct(options: ProductRunOptions): Promise<ProductRun
     };
   } finally {
     for (const w of workers) await w.stop("SIGKILL", 5_000);
-    await queue.close();
-    connection.disconnect();
+    await opened.close();
     await db.drop();
     await dropQueueKeys(prefix);
   }

@@ -2,6 +2,7 @@
 import { randomBytes } from "node:crypto";
 import { Redis } from "ioredis";
 import { logger } from "../../src/logger.js";
+import { openQueueBackend } from "../../src/queue/queue-backend.js";
 import { createSql, type Sql, splitDatabaseUrl } from "../../src/store/database.js";
 import { migrate } from "../../src/store/migrate.js";
 
@@ -87,4 +88,30 @@ export async function redisServerPid(): Promise<number | null> {
   } finally {
     redis.disconnect();
   }
+}
+
+export type BenchQueueBackend = "redis" | "postgres";
+
+/** The analyses queue of one bench run on either backend (PostgreSQL: in the run's database). */
+export function openBenchQueue(databaseUrl: string, prefix: string, backend: BenchQueueBackend = "redis") {
+  const queues = openQueueBackend({
+    queueBackend: backend,
+    redisUrl: REDIS_URL,
+    databaseUrl,
+    queuePrefix: prefix,
+  });
+  const queue = queues.queue("worker");
+  const opened: { close(): Promise<unknown> }[] = [queue];
+  return {
+    queue,
+    queueEvents() {
+      const events = queues.queueEvents();
+      opened.push(events);
+      return events;
+    },
+    async close() {
+      for (const item of opened.reverse()) await item.close().catch(() => undefined);
+      await queues.close();
+    },
+  };
 }

@@ -1,8 +1,12 @@
 /** Waiting for a batch of jobs to end, and the completion times BullMQ recorded for them. */
 import { setTimeout as sleep } from "node:timers/promises";
-import type { Queue } from "bullmq";
+import type { IQueueBackend, Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { REDIS_URL } from "./services.js";
+
+/** A queue on either backend (the bench only reads counts and jobs). */
+// biome-ignore lint/suspicious/noExplicitAny: job data and connection types do not matter here
+export type AnyQueue = Queue<any, any, string, any, any, string, IQueueBackend, any>;
 
 export interface WaitOptions {
   timeoutMs: number;
@@ -13,7 +17,7 @@ export interface WaitOptions {
 }
 
 /** Polls until `expected` jobs have ended; throws on timeout. */
-export async function waitForEnded(queue: Queue, expected: number, options: WaitOptions): Promise<void> {
+export async function waitForEnded(queue: AnyQueue, expected: number, options: WaitOptions): Promise<void> {
   const deadline = Date.now() + options.timeoutMs;
   const ended =
     options.ended ??
@@ -32,7 +36,7 @@ export async function waitForEnded(queue: Queue, expected: number, options: Wait
 }
 
 /** `finishedOn` (ms) of every job in the completed set, ascending: the set's scores. */
-export async function completionTimes(queue: Queue): Promise<number[]> {
+export async function completionTimes(queue: AnyQueue): Promise<number[]> {
   const client = new Redis(REDIS_URL);
   const flat = await client
     .zrange(queue.toKey("completed"), 0, -1, "WITHSCORES")
@@ -42,7 +46,7 @@ export async function completionTimes(queue: Queue): Promise<number[]> {
   return times.sort((a, b) => a - b);
 }
 
-export async function failedCount(queue: Queue): Promise<number> {
+export async function failedCount(queue: AnyQueue): Promise<number> {
   return (await queue.getJobCounts("failed")).failed ?? 0;
 }
 

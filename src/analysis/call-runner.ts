@@ -6,7 +6,7 @@ import { CHARS_PER_TOKEN, normalizeUsage } from "../ledger/usage.js";
 import { LlmCallError } from "../llm/errors.js";
 import type { ContextCache, LlmClient, PromptContent } from "../llm/gemini-client.js";
 import { inlineImageTokens } from "../llm/image-tokens.js";
-import type { SharedRateLimiter } from "../llm/rate-limiter.js";
+import type { RateLimiter } from "../llm/rate-limiter.js";
 import { nextRetryDelayMs, type RetryPolicy } from "../llm/retry-policy.js";
 import type { Logger } from "../logger.js";
 import { recordCallMetrics } from "../metrics/worker-metrics.js";
@@ -23,7 +23,7 @@ export interface CallRunnerDeps {
   /** Group-commits call rows; a write resolves once its row is durable. */
   callWriter: CallWriter;
   /** The LLM key's quota shared by all workers; null when none is configured. */
-  rateLimiter?: SharedRateLimiter | null;
+  rateLimiter?: RateLimiter | null;
   llm: LlmClient;
   retryPolicy: RetryPolicy;
   logger: Logger;

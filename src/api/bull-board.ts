@@ -1,6 +1,7 @@
 import { createBullBoard } from "@bull-board/api";
 import { BullMQAdapter } from "@bull-board/api/bullMQAdapter";
 import { FastifyAdapter } from "@bull-board/fastify";
+import type { Queue } from "bullmq";
 import type { FastifyInstance } from "fastify";
 import type { AnalysisQueue } from "../queue/analysis-queue.js";
 
@@ -14,7 +15,8 @@ export async function mountQueueBoard(app: FastifyInstance, queue: AnalysisQueue
   const serverAdapter = new FastifyAdapter();
   serverAdapter.setBasePath(QUEUE_BOARD_PATH);
   createBullBoard({
-    queues: [new BullMQAdapter(queue, { readOnlyMode: true, allowRetries: false })],
+    // bull-board is typed for the Redis backend; it only calls the Queue methods both backends have.
+    queues: [new BullMQAdapter(queue as unknown as Queue, { readOnlyMode: true, allowRetries: false })],
     serverAdapter,
     options: { uiConfig: { boardTitle: "stock-ledger queue" } },
   });

@@ -1,12 +1,10 @@
 import { Counter, collectDefaultMetrics, Gauge, Registry } from "prom-client";
-import type { Logger } from "../logger.js";
 import { workerMetricsRegistry } from "../metrics/worker-metrics.js";
-import type { AnalysisQueue } from "../queue/analysis-queue.js";
 import { ANALYSIS_STATUSES } from "../store/analyses-repo.js";
-import type { Sql } from "../store/database.js";
 import { LedgerSumsReader } from "../store/ledger-sums-repo.js";
 import { countPendingRollups } from "../store/rollups-repo.js";
 import { AnalysisStatusCounter } from "../store/status-counts-repo.js";
+import { type ApiDeps, queueCheckName } from "./api-deps.js";
 
 export const QUEUE_STATES = ["waiting", "active", "delayed", "failed"] as const;
 
@@ -79,7 +77,7 @@ export class ApiMetrics {
   readonly #ledgerSums: LedgerSumsReader;
   readonly #statusCounts: AnalysisStatusCounter;
 
-  constructor(private readonly deps: { sql: Sql; queue: AnalysisQueue; logger: Logger }) {
+  constructor(private readonly deps: Pick<ApiDeps, "sql" | "queue" | "queueBackend" | "logger">) {
     collectDefaultMetrics({ register: this.registry });
     this.#ledgerSums = new LedgerSumsReader(deps.sql);
     this.#statusCounts = new AnalysisStatusCounter(deps.sql);
@@ -125,10 +123,10 @@ export class ApiMetrics {
     try {
       const counts = await this.deps.queue.getJobCounts(...QUEUE_STATES);
       for (const state of QUEUE_STATES) this.#queue.set({ state }, counts[state] ?? 0);
-      this.#sourceUp.set({ source: "redis" }, 1);
+      this.#sourceUp.set({ source: queueCheckName(this.deps) }, 1);
     } catch (err) {
       this.deps.logger.warn({ err }, "metrics: cannot read the queue");
-      this.#sourceUp.set({ source: "redis" }, 0);
+      this.#sourceUp.set({ source: queueCheckName(this.deps) }, 0);
     }
   }
 }

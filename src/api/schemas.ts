@@ -324,5 +324,5 @@ export const budgetResponseSchema = z
 
 export const readinessSchema = z.object({
   status: z.enum(["ready", "not_ready"]),
-  checks: z.object({ postgres: z.string(), redis: z.string() }),
+  checks: z.object({ postgres: z.string(), redis: z.string().optional(), queue: z.string().optional() }),
 });

@@ -1,30 +1,29 @@
-import type { QueueEvents } from "bullmq";
-import type { Redis } from "ioredis";
 import { type Config, loadConfig } from "../config/config.js";
 import { installPriceBook } from "../config/price-book-file.js";
 import type { PriceBook } from "../ledger/price-table.js";
 import { logger } from "../logger.js";
 import {
   type AnalysisQueue,
-  createAnalysisQueue,
-  createAnalysisQueueEvents,
-} from "../queue/analysis-queue.js";
-import { createRedis } from "../queue/redis.js";
+  type AnalysisQueueEvents,
+  openQueueBackend,
+  type QueueBackend,
+} from "../queue/queue-backend.js";
 import { createSql, type Sql } from "../store/database.js";
 
 /**
  * What a command needs, opened on first use and closed once at exit, so commands that
- * only validate input never touch Redis or Postgres.
+ * only validate input never touch the queue or Postgres.
  */
 export class CliContext {
   readonly logger = logger;
   /** The config and the price book installed from it (PRICE_BOOK_FILE), loaded together. */
   #loaded: { config: Config; priceBook: PriceBook } | undefined;
   #sql: Sql | undefined;
-  readonly #redis: Redis[] = [];
+  #queueBackend: QueueBackend | undefined;
   readonly #closers: (() => Promise<unknown>)[] = [];
+  readonly #afterClose: (() => Promise<unknown>)[] = [];
 
-  constructor(private readonly env: NodeJS.ProcessEnv = process.env) {}
+  constructor(readonly env: NodeJS.ProcessEnv = process.env) {}
 
   #load(): { config: Config; priceBook: PriceBook } {
     if (!this.#loaded) {
@@ -60,24 +59,28 @@ export class CliContext {
     return this.#sql;
   }
 
-  redis(role: "worker" | "producer"): Redis {
-    const connection = createRedis(this.config.redisUrl, role);
-    connection.on("error", () => {}); // surfaced by the commands that use it
-    this.#redis.push(connection);
-    return connection;
+  /** Redis or PostgreSQL (QUEUE_BACKEND); its connections are closed after the classes on it. */
+  get queueBackend(): QueueBackend {
+    if (!this.#queueBackend) {
+      const backend = openQueueBackend(this.config);
+      this.#queueBackend = backend;
+      this.#closers.unshift(() => backend.close());
+    }
+    return this.#queueBackend;
   }
 
   queue(): AnalysisQueue {
-    const queue = createAnalysisQueue(this.redis("producer"), this.config.queuePrefix);
+    const queue = this.queueBackend.queue("producer");
     // Without a listener BullMQ prints every reconnect failure as a stack trace; the command
-    // reports an unreachable Redis itself, in one line (assertQueueReachable).
+    // reports an unreachable queue itself, in one line (assertQueueReachable).
     queue.on("error", () => {});
     this.onClose(() => queue.close());
     return queue;
   }
 
-  async queueEvents(): Promise<QueueEvents> {
-    const events = createAnalysisQueueEvents(this.redis("worker"), this.config.queuePrefix);
+  async queueEvents(): Promise<AnalysisQueueEvents> {
+    const events = this.queueBackend.queueEvents();
+    events.on("error", () => {});
     this.onClose(() => events.close());
     await events.waitUntilReady();
     return events;
@@ -87,9 +90,14 @@ export class CliContext {
     this.#closers.push(closer);
   }
 
+  /** Runs after every connection is closed (demo's embedded PostgreSQL stops last). */
+  afterClose(step: () => Promise<unknown>): void {
+    this.#afterClose.push(step);
+  }
+
   async close(): Promise<void> {
     for (const closer of this.#closers.reverse()) await closer().catch(() => undefined);
-    await Promise.all(this.#redis.map((r) => r.quit().catch(() => r.disconnect())));
     await this.#sql?.end({ timeout: 5 });
+    for (const step of this.#afterClose) await step().catch(() => undefined);
   }
 }

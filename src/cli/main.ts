@@ -113,7 +113,7 @@ function buildProgram(ctx: CliContext): Command {
     .command("import-prices")
     .description("import daily OHLCV from a CSV into price_bars (all or nothing)")
     .argument("<file>", "CSV with date, open, high, low, close, volume (and ticker) columns")
-    .option("--ticker <ticker>", "ticker for rows without a ticker column")
+    .option("--ticker <ticker>", "the ticker of the rows (a ticker column saying otherwise is refused)")
     .option("--currency <code>", "currency of the prices (default INR)")
     // Loaded on use, like chart below: neither should slow the start-up of every other command.
     .action(async (file: string, options) =>
@@ -132,6 +132,16 @@ function buildProgram(ctx: CliContext): Command {
     .command("demo")
     .description("migrate, run the emulator and a worker, analyse RELIANCE, TCS, INFY")
     .action(async () => (await import("./commands/demo.js")).demoCommand(ctx));
+  program
+    .command("up")
+    .description("start an embedded PostgreSQL in the background; prints export lines for eval")
+    .option("--dir <dir>", "its data directory (default under the user's data directory)")
+    .action(async (options) => (await import("./commands/up-down.js")).upCommand(ctx, options));
+  program
+    .command("down")
+    .description("stop the embedded PostgreSQL started by `up`; its data stays")
+    .option("--dir <dir>", "its data directory (default under the user's data directory)")
+    .action(async (options) => (await import("./commands/up-down.js")).downCommand(ctx, options));
   return program;
 }
 

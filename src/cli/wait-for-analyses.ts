@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import type { QueueEvents } from "bullmq";
 import type { AnalysisQueue } from "../queue/analysis-queue.js";
 import type { AnalysisProgress } from "../queue/analysis-worker.js";
+import type { AnalysisQueueEvents } from "../queue/queue-backend.js";
 import { type AnalysisRow, TERMINAL_STATUSES } from "../store/analyses-repo.js";
 import type { Sql } from "../store/database.js";
 
@@ -15,7 +15,7 @@ export interface WaitOutcome {
 export interface WaitOptions {
   sql: Sql;
   queue: AnalysisQueue;
-  queueEvents: QueueEvents;
+  queueEvents: AnalysisQueueEvents;
   ids: string[];
   onProgress?: (id: string, progress: AnalysisProgress) => void;
   pollMs?: number;

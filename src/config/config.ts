@@ -27,6 +27,8 @@ const url = (protocols: string[]) =>
 const envSchema = z.object({
   DATABASE_URL: url(["postgres:", "postgresql:"]).default("postgres://postgres@127.0.0.1:5432/stock_ledger"),
   REDIS_URL: url(["redis:", "rediss:"]).default("redis://127.0.0.1:6379"),
+  // Where the BullMQ queue lives: Redis, or BullMQ's PostgreSQL backend in DATABASE_URL's database.
+  QUEUE_BACKEND: z.enum(["redis", "postgres"], { error: "must be redis or postgres" }).default("redis"),
   QUEUE_PREFIX: z
     .string()
     .regex(/^[A-Za-z0-9_{}.-]{1,64}$/, "must be 1-64 letters, digits, _ - . { } (no ':')")
@@ -114,6 +116,8 @@ export interface DailyBudget {
 export type Config = {
   databaseUrl: string;
   redisUrl: string;
+  /** "postgres": no command opens a Redis connection (DESIGN §10). */
+  queueBackend: "redis" | "postgres";
   queuePrefix: string;
   gemini: {
     apiKey: string | undefined;
@@ -161,6 +165,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return {
     databaseUrl: e.DATABASE_URL,
     redisUrl: e.REDIS_URL,
+    queueBackend: e.QUEUE_BACKEND,
     queuePrefix: e.QUEUE_PREFIX,
     gemini: {
       apiKey: e.GEMINI_API_KEY,

@@ -15,7 +15,21 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local window, rpm, tpm, tokens, member = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
 `;
 
-/** Admits one request of `tokens` estimated tokens under `member` (returns 0), or says how long to wait. */
+/** Enters the admission in the log (or moves it to now): both sets, each kept for one window. */
+const RECORD = `
+redis.call('ZADD', KEYS[1], now, member)
+redis.call('PEXPIRE', KEYS[1], window)
+if tpm > 0 then
+  redis.call('ZADD', KEYS[2], now, member .. ':' .. tokens)
+  redis.call('PEXPIRE', KEYS[2], window)
+end
+return 0`;
+
+/**
+ * Admits one request of `tokens` estimated tokens under `member` (returns 0), or says how long
+ * to wait. One larger than the whole token quota waits for the window to empty: it can never
+ * fit beside others, and letting it in at once would break the quota for everyone.
+ */
 const ADMIT_BODY = `
 local cooldown = redis.call('PTTL', KEYS[3])
 if cooldown > 0 then return cooldown end
@@ -32,17 +46,13 @@ if tpm > 0 then
   if used > 0 and used + tokens > tpm then
     for i = 1, #entries, 2 do
       used = used - tonumber(string.match(entries[i], ':(%d+)$'))
-      if used + tokens <= tpm then return math.max(1, tonumber(entries[i + 1]) + window - now + 1) end
+      if used + tokens <= tpm or i + 1 == #entries then
+        return math.max(1, tonumber(entries[i + 1]) + window - now + 1)
+      end
     end
   end
 end
-redis.call('ZADD', KEYS[1], now, member)
-redis.call('PEXPIRE', KEYS[1], window)
-if tpm > 0 then
-  redis.call('ZADD', KEYS[2], now, member .. ':' .. tokens)
-  redis.call('PEXPIRE', KEYS[2], window)
-end
-return 0`;
+${RECORD}`;
 
 const ADMIT = SERVER_NOW + ADMIT_BODY;
 
@@ -54,13 +64,7 @@ const ADMIT = SERVER_NOW + ADMIT_BODY;
  */
 const RESTAMP = `${SERVER_NOW}
 if redis.call('ZSCORE', KEYS[1], member) then
-  redis.call('ZADD', KEYS[1], now, member)
-  redis.call('PEXPIRE', KEYS[1], window)
-  if tpm > 0 then
-    redis.call('ZADD', KEYS[2], now, member .. ':' .. tokens)
-    redis.call('PEXPIRE', KEYS[2], window)
-  end
-  return 0
+${RECORD}
 end
 ${ADMIT_BODY}`;
 
@@ -68,9 +72,9 @@ ${ADMIT_BODY}`;
  * Slack for what lies between our stamp and the provider's count: the stamp's own round trip
  * and the request's way out (admissions are dated when sent, so not the pre-send work).
  */
-const WINDOW_MARGIN_MS = 200;
+export const WINDOW_MARGIN_MS = 200;
 
-/** A restamp slower than this (Redis unreachable) is not waited for; see `Admission.markSent`. */
+/** A restamp slower than this (the store unreachable) is not waited for; see `Admission.markSent`. */
 const RESTAMP_TIMEOUT_MS = 1000;
 
 export interface RateLimitOptions {
@@ -92,20 +96,83 @@ export interface RateLimitOptions {
 export interface Admission {
   /**
    * Call right before the request leaves (a property, so it can be handed on as a callback).
-   * Never fails the call over Redis: on error or timeout it logs and resolves, leaving the
-   * admission dated at admission time (the old, looser bound) or, if the restamp is still
-   * queued, at a later time, which is safe. Rejects only when the call's signal aborts while
-   * it waits to be admitted anew.
+   * Never fails the call over the limiter's store: on error or timeout it logs and resolves,
+   * leaving the admission dated at admission time (the old, looser bound) or, if the restamp
+   * is still queued, at a later time, which is safe. Rejects only when the call's signal
+   * aborts while it waits to be admitted anew.
    */
   readonly markSent: () => Promise<void>;
 }
 
 /**
- * One request and token budget for the LLM key, shared by every worker through Redis. Unlike
- * fixed-window counters it guarantees at most N requests in ANY window, and a 429 from the
- * provider pauses every worker, not just the one that got it.
+ * The LLM key's request and token budget, shared by every worker: at most N requests (and T
+ * tokens) in ANY window, and a 429 from the provider pauses every worker. Kept in Redis
+ * (`SharedRateLimiter`) or, with no Redis, in PostgreSQL (`PgRateLimiter`).
  */
-export class SharedRateLimiter {
+export interface RateLimiter {
+  /** Waits until one more request of about `tokens` input tokens fits in the window. */
+  acquire(tokens: number, signal?: AbortSignal): Promise<Admission>;
+  /** The provider said 429: hold every worker back for `ms`. */
+  pause(ms: number): Promise<void>;
+}
+
+/**
+ * One attempt in the store, atomic there: "admit" enters `member` in the log if it fits;
+ * "restamp" moves it to now if it is still logged, else admits it anew. Resolves to 0 once
+ * done, or to the milliseconds to wait before trying again.
+ */
+export type AdmitOnce = (mode: "admit" | "restamp", member: string, tokens: number) => Promise<number>;
+
+/**
+ * `RateLimiter.acquire` over a store's single attempt. The retry loop, its jitter and
+ * `markSent`'s policy live here once, so both stores keep exactly the same semantics.
+ */
+export async function acquireWith(
+  attempt: AdmitOnce,
+  store: { name: string; logger: Logger },
+  tokens: number,
+  signal: AbortSignal | undefined,
+): Promise<Admission> {
+  const member = randomBytes(8).toString("hex");
+  const rounded = Math.max(0, Math.round(tokens));
+  await untilAdmitted(() => attempt("admit", member, rounded), signal);
+  return {
+    markSent: async () => {
+      try {
+        await untilAdmitted(() => attempt("restamp", member, rounded), signal, {
+          ms: RESTAMP_TIMEOUT_MS,
+          error: () => new Error(`no reply from ${store.name} within ${RESTAMP_TIMEOUT_MS} ms`),
+        });
+      } catch (error) {
+        if (signal?.aborted) throw error;
+        store.logger.warn(
+          { err: error instanceof Error ? error.message : String(error) },
+          "could not date the LLM request's admission at its send; sending it anyway",
+        );
+      }
+    },
+  };
+}
+
+/** Tries `tryOnce` (the wait in ms it returns, 0 once admitted) until admitted; `timeout` bounds each try. */
+async function untilAdmitted(
+  tryOnce: () => Promise<number>,
+  signal: AbortSignal | undefined,
+  timeout?: { ms: number; error: () => Error },
+): Promise<void> {
+  for (;;) {
+    const wait = Number(timeout ? await withTimeout(tryOnce(), timeout.ms, timeout.error) : await tryOnce());
+    if (wait <= 0) return;
+    // A little jitter so waiting workers do not all retry in the same millisecond.
+    await sleep(wait + Math.floor(Math.random() * 25), undefined, { signal });
+  }
+}
+
+/**
+ * The limiter in Redis: a sliding log in sorted sets and a cooldown key, one Lua script per
+ * attempt. Unlike fixed-window counters it guarantees at most N requests in ANY window.
+ */
+export class SharedRateLimiter implements RateLimiter {
   readonly #keys: string[];
   readonly #logger: Logger;
 
@@ -121,61 +188,30 @@ export class SharedRateLimiter {
     this.#logger = logger.child({ component: "rate-limiter" });
   }
 
-  /** Waits until one more request of about `tokens` input tokens fits in the window. */
-  async acquire(tokens: number, signal?: AbortSignal): Promise<Admission> {
-    const member = randomBytes(8).toString("hex");
-    const rounded = Math.max(0, Math.round(tokens));
-    await this.#untilAdmitted(ADMIT, member, rounded, signal);
-    return { markSent: () => this.#markSent(member, rounded, signal) };
+  acquire(tokens: number, signal?: AbortSignal): Promise<Admission> {
+    return acquireWith(
+      (mode, member, rounded) => this.#attempt(mode === "admit" ? ADMIT : RESTAMP, member, rounded),
+      { name: "Redis", logger: this.#logger },
+      tokens,
+      signal,
+    );
   }
 
-  /** The provider said 429: hold every worker back for `ms`. */
   async pause(ms: number): Promise<void> {
     await this.redis.set(this.#keys[2] as string, "1", "PX", Math.max(1, Math.round(ms)));
   }
 
-  async #markSent(member: string, tokens: number, signal: AbortSignal | undefined): Promise<void> {
-    try {
-      await this.#untilAdmitted(RESTAMP, member, tokens, signal, RESTAMP_TIMEOUT_MS);
-    } catch (error) {
-      if (signal?.aborted) throw error;
-      this.#logger.warn(
-        { err: error instanceof Error ? error.message : String(error) },
-        "could not date the LLM request's admission at its send; sending it anyway",
-      );
-    }
-  }
-
-  async #untilAdmitted(
-    script: string,
-    member: string,
-    tokens: number,
-    signal: AbortSignal | undefined,
-    timeoutMs?: number,
-  ): Promise<void> {
-    for (;;) {
-      const reply = this.redis.eval(
-        script,
-        3,
-        ...this.#keys,
-        this.options.windowMs + WINDOW_MARGIN_MS,
-        this.options.requestsPerWindow ?? 0,
-        this.options.tokensPerWindow ?? 0,
-        tokens,
-        member,
-      );
-      const wait = Number(
-        timeoutMs === undefined
-          ? await reply
-          : await withTimeout(
-              reply,
-              timeoutMs,
-              () => new Error(`no reply from Redis within ${timeoutMs} ms`),
-            ),
-      );
-      if (wait <= 0) return;
-      // A little jitter so waiting workers do not all retry in the same millisecond.
-      await sleep(wait + Math.floor(Math.random() * 25), undefined, { signal });
-    }
+  async #attempt(script: string, member: string, tokens: number): Promise<number> {
+    const reply = await this.redis.eval(
+      script,
+      3,
+      ...this.#keys,
+      this.options.windowMs + WINDOW_MARGIN_MS,
+      this.options.requestsPerWindow ?? 0,
+      this.options.tokensPerWindow ?? 0,
+      tokens,
+      member,
+    );
+    return Number(reply);
   }
 }

@@ -1,8 +1,8 @@
-import { type JobsOptions, Queue, QueueEvents } from "bullmq";
-import type { Redis } from "ioredis";
+import type { JobsOptions } from "bullmq";
 import type { AnalysisJobData } from "./job-payload.js";
+import type { AnalysisQueue } from "./queue-backend.js";
 
-export const QUEUE_NAME = "analyses";
+export type { AnalysisQueue } from "./queue-backend.js";
 
 /**
  * Job-level retries cover infrastructure faults (Postgres or Redis away longer than a
@@ -15,16 +15,6 @@ export const ANALYSIS_JOB_OPTIONS: JobsOptions = {
   removeOnComplete: { age: 24 * 3600, count: 10_000 },
   removeOnFail: { age: 7 * 24 * 3600, count: 10_000 },
 };
-
-export type AnalysisQueue = Queue<AnalysisJobData, unknown, string>;
-
-export function createAnalysisQueue(connection: Redis, prefix: string): AnalysisQueue {
-  return new Queue<AnalysisJobData, unknown, string>(QUEUE_NAME, { connection, prefix });
-}
-
-export function createAnalysisQueueEvents(connection: Redis, prefix: string): QueueEvents {
-  return new QueueEvents(QUEUE_NAME, { connection, prefix });
-}
 
 /** Adds the job with the analysis id as job id, so BullMQ drops duplicates of a live job. */
 export async function addAnalysisJob(

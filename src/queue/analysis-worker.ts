@@ -1,6 +1,5 @@
 import { setMaxListeners } from "node:events";
-import { DelayedError, type Job, Worker } from "bullmq";
-import type { Redis } from "ioredis";
+import { DelayedError, type Job } from "bullmq";
 import {
   assertDailyBudgetLeft,
   DailyBudgetExhaustedError,
@@ -13,9 +12,9 @@ import type { StageState } from "../analysis/pipeline.js";
 import type { DailyBudget } from "../config/config.js";
 import { CALL_TYPES } from "../ledger/call-record.js";
 import { recordBudgetAlert } from "../metrics/worker-metrics.js";
-import { QUEUE_NAME } from "./analysis-queue.js";
 import { type AnalysisJobData, analysisJobSchema } from "./job-payload.js";
 import { ProgressThrottle } from "./progress-throttle.js";
+import type { QueueBackend, WorkerSettings } from "./queue-backend.js";
 
 /** Progress reported per stage; `analyze --wait` shows it. */
 export interface AnalysisProgress {
@@ -24,12 +23,8 @@ export interface AnalysisProgress {
   total: number;
 }
 
-export interface AnalysisWorkerOptions {
-  connection: Redis;
-  prefix: string;
-  concurrency: number;
-  /** Lock on a running job; a killed worker's jobs return to the queue about this long after. */
-  lockMs: number;
+export interface AnalysisWorkerOptions extends WorkerSettings {
+  backend: QueueBackend;
   budget?: DailyBudget;
 }
 
@@ -115,18 +110,11 @@ export function createAnalysisWorker(deps: ExecuteDeps, options: AnalysisWorkerO
   const shutdown = new AbortController();
   // Every in-flight LLM call listens on this one signal (and removes its listener when done).
   setMaxListeners(0, shutdown.signal);
-  const worker = new Worker<AnalysisJobData, { status: string } | null, string>(
-    QUEUE_NAME,
+  const worker = options.backend.worker(
     deferWhenAsked(analysisProcessor(deps, shutdown.signal, options.budget)),
     {
-      connection: options.connection,
-      prefix: options.prefix,
       concurrency: options.concurrency,
-      // A killed worker's jobs come back after the lock expires; allow a few such crashes.
-      maxStalledCount: 3,
-      lockDuration: options.lockMs,
-      stalledInterval: options.lockMs,
-      autorun: true,
+      lockMs: options.lockMs,
     },
   );
   worker.on("failed", (job, error) => {

@@ -1,23 +1,22 @@
-import { isConnectError, ServiceUnreachableError, serviceAddress } from "../service-unreachable.js";
+import { isConnectError, ServiceUnreachableError } from "../service-unreachable.js";
 import { withTimeout } from "../timeout.js";
-import type { AnalysisQueue } from "./analysis-queue.js";
+import type { AnalysisQueue, QueueBackend } from "./queue-backend.js";
 
 /** How long an enqueueing command waits for the queue before it says so (its whole answer stays under 5 s). */
 export const QUEUE_CHECK_TIMEOUT_MS = 2_500;
 
 /**
- * Asks the queue for a round trip before anything is written, so an unreachable Redis fails
+ * Asks the queue for a round trip before anything is written, so an unreachable queue fails
  * the command in seconds with one line, instead of leaving a `queued` row whose job was never
  * added. A refused connection fails at once (the client would retry it forever); a silent one
  * after `timeoutMs`.
  */
 export async function assertQueueReachable(
   queue: AnalysisQueue,
-  redisUrl: string,
+  where: Pick<QueueBackend, "service" | "address">,
   timeoutMs = QUEUE_CHECK_TIMEOUT_MS,
 ): Promise<void> {
-  const unreachable = (detail: string) =>
-    new ServiceUnreachableError("Redis", serviceAddress(redisUrl, 6379), detail);
+  const unreachable = (detail: string) => new ServiceUnreachableError(where.service, where.address, detail);
   // The client retries a refused connection forever: the first such error answers at once.
   let onError: ((error: Error) => void) | undefined;
   const refused = new Promise<never>((_, reject) => {
@@ -35,6 +34,8 @@ export async function assertQueueReachable(
     );
   } catch (error) {
     if (error instanceof ServiceUnreachableError) throw error;
+    // The socket's code says it all ("ECONNREFUSED"); the driver's message repeats the address.
+    if (isConnectError(error)) throw unreachable(String((error as { code: string }).code));
     throw unreachable(error instanceof Error ? error.message : String(error));
   } finally {
     if (onError) queue.off("error", onError);

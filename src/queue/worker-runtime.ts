@@ -8,10 +8,9 @@ import type { Sql } from "../store/database.js";
 import { migrate } from "../store/migrate.js";
 import { ensureCallPartitions } from "../store/partitions-repo.js";
 import { syncCacheRates } from "../store/savings-repo.js";
-import { createAnalysisQueue } from "./analysis-queue.js";
 import { createAnalysisWorker } from "./analysis-worker.js";
+import { openQueueBackend, type QueueBackend } from "./queue-backend.js";
 import { recoverOrphanedAnalyses } from "./recovery.js";
-import { createRedis } from "./redis.js";
 
 export interface WorkerRuntime {
   resources: WorkerResources;
@@ -36,22 +35,25 @@ export async function startWorkerRuntime(
     await resources.close();
     throw error;
   }
-  const connection = createRedis(config.redisUrl, "worker");
-  connection.on("error", (err) => logger.warn({ err: err.message }, "redis connection error"));
+  const backend = openQueueBackend(config);
   const concurrency = options.concurrency ?? config.workerConcurrency;
   const { worker, close } = createAnalysisWorker(resources, {
-    connection,
-    prefix: config.queuePrefix,
+    backend,
     concurrency,
     lockMs: config.workerLockMs,
     budget: config.budget,
   });
   await worker.waitUntilReady();
-  const recovery = startRecoveryLoop(config, resources, logger);
+  const recovery = startRecoveryLoop(config, backend, resources, logger);
   const unwatchTrackers = watchTrackerRegistry(resources.registry);
   const unwatchMarketInputs = watchMarketInputsCache(resources.marketInputs);
   logger.info(
-    { concurrency, queuePrefix: config.queuePrefix, llm: resources.llmConnection.endpoint },
+    {
+      concurrency,
+      queueBackend: backend.kind,
+      queuePrefix: config.queuePrefix,
+      llm: resources.llmConnection.endpoint,
+    },
     "worker ready",
   );
   return {
@@ -63,7 +65,7 @@ export async function startWorkerRuntime(
       await close(drainMs);
       await resources.callWriter.drain();
       await resources.analysisWriter.drain();
-      await connection.quit().catch(() => connection.disconnect());
+      await backend.close();
       await resources.close();
       logger.info({ liveTrackers: resources.registry.size }, "worker stopped");
     },
@@ -71,10 +73,14 @@ export async function startWorkerRuntime(
 }
 
 /** Runs the orphan sweep at start and then every RECOVERY_INTERVAL_MS. */
-function startRecoveryLoop(config: Config, resources: WorkerResources, logger: Logger) {
-  const connection = createRedis(config.redisUrl, "worker");
-  connection.on("error", () => {}); // the worker's own connection reports Redis trouble
-  const queue = createAnalysisQueue(connection, config.queuePrefix);
+function startRecoveryLoop(
+  config: Config,
+  backend: QueueBackend,
+  resources: WorkerResources,
+  logger: Logger,
+) {
+  const queue = backend.queue("worker");
+  queue.on("error", () => {}); // the worker reports queue trouble itself
   let running: Promise<unknown> = Promise.resolve();
   const sweep = () => {
     // Finalizes fold their own analyses; this catches any a crashed worker left pending.
@@ -95,7 +101,6 @@ function startRecoveryLoop(config: Config, resources: WorkerResources, logger: L
       clearInterval(timer);
       await running;
       await queue.close();
-      await connection.quit().catch(() => connection.disconnect());
     },
   };
 }

@@ -14,7 +14,7 @@ import { spentToday } from "../../src/store/budget-repo.js";
 import { listCalls } from "../../src/store/calls-repo.js";
 import { expectTotalsMatchCalls } from "../helpers/ledger-assertions.js";
 import { createPipelineHarness, type PipelineHarness } from "../helpers/pipeline-harness.js";
-import { dropQueueKeys, openTestQueue, REDIS_URL, uniqueName } from "../helpers/services.js";
+import { dropQueueKeys, openTestQueue, testConfig, uniqueName } from "../helpers/services.js";
 
 let h: PipelineHarness;
 
@@ -116,7 +116,7 @@ describe("daily budget", () => {
     expect(alerts).toEqual(["tokens@0.8", "tokens@1"]);
 
     const prefix = uniqueName("sl-test-budget");
-    const { queue, close } = openTestQueue(REDIS_URL, prefix);
+    const { queue, close } = openTestQueue(testConfig({ DATABASE_URL: h.db.url, QUEUE_PREFIX: prefix }));
     const before = await h.db.sql`SELECT count(*)::int AS n FROM stock_analyses`;
     await expect(
       enqueueAnalyses({ sql: h.db.sql, queue, budget }, { tickers: ["TCS"], model: "gemini-2.5-flash" }),

@@ -1,16 +1,15 @@
 import type { FastifyInstance } from "fastify";
-import type { Redis } from "ioredis";
 import { buildApi } from "../../src/api/server.js";
 import type { Config } from "../../src/config/config.js";
 import type { EmulatorHandle } from "../../src/llm/emulator/index.js";
 import { GeminiClient } from "../../src/llm/gemini-client.js";
 import { logger } from "../../src/logger.js";
-import { type AnalysisQueue, createAnalysisQueue } from "../../src/queue/analysis-queue.js";
-import { createRedis } from "../../src/queue/redis.js";
+import type { AnalysisQueue, QueueBackend } from "../../src/queue/queue-backend.js";
 import { startWorkerRuntime, type WorkerRuntime } from "../../src/queue/worker-runtime.js";
 import {
   createTestDatabase,
   dropQueueKeys,
+  openTestQueue,
   type TestDatabase,
   testConfig,
   uniqueName,
@@ -21,7 +20,7 @@ export interface ApiHarness {
   config: Config;
   app: FastifyInstance;
   queue: AnalysisQueue;
-  redis: Redis;
+  queueBackend: QueueBackend;
   /** Set when started with `listen: true`. */
   url: string;
   close(): Promise<void>;
@@ -35,10 +34,10 @@ export async function startApiHarness(
   const db = options.db ?? (await createTestDatabase());
   const prefix = uniqueName("sl-test-api");
   const config = testConfig({ DATABASE_URL: db.url, QUEUE_PREFIX: prefix, ...options.env });
-  const redis = createRedis(config.redisUrl, "producer");
-  const queue = createAnalysisQueue(redis, prefix);
+  const opened = openTestQueue(config);
+  const { queue, backend: queueBackend } = opened;
   await queue.waitUntilReady();
-  const app = await buildApi({ config, sql: db.sql, redis, queue, logger });
+  const app = await buildApi({ config, sql: db.sql, queueBackend, queue, logger });
   let url = "";
   if (options.listen) {
     await app.listen({ port: 0, host: "127.0.0.1" });
@@ -50,12 +49,11 @@ export async function startApiHarness(
     config,
     app,
     queue,
-    redis,
+    queueBackend,
     url,
     async close() {
       await app.close();
-      await queue.close();
-      await redis.quit().catch(() => redis.disconnect());
+      await opened.close();
       if (!options.db) await db.drop();
       await dropQueueKeys(prefix);
     },

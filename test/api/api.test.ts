@@ -2,7 +2,9 @@ import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildApi } from "../../src/api/server.js";
 import { logger } from "../../src/logger.js";
+import { openQueueBackend } from "../../src/queue/queue-backend.js";
 import { runCli } from "../helpers/cli.js";
+import { QUEUE_BACKEND } from "../helpers/services.js";
 import { type ApiHarness, startApiHarness } from "./api-harness.js";
 
 const TOKEN = "s3cret-token-for-tests-0123456789";
@@ -24,13 +26,16 @@ async function insertAnalysis(fields: { id: string; ticker: string; status?: str
 const post = (app: FastifyInstance, payload: unknown, headers: Record<string, string> = {}) =>
   app.inject({ method: "POST", url: "/analyses", payload: payload as object, headers });
 
+/** readyz's name for the queue's check: the Redis one, or the PostgreSQL backend's. */
+const queueCheck = QUEUE_BACKEND === "redis" ? "redis" : "queue";
+
 beforeAll(async () => {
   api = await startApiHarness();
   // A second server on the same database and queue, with API_TOKEN set.
   securedApp = await buildApi({
     config: { ...api.config, apiToken: TOKEN },
     sql: api.db.sql,
-    redis: api.redis,
+    queueBackend: api.queueBackend,
     queue: api.queue,
     logger,
   });
@@ -258,7 +263,12 @@ describe("GET /analyses", () => {
 });
 
 function cliEnv() {
-  return { DATABASE_URL: api.db.url, REDIS_URL: api.config.redisUrl, QUEUE_PREFIX: api.config.queuePrefix };
+  return {
+    DATABASE_URL: api.db.url,
+    REDIS_URL: api.config.redisUrl,
+    QUEUE_PREFIX: api.config.queuePrefix,
+    QUEUE_BACKEND: api.config.queueBackend,
+  };
 }
 
 describe("GET /analyses/:id and /summary", () => {
@@ -308,7 +318,7 @@ describe("health, OpenAPI, queue board, per-day usage", () => {
     expect((await api.app.inject({ url: "/healthz" })).json()).toEqual({ status: "ok" });
     const ready = await api.app.inject({ url: "/readyz" });
     expect(ready.statusCode).toBe(200);
-    expect(ready.json()).toEqual({ status: "ready", checks: { postgres: "ok", redis: "ok" } });
+    expect(ready.json()).toEqual({ status: "ready", checks: { postgres: "ok", [queueCheck]: "ok" } });
   });
 
   it("serves an OpenAPI document generated from the zod schemas", async () => {
@@ -346,8 +356,11 @@ describe("health, OpenAPI, queue board, per-day usage", () => {
     const queues = (await api.app.inject({ url: "/queues/api/queues" })).json();
     expect(
       queues.queues.map((q: { name: string; readOnlyMode: boolean }) => [q.name, q.readOnlyMode]),
-    ).toEqual([["analyses", true]]);
-    const clean = await api.app.inject({ method: "PUT", url: "/queues/api/queues/analyses/clean/completed" });
+    ).toEqual([[api.queue.name, true]]);
+    const clean = await api.app.inject({
+      method: "PUT",
+      url: `/queues/api/queues/${encodeURIComponent(api.queue.name)}/clean/completed`,
+    });
     expect(clean.statusCode).toBeGreaterThanOrEqual(400);
   });
 
@@ -385,15 +398,19 @@ describe("health, OpenAPI, queue board, per-day usage", () => {
 
 describe("when Postgres or Redis is away", () => {
   it("readyz answers 503 naming the one that failed, and errors carry no stack", async () => {
-    const redis = (await import("../../src/queue/redis.js")).createRedis("redis://127.0.0.1:1", "producer");
-    redis.on("error", () => {});
-    const { createAnalysisQueue } = await import("../../src/queue/analysis-queue.js");
-    const deadQueue = createAnalysisQueue(redis, "sl-test-dead");
+    // The queue's service away: Redis, or on the PostgreSQL backend a database that does not answer.
+    const deadConfig = {
+      ...api.config,
+      redisUrl: "redis://127.0.0.1:1",
+      databaseUrl: "postgres://postgres@127.0.0.1:1/x",
+    };
+    const deadBackend = openQueueBackend(deadConfig);
+    const deadQueue = deadBackend.queue("producer");
     deadQueue.on("error", () => {});
     const noRedis = await buildApi({
-      config: { ...api.config, redisUrl: "redis://127.0.0.1:1" },
+      config: deadConfig,
       sql: api.db.sql,
-      redis,
+      queueBackend: deadBackend,
       queue: deadQueue,
       logger,
     });
@@ -402,7 +419,7 @@ describe("when Postgres or Redis is away", () => {
     const noPostgres = await buildApi({
       config: api.config,
       sql: missingDb,
-      redis: api.redis,
+      queueBackend: api.queueBackend,
       queue: api.queue,
       logger,
     });
@@ -410,11 +427,11 @@ describe("when Postgres or Redis is away", () => {
       const a = await noRedis.inject({ url: "/readyz" });
       expect(a.statusCode).toBe(503);
       expect(a.json()).toMatchObject({ status: "not_ready", error: "not_ready", checks: { postgres: "ok" } });
-      expect(a.json().message).toMatch(/^redis: /);
+      expect(a.json().message).toMatch(new RegExp(`^${queueCheck}: `));
 
       const b = await noPostgres.inject({ url: "/readyz" });
       expect(b.statusCode).toBe(503);
-      expect(b.json()).toMatchObject({ checks: { redis: "ok" } });
+      expect(b.json()).toMatchObject({ checks: { [queueCheck]: "ok" } });
       expect(b.json().message).toBe(
         "postgres: the database does not exist: run `stock-ledger migrate` first",
       );
@@ -423,7 +440,7 @@ describe("when Postgres or Redis is away", () => {
       expect(queued.statusCode).toBe(503);
       expect(queued.json()).toEqual({
         error: "unavailable",
-        message: "Redis at 127.0.0.1:1 is unreachable: ECONNREFUSED",
+        message: `${deadBackend.service} at 127.0.0.1:1 is unreachable: ECONNREFUSED`,
       });
 
       const list = await noPostgres.inject({ url: "/analyses" });
@@ -432,7 +449,8 @@ describe("when Postgres or Redis is away", () => {
     } finally {
       await noRedis.close();
       await noPostgres.close();
-      redis.disconnect();
+      await deadQueue.close().catch(() => undefined);
+      await deadBackend.close();
       await missingDb.end({ timeout: 1 });
     }
   });

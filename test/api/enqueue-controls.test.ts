@@ -8,8 +8,7 @@ import { buildApi } from "../../src/api/server.js";
 import { PRICE_BOOK, usePriceBook } from "../../src/ledger/price-table.js";
 import { type EmulatorHandle, startEmulator } from "../../src/llm/emulator/index.js";
 import { logger } from "../../src/logger.js";
-import { createAnalysisQueue } from "../../src/queue/analysis-queue.js";
-import { createRedis } from "../../src/queue/redis.js";
+import { openQueueBackend } from "../../src/queue/queue-backend.js";
 import { freePort } from "../helpers/cli.js";
 import { uniqueName } from "../helpers/services.js";
 import { type ApiHarness, startApiHarness, startTestWorker, waitUntilEnded } from "./api-harness.js";
@@ -89,7 +88,7 @@ describe("POST /analyses stores analyze's controls", () => {
     const reusing = await buildApi({
       config: { ...api.config, reuse: { ...api.config.reuse, byDefault: true } },
       sql: api.db.sql,
-      redis: api.redis,
+      queueBackend: api.queueBackend,
       queue: api.queue,
       logger,
     });
@@ -184,7 +183,7 @@ describe("POST /analyses and the daily budget", () => {
     const capped = await buildApi({
       config: { ...api.config, budget: { ...api.config.budget, dailyTokens: 1 } },
       sql: api.db.sql,
-      redis: api.redis,
+      queueBackend: api.queueBackend,
       queue: api.queue,
       logger,
     });
@@ -204,23 +203,22 @@ describe("POST /analyses and the daily budget", () => {
 describe("POST /analyses with Redis unreachable", () => {
   /** The API as `serve` builds it, with REDIS_URL pointing at `redisUrl`. */
   async function apiOn(redisUrl: string) {
-    const redis = createRedis(redisUrl, "producer");
-    redis.on("error", () => {});
-    const queue = createAnalysisQueue(redis, uniqueName("sl-test-noredis"));
+    const config = {
+      ...api.config,
+      queueBackend: "redis" as const,
+      redisUrl,
+      queuePrefix: uniqueName("sl-test-noredis"),
+    };
+    const queueBackend = openQueueBackend(config);
+    const queue = queueBackend.queue("producer");
     queue.on("error", () => {});
-    const app = await buildApi({
-      config: { ...api.config, redisUrl },
-      sql: api.db.sql,
-      redis,
-      queue,
-      logger,
-    });
+    const app = await buildApi({ config, sql: api.db.sql, queueBackend, queue, logger });
     return {
       app,
       async close() {
         await app.close();
         await queue.close().catch(() => undefined);
-        redis.disconnect();
+        await queueBackend.close();
       },
     };
   }

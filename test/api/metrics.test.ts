@@ -8,6 +8,7 @@ import {
   watchTrackerRegistry,
 } from "../../src/metrics/worker-metrics.js";
 import type { WorkerRuntime } from "../../src/queue/worker-runtime.js";
+import { QUEUE_BACKEND } from "../helpers/services.js";
 import { type ApiHarness, startApiHarness, startTestWorker, waitUntilEnded } from "./api-harness.js";
 import { parsePrometheusText, type Sample, sumOf } from "./prometheus-text.js";
 
@@ -191,7 +192,8 @@ describe("/metrics", () => {
       holder.release();
     }
     expect(sumOf(samples, "stock_ledger_metrics_source_up", { source: "postgres" })).toBe(1);
-    expect(sumOf(samples, "stock_ledger_metrics_source_up", { source: "redis" })).toBe(1);
+    const queueSource = QUEUE_BACKEND === "redis" ? "redis" : "queue";
+    expect(sumOf(samples, "stock_ledger_metrics_source_up", { source: queueSource })).toBe(1);
   });
 
   it("records gen_ai.client.token.usage and operation.duration per call attempt, to the spec", async () => {

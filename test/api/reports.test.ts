@@ -52,6 +52,7 @@ const cliEnv = () => ({
   DATABASE_URL: h.db.url,
   REDIS_URL: api.config.redisUrl,
   QUEUE_PREFIX: api.config.queuePrefix,
+  QUEUE_BACKEND: api.config.queueBackend,
 });
 
 beforeAll(async () => {
@@ -66,7 +67,7 @@ beforeAll(async () => {
       BUDGET_ALERT_THRESHOLD: "0.5",
     }),
     sql: h.db.sql,
-    redis: api.redis,
+    queueBackend: api.queueBackend,
     queue: api.queue,
     logger,
   });

@@ -4,6 +4,7 @@ import {
   countQueueKeys,
   createTestDatabase,
   dropQueueKeys,
+  QUEUE_BACKEND,
   type TestDatabase,
   uniqueName,
 } from "../helpers/services.js";
@@ -14,7 +15,7 @@ let env: Record<string, string>;
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  env = { DATABASE_URL: db.url, QUEUE_PREFIX: prefix };
+  env = { DATABASE_URL: db.url, QUEUE_PREFIX: prefix, QUEUE_BACKEND };
 });
 afterAll(async () => {
   await db.drop();
@@ -82,6 +83,13 @@ describe("bad input is refused before it reaches Redis or SQL", () => {
       DATABASE_URL: "mysql://x",
     });
     await expectRefused(["list"], /^stock-ledger: invalid GEMINI_BASE_URL/, { GEMINI_BASE_URL: "not a url" });
+    await expectRefused(
+      ["analyze", "TCS"],
+      /^stock-ledger: invalid QUEUE_BACKEND: must be redis or postgres$/,
+      {
+        QUEUE_BACKEND: "mysql",
+      },
+    );
   });
 
   it("wrote no row and queued no job", async () => {
@@ -89,7 +97,7 @@ describe("bad input is refused before it reaches Redis or SQL", () => {
       { count: number },
     ];
     expect(count).toBe(0);
-    expect(await countQueueKeys(prefix)).toBe(0);
+    expect(await countQueueKeys(env)).toBe(0);
   });
 
   it("reports an unknown analysis as a runtime failure (exit 1)", async () => {

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RequestLogEntry } from "../../src/llm/emulator/index.js";
 import { freePort, runCli, startCli } from "../helpers/cli.js";
 import { billedByServer, expectTotalsMatchCalls } from "../helpers/ledger-assertions.js";
-import { createTestDatabase, dropQueueKeys, type TestDatabase, uniqueName } from "../helpers/services.js";
+import { createTestDatabase, dropQueueKeys, QUEUE_BACKEND, type TestDatabase, uniqueName } from "../helpers/services.js";
 
 let db: TestDatabase;
 let env: Record<string, string>;
@@ -20,6 +20,7 @@ beforeAll(async () => {
   env = {
     DATABASE_URL: db.url,
     QUEUE_PREFIX: prefix,
+    QUEUE_BACKEND,
     GEMINI_BASE_URL: `${emulatorUrl}/`,
     GEMINI_API_KEY: "test-key",
   };
@@ -131,7 +132,11 @@ describe("stock-ledger as a user runs it", () => {
 
 describe("npm run demo", () => {
   it("prints three summaries and exits 0", async () => {
-    const result = await runCli(["demo"], { DATABASE_URL: db.url, QUEUE_PREFIX: uniqueName("sl-test-demo") });
+    const result = await runCli(["demo"], {
+      DATABASE_URL: db.url,
+      QUEUE_PREFIX: uniqueName("sl-test-demo"),
+      QUEUE_BACKEND,
+    });
     expect(result.code, result.stderr).toBe(0);
     const headers = result.stdout.match(/^📊 Token Usage Summary for \S+$/gm);
     expect(headers).toEqual([

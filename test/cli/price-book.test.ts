@@ -13,8 +13,10 @@ import {
   createTestDatabase,
   dropQueueKeys,
   openTestQueue,
+  QUEUE_BACKEND,
   REDIS_URL,
   type TestDatabase,
+  testConfig,
   uniqueName,
 } from "../helpers/services.js";
 
@@ -54,7 +56,7 @@ let badFile: string;
 beforeAll(async () => {
   db = await createTestDatabase();
   // CHARTS off: the worker run below is about prices, not pictures.
-  env = { DATABASE_URL: db.url, QUEUE_PREFIX: prefix, REDIS_URL, CHARTS: "off" };
+  env = { DATABASE_URL: db.url, QUEUE_PREFIX: prefix, REDIS_URL, QUEUE_BACKEND, CHARTS: "off" };
   goodFile = writeBook("good.json", goodBook);
   badFile = writeBook("bad.json", {
     versions: [
@@ -93,7 +95,7 @@ describe("analyze refuses a model the price book cannot price", () => {
     // GEMINI_MODEL is the model too when --model is not given.
     await expectOneLine(["analyze", "TCS"], { GEMINI_MODEL: "gpt-4" }, unknown);
     expect(await rowCount()).toBe(0);
-    expect(await countQueueKeys(prefix)).toBe(0);
+    expect(await countQueueKeys(env)).toBe(0);
   });
 
   it("queues it with --allow-unpriced (and takes --allow-partial)", async () => {
@@ -106,7 +108,7 @@ describe("analyze refuses a model the price book cannot price", () => {
     const rows =
       await db.sql`SELECT ticker, model, status FROM stock_analyses WHERE id = ${analysis?.id ?? ""}`;
     expect(rows).toEqual([{ ticker: "TCS", model: "gpt-4", status: "queued" }]);
-    const { queue, close } = openTestQueue(REDIS_URL, prefix);
+    const { queue, close } = openTestQueue(testConfig(env));
     try {
       expect((await queue.getJob(analysis?.id ?? ""))?.data).toMatchObject({ ticker: "TCS", model: "gpt-4" });
     } finally {

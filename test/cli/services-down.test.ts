@@ -1,12 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { logger } from "../../src/logger.js";
-import { createAnalysisQueue } from "../../src/queue/analysis-queue.js";
 import { enqueueAnalyses } from "../../src/queue/enqueue.js";
 import { recoverOrphanedAnalyses } from "../../src/queue/recovery.js";
-import { createRedis } from "../../src/queue/redis.js";
 import { freePort, runCli } from "../helpers/cli.js";
 import { cliTestEnv } from "../helpers/cli-env.js";
-import { REDIS_URL } from "../helpers/services.js";
+import { openTestQueue, QUEUE_BACKEND, testConfig } from "../helpers/services.js";
 
 const files = cliTestEnv("sl-test-down");
 
@@ -34,11 +32,32 @@ describe("a service that does not answer", () => {
     ]) {
       await expectUnreachable(
         args,
-        { REDIS_URL: `redis://user:secret@127.0.0.1:${port}` },
+        { QUEUE_BACKEND: "redis", REDIS_URL: `redis://user:secret@127.0.0.1:${port}` },
         new RegExp(`^stock-ledger: Redis at 127\\.0\\.0\\.1:${port} is unreachable: ECONNREFUSED$`),
       );
     }
   });
+
+  it.runIf(QUEUE_BACKEND === "postgres")(
+    "QUEUE_BACKEND=postgres: analyze enqueues with Redis' port closed (no command opens a Redis connection)",
+    async () => {
+      const port = await freePort();
+      const result = await runCli(["analyze", "TCS", "--json"], {
+        ...files.env,
+        REDIS_URL: `redis://127.0.0.1:${port}`,
+      });
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stderr).toBe("");
+      const { analyses } = JSON.parse(result.stdout);
+      expect(analyses).toHaveLength(1);
+      const opened = openTestQueue(testConfig(files.env));
+      try {
+        expect(await opened.queue.getJob(analyses[0].id)).toBeDefined();
+      } finally {
+        await opened.close();
+      }
+    },
+  );
 
   it("closed PostgreSQL port: analyze exits 1 with one line naming PostgreSQL and its address", async () => {
     const port = await freePort();
@@ -56,10 +75,18 @@ describe("a service that does not answer", () => {
 
 describe("a job that cannot be added", () => {
   it("ends its fresh row failed ('not enqueued: …') in the same call, so recovery never runs it", async () => {
-    const connection = createRedis(REDIS_URL, "producer");
-    const queue = createAnalysisQueue(connection, files.prefix);
-    await queue.waitUntilReady();
-    connection.disconnect(); // the connection is gone: add() fails after the row is written
+    // A queue whose service is gone: add() fails after the row is written. Redis: a connection
+    // closed after it was ready; PostgreSQL: a database that does not answer.
+    const port = await freePort();
+    const gone = openTestQueue(
+      testConfig({ ...files.env, DATABASE_URL: `postgres://postgres@127.0.0.1:${port}/x` }),
+      "producer",
+    );
+    const queue = gone.queue;
+    if (QUEUE_BACKEND === "redis") {
+      await queue.waitUntilReady();
+      await gone.backend.close();
+    }
     await expect(
       enqueueAnalyses(
         { sql: files.db.sql, queue },
@@ -72,9 +99,10 @@ describe("a job that cannot be added", () => {
     expect(row?.error).toMatch(/^not enqueued: /);
     expect(Number(row?.total_tokens)).toBe(0);
     expect(row?.completed_at).not.toBeNull();
-    await queue.close();
+    await gone.close();
 
-    const live = createAnalysisQueue(createRedis(REDIS_URL, "producer"), files.prefix);
+    const opened = openTestQueue(testConfig(files.env));
+    const live = opened.queue;
     try {
       const report = await recoverOrphanedAnalyses(
         { sql: files.db.sql, queue: live, logger },
@@ -83,7 +111,7 @@ describe("a job that cannot be added", () => {
       expect(report.requeued).not.toContain("lost-job");
       expect(await live.getJob("lost-job")).toBeUndefined();
     } finally {
-      await live.close();
+      await opened.close();
     }
   });
 });

@@ -1,5 +1,11 @@
 import { afterAll, beforeAll } from "vitest";
-import { createTestDatabase, dropQueueKeys, type TestDatabase, uniqueName } from "./services.js";
+import {
+  createTestDatabase,
+  dropQueueKeys,
+  QUEUE_BACKEND,
+  type TestDatabase,
+  uniqueName,
+} from "./services.js";
 
 /**
  * A CLI test file's own database and queue prefix, created before its tests and dropped after:
@@ -26,7 +32,7 @@ export function cliTestEnv(stem: string): {
       return db;
     },
     get env() {
-      return { DATABASE_URL: this.db.url, QUEUE_PREFIX: prefix };
+      return { DATABASE_URL: this.db.url, QUEUE_PREFIX: prefix, QUEUE_BACKEND };
     },
   };
 }

@@ -2,14 +2,16 @@ import { randomBytes } from "node:crypto";
 import { Redis } from "ioredis";
 import { type Config, loadConfig } from "../../src/config/config.js";
 import { logger } from "../../src/logger.js";
-import { createAnalysisQueue } from "../../src/queue/analysis-queue.js";
-import { createRedis } from "../../src/queue/redis.js";
+import { openQueueBackend } from "../../src/queue/queue-backend.js";
 import { insertQueuedAnalysis } from "../../src/store/analyses-repo.js";
 import { createSql, type Sql, splitDatabaseUrl } from "../../src/store/database.js";
 import { migrate } from "../../src/store/migrate.js";
 
 export const PG_SERVER = process.env.TEST_PG_URL ?? "postgres://postgres@127.0.0.1:5432";
 export const REDIS_URL = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
+/** The queue backend the suites run on: vitest's "postgres" project sets QUEUE_BACKEND (vitest.config.ts). */
+export const QUEUE_BACKEND: Config["queueBackend"] =
+  process.env.QUEUE_BACKEND === "postgres" ? "postgres" : "redis";
 
 export const uniqueName = (stem: string) => `${stem}_${process.pid}_${randomBytes(4).toString("hex")}`;
 
@@ -54,7 +56,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   };
 }
 
-/** Deletes every BullMQ key under a test's queue prefix. */
+/** Deletes every BullMQ key under a test's queue prefix (on the PostgreSQL backend the queue goes with the test database). */
 export async function dropQueueKeys(prefix: string): Promise<void> {
   const redis = new Redis(REDIS_URL);
   try {
@@ -69,31 +71,52 @@ export async function dropQueueKeys(prefix: string): Promise<void> {
   }
 }
 
-export async function countQueueKeys(prefix: string): Promise<number> {
-  const redis = new Redis(REDIS_URL);
+/**
+ * What a command left in the queue: on Redis every key under the prefix (none at all when
+ * nothing was enqueued), on PostgreSQL the jobs of any state.
+ */
+export async function countQueueKeys(env: Record<string, string>): Promise<number> {
+  if (QUEUE_BACKEND === "redis") {
+    const redis = new Redis(REDIS_URL);
+    try {
+      return (await redis.keys(`${env.QUEUE_PREFIX ?? ""}:*`)).length;
+    } finally {
+      redis.disconnect();
+    }
+  }
+  const opened = openTestQueue(testConfig(env));
   try {
-    return (await redis.keys(`${prefix}:*`)).length;
+    const counts = await opened.queue.getJobCounts();
+    return Object.values(counts).reduce((sum, n) => sum + n, 0);
   } finally {
-    redis.disconnect();
+    await opened.close();
   }
 }
 
 /** The product's config for a test: its own database, queue prefix and LLM endpoint. */
 export function testConfig(env: Record<string, string | undefined>): Config {
   // Charts cost CPU and are tested on their own (test/analysis/charts.test.ts, the CLI tests).
-  return loadConfig({ REDIS_URL, LLM_TIMEOUT_MS: "15000", CHARTS: "off", ...env });
+  return loadConfig({ REDIS_URL, QUEUE_BACKEND, LLM_TIMEOUT_MS: "15000", CHARTS: "off", ...env });
 }
 
-/** A producer queue for a test, with its own connection closed along with it. */
-export function openTestQueue(redisUrl: string, prefix: string) {
-  const connection = createRedis(redisUrl, "worker");
-  connection.on("error", () => {});
-  const queue = createAnalysisQueue(connection, prefix);
+/** A queue (and its QueueEvents on demand) on the test's backend, closed along with its connections. */
+export function openTestQueue(config: Config, role: "producer" | "worker" = "worker") {
+  const backend = openQueueBackend(config);
+  const queue = backend.queue(role);
+  queue.on("error", () => {});
+  const opened: { close(): Promise<unknown> }[] = [queue];
   return {
     queue,
+    backend,
+    async queueEvents() {
+      const events = backend.queueEvents();
+      opened.push(events);
+      await events.waitUntilReady();
+      return events;
+    },
     async close() {
-      await queue.close();
-      connection.disconnect();
+      for (const item of opened) await item.close().catch(() => undefined);
+      await backend.close();
     },
   };
 }

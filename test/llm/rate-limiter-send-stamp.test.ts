@@ -71,7 +71,8 @@ describe("shared rate limiter, counted at the server", () => {
       LLM_RPM: String(LIMIT),
       LLM_RATE_WINDOW_MS: String(WINDOW_MS),
     });
-    // Two runtimes, each with its own limiter and Redis connection, as two worker processes.
+    // Two runtimes, each with its own limiter and connections, as two worker processes. The
+    // limiter is the queue backend's (testConfig's QUEUE_BACKEND): Redis, or PostgreSQL.
     const workers: WorkerRuntime[] = [];
     for (let i = 0; i < 2; i++) {
       const client = new ColdStartClient({ apiKey: "test", baseUrl: emulator.url, timeoutMs: 15_000 });
@@ -82,7 +83,7 @@ describe("shared rate limiter, counted at the server", () => {
         }),
       );
     }
-    const { queue, close } = openTestQueue(config.redisUrl, prefix);
+    const { queue, close } = openTestQueue(config);
     const enqueued = await enqueueAnalyses(
       { sql: db.sql, queue },
       { tickers: TICKERS, model: "gemini-2.5-flash" },

@@ -5,10 +5,9 @@ import type { Config } from "../../src/config/config.js";
 import { type EmulatorHandle, startEmulator } from "../../src/llm/emulator/index.js";
 import { GeminiClient } from "../../src/llm/gemini-client.js";
 import { logger } from "../../src/logger.js";
-import { type AnalysisQueue, createAnalysisQueueEvents } from "../../src/queue/analysis-queue.js";
+import type { AnalysisQueue } from "../../src/queue/analysis-queue.js";
 import type { AnalysisProgress } from "../../src/queue/analysis-worker.js";
 import { enqueueAnalyses } from "../../src/queue/enqueue.js";
-import { createRedis } from "../../src/queue/redis.js";
 import { startWorkerRuntime, type WorkerRuntime } from "../../src/queue/worker-runtime.js";
 import { billedByServer, expectTotalsMatchCalls } from "../helpers/ledger-assertions.js";
 import {
@@ -49,14 +48,17 @@ async function startSlowWorker(concurrency: number, latencyMs = 400) {
 }
 
 async function waitFor(ids: string[]) {
-  const connection = createRedis(config.redisUrl, "worker");
-  const queueEvents = createAnalysisQueueEvents(connection, prefix);
-  await queueEvents.waitUntilReady();
+  const events = openTestQueue(config);
   try {
-    return await waitForAnalyses({ sql: db.sql, queue, queueEvents, ids, pollMs: 200 });
+    return await waitForAnalyses({
+      sql: db.sql,
+      queue,
+      queueEvents: await events.queueEvents(),
+      ids,
+      pollMs: 200,
+    });
   } finally {
-    await queueEvents.close();
-    connection.disconnect();
+    await events.close();
   }
 }
 
@@ -64,7 +66,7 @@ beforeAll(async () => {
   db = await createTestDatabase();
   emulator = await startEmulator({ latencyMs: 20, latencyJitterMs: 30 });
   config = testConfig({ DATABASE_URL: db.url, QUEUE_PREFIX: prefix });
-  ({ queue, close: closeQueue } = openTestQueue(config.redisUrl, prefix));
+  ({ queue, close: closeQueue } = openTestQueue(config));
 });
 
 afterAll(async () => {
@@ -145,21 +147,18 @@ describe("analysis worker (BullMQ, real Redis and Postgres)", () => {
       );
       const id = analysis?.id ?? "";
       const seen: AnalysisProgress[] = [];
-      const connection = createRedis(config.redisUrl, "worker");
-      const queueEvents = createAnalysisQueueEvents(connection, prefix);
-      await queueEvents.waitUntilReady();
+      const events = openTestQueue(config);
       try {
         await waitForAnalyses({
           sql: db.sql,
           queue,
-          queueEvents,
+          queueEvents: await events.queueEvents(),
           ids: [id],
           pollMs: 200,
           onProgress: (_, progress) => seen.push(progress),
         });
       } finally {
-        await queueEvents.close();
-        connection.disconnect();
+        await events.close();
       }
       expect(seen.length).toBeGreaterThan(0);
       for (const progress of seen) {

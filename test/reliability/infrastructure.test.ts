@@ -63,7 +63,7 @@ describe("infrastructure faults", () => {
       concurrency: 4,
       llmConnection: llmConnection(),
     });
-    const { queue, close: closeQueue } = openTestQueue(redis.url, prefix);
+    const { queue, close: closeQueue } = openTestQueue(config);
     const enqueued = await enqueueAnalyses(
       { sql: db.sql, queue },
       {
@@ -98,7 +98,8 @@ describe("infrastructure faults", () => {
       concurrency: 2,
       llmConnection: llmConnection(),
     });
-    const { queue, close: closeQueue } = openTestQueue(config.redisUrl, prefix);
+    // The test reads the queue around the proxy: on the PostgreSQL backend it lives in the cut database.
+    const { queue, close: closeQueue } = openTestQueue({ ...config, databaseUrl: db.url });
     const [analysis] = await enqueueAnalyses(
       { sql: db.sql, queue },
       { tickers: ["INFY"], model: "gemini-2.5-flash" },

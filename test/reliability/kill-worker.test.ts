@@ -9,8 +9,9 @@ import {
   createTestDatabase,
   dropQueueKeys,
   openTestQueue,
-  REDIS_URL,
+  QUEUE_BACKEND,
   type TestDatabase,
+  testConfig,
   uniqueName,
 } from "../helpers/services.js";
 
@@ -25,6 +26,7 @@ beforeAll(async () => {
   env = {
     DATABASE_URL: db.url,
     QUEUE_PREFIX: prefix,
+    QUEUE_BACKEND,
     GEMINI_BASE_URL: emulator.url,
     GEMINI_API_KEY: "test",
     WORKER_CONCURRENCY: "10",
@@ -49,7 +51,7 @@ async function waitUntil(check: () => Promise<boolean>, what: string, timeoutMs 
 
 describe("kill -9 of a worker in the middle of 20 analyses", () => {
   it("a new worker ends all 20 without re-requesting a recorded stage or double counting", async () => {
-    const { queue, close: closeQueue } = openTestQueue(REDIS_URL, prefix);
+    const { queue, close: closeQueue } = openTestQueue(testConfig(env));
     const tickers = ["RELIANCE", "TCS", "INFY", "HDFCBANK", "AAPL"];
     const enqueued = await enqueueAnalyses(
       { sql: db.sql, queue },

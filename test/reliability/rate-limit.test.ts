@@ -52,7 +52,7 @@ describe("shared rate limiter across workers", () => {
         }),
       );
     }
-    const { queue, close } = openTestQueue(config.redisUrl, prefix);
+    const { queue, close } = openTestQueue(config);
     const enqueued = await enqueueAnalyses(
       { sql: db.sql, queue },
       { tickers: ["RELIANCE", "TCS", "INFY", "AAPL"], model: "gemini-2.5-flash" },

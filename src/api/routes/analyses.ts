@@ -88,8 +88,8 @@ export function analysesRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
             );
           }
         }
-        // Before any row is written: an unreachable Redis answers 503 in seconds (ServiceUnreachableError).
-        await assertQueueReachable(queue, config.redisUrl);
+        // Before any row is written: an unreachable queue answers 503 in seconds (ServiceUnreachableError).
+        await assertQueueReachable(queue, deps.queueBackend);
         const analyses = await enqueueAnalyses(
           { sql, queue, budget: config.budget },
           {

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { explainDbError } from "../../cli/cli-errors.js";
-import type { ApiDeps } from "../api-deps.js";
+import { type ApiDeps, queueCheckName } from "../api-deps.js";
 import { readinessSchema } from "../schemas.js";
 
 const CHECK_TIMEOUT_MS = 2_000;
@@ -22,7 +22,7 @@ async function check(what: () => Promise<unknown>): Promise<string> {
   }
 }
 
-/** GET /healthz (the process answers) and GET /readyz (Postgres with our schema, and Redis). */
+/** GET /healthz (the process answers) and GET /readyz (Postgres with our schema, and the queue). */
 export function healthRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
   return async (app) => {
     app.get(
@@ -41,8 +41,9 @@ export function healthRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
       "/readyz",
       {
         schema: {
-          summary: "Readiness: Postgres (migrated) and Redis answer",
-          description: "503 names the dependency that failed.",
+          summary: "Readiness: Postgres (migrated) and the queue answer",
+          description:
+            "`checks.redis` is the queue on Redis; with QUEUE_BACKEND=postgres it is `checks.queue`. 503 names the dependency that failed.",
           tags: ["health"],
           response: {
             200: readinessSchema,
@@ -51,11 +52,11 @@ export function healthRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
         },
       },
       async (_request, reply) => {
-        const [postgres, redis] = await Promise.all([
+        const [postgres, queue] = await Promise.all([
           check(() => deps.sql`SELECT 1 FROM stock_analyses LIMIT 1`),
-          check(() => deps.redis.ping()),
+          check(() => deps.queue.getJobCounts("waiting")),
         ]);
-        const checks = { postgres, redis };
+        const checks = { postgres, [queueCheckName(deps)]: queue };
         const failed = Object.entries(checks).filter(([, result]) => result !== "ok");
         if (failed.length === 0) return { status: "ready" as const, checks };
         return reply.code(503).send({

@@ -124,7 +124,7 @@ export async function analyzeCommand(ctx: CliContext, rawTickers: string[], opti
   }
   const queue = ctx.queue();
   // Before any row is written: an unreachable Redis fails here, in seconds, with one line.
-  await assertQueueReachable(queue, ctx.config.redisUrl);
+  await assertQueueReachable(queue, ctx.queueBackend);
   // Subscribe before enqueueing so no progress event is missed.
   const queueEvents = options.wait ? await ctx.queueEvents() : null;
   const analyses = await enqueueAnalyses({ sql: ctx.sql, queue, budget: ctx.config.budget }, request);

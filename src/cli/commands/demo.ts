@@ -4,6 +4,7 @@ import { enqueueAnalyses } from "../../queue/enqueue.js";
 import { startWorkerRuntime } from "../../queue/worker-runtime.js";
 import type { CliContext } from "../cli-context.js";
 import { CliFailure } from "../cli-errors.js";
+import { demoServices } from "../demo-services.js";
 import { waitForAnalyses } from "../wait-for-analyses.js";
 import { reportOutcomes } from "./analyze.js";
 
@@ -11,10 +12,14 @@ export const DEMO_TICKERS = ["RELIANCE", "TCS", "INFY"];
 
 /**
  * The whole product in one process: migrate, the built-in emulator, a worker, three
- * analyses, their summaries. Runs on its own queue prefix so it never feeds a real worker.
+ * analyses, their summaries. Runs on its own queue prefix so it never feeds a real worker;
+ * where PostgreSQL or Redis does not answer at its default address, it does without (demoServices).
  */
 export async function demoCommand(ctx: CliContext): Promise<void> {
-  const base = ctx.config;
+  const services = await demoServices(ctx.config, ctx.env);
+  ctx.afterClose(services.stop);
+  if (services.notice) process.stderr.write(`${services.notice}\n`);
+  const base = services.config;
   const config = { ...base, queuePrefix: `${base.queuePrefix}-demo` };
   ctx.useConfig(config);
   const emulator = await startEmulator({

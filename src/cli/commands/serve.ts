@@ -1,5 +1,4 @@
 import { buildApi } from "../../api/server.js";
-import { createAnalysisQueue } from "../../queue/analysis-queue.js";
 import { migrate } from "../../store/migrate.js";
 import type { CliContext } from "../cli-context.js";
 import { CliFailure, UsageError } from "../cli-errors.js";
@@ -21,7 +20,7 @@ function parseHost(raw: string): string {
 
 /**
  * Serves the HTTP API, dashboard, /queues and /metrics until SIGTERM/SIGINT, then stops taking
- * requests, lets in-flight ones finish and closes Postgres and Redis. Binds 127.0.0.1 unless
+ * requests, lets in-flight ones finish and closes Postgres and the queue. Binds 127.0.0.1 unless
  * --host says otherwise: the read endpoints need no token.
  */
 export async function serveCommand(ctx: CliContext, options: ServeOptions): Promise<void> {
@@ -29,10 +28,8 @@ export async function serveCommand(ctx: CliContext, options: ServeOptions): Prom
   const host = options.host === undefined ? "127.0.0.1" : parseHost(options.host);
   const { config, logger } = ctx;
   await migrate(config.databaseUrl, logger);
-  const redis = ctx.redis("producer");
-  const queue = createAnalysisQueue(redis, config.queuePrefix);
-  ctx.onClose(() => queue.close());
-  const app = await buildApi({ config, sql: ctx.sql, redis, queue, logger });
+  const queue = ctx.queue();
+  const app = await buildApi({ config, sql: ctx.sql, queueBackend: ctx.queueBackend, queue, logger });
   ctx.onClose(() => app.close());
   try {
     await app.listen({ port, host });
@@ -54,6 +51,6 @@ export async function serveCommand(ctx: CliContext, options: ServeOptions): Prom
     process.once("SIGTERM", () => resolve("SIGTERM"));
     process.once("SIGINT", () => resolve("SIGINT"));
   });
-  // The context's closers run next: the server (in-flight requests finish), the queue, Redis, Postgres.
+  // The context's closers run next: the server (in-flight requests finish), the queue, Postgres.
   logger.info({ signal }, "shutting down the API: finishing in-flight requests");
 }

@@ -1,0 +1,154 @@
+import {
+  createPostgresBackend,
+  type IQueueBackend,
+  type Processor,
+  Queue,
+  QueueEvents,
+  type QueueEventsOptions,
+  type QueueOptions,
+  Worker,
+  type WorkerOptions,
+  withBackend,
+} from "bullmq";
+import type { Redis } from "ioredis";
+import type { Config } from "../config/config.js";
+import { serviceAddress } from "../service-unreachable.js";
+import { withTimeout } from "../timeout.js";
+import type { AnalysisJobData } from "./job-payload.js";
+import { createRedis } from "./redis.js";
+
+export const QUEUE_NAME = "analyses";
+
+/** BullMQ's tables live in their own schema of DATABASE_URL's database, beside the ledger's. */
+export const POSTGRES_QUEUE_SCHEMA = "bullmq";
+
+export type AnalysisResult = { status: string } | null;
+// The classes are the same on both backends; only their backend and connection types differ.
+export type AnalysisQueue = Queue<
+  AnalysisJobData,
+  unknown,
+  string,
+  AnalysisJobData,
+  unknown,
+  string,
+  IQueueBackend,
+  unknown
+>;
+export type AnalysisQueueEvents = QueueEvents<unknown, IQueueBackend, unknown>;
+export type AnalysisWorker = Worker<AnalysisJobData, AnalysisResult, string, IQueueBackend>;
+
+export interface WorkerSettings {
+  concurrency: number;
+  /** Lock on a running job; a killed worker's jobs return to the queue about this long after. */
+  lockMs: number;
+}
+
+/**
+ * Where the "analyses" queue lives: Redis (QUEUE_PREFIX namespaces its keys) or BullMQ's
+ * PostgreSQL backend (QUEUE_PREFIX names the queue, so several deployments or test runs can
+ * share one database). Everything above this file sees the same Queue, Worker and QueueEvents.
+ * The backend owns the connections it opens; `close` ends them after the classes are closed.
+ */
+export interface QueueBackend {
+  readonly kind: Config["queueBackend"];
+  /** The service that holds the queue and its address, for one-line errors. */
+  readonly service: "Redis" | "PostgreSQL";
+  readonly address: string;
+  /** Fails fast when `role` is "producer" (a CLI command or an API request); retries forever for "worker". */
+  queue(role: "producer" | "worker"): AnalysisQueue;
+  queueEvents(): AnalysisQueueEvents;
+  worker(
+    processor: Processor<AnalysisJobData, AnalysisResult, string>,
+    settings: WorkerSettings,
+  ): AnalysisWorker;
+  close(): Promise<void>;
+}
+
+export function openQueueBackend(
+  config: Pick<Config, "queueBackend" | "redisUrl" | "databaseUrl" | "queuePrefix">,
+): QueueBackend {
+  return config.queueBackend === "postgres"
+    ? postgresQueueBackend(config.databaseUrl, config.queuePrefix)
+    : redisQueueBackend(config.redisUrl, config.queuePrefix);
+}
+
+function workerOptions(settings: WorkerSettings) {
+  return {
+    concurrency: settings.concurrency,
+    // A killed worker's jobs come back after the lock expires; allow a few such crashes.
+    maxStalledCount: 3,
+    lockDuration: settings.lockMs,
+    stalledInterval: settings.lockMs,
+    autorun: true,
+  };
+}
+
+function redisQueueBackend(redisUrl: string, prefix: string): QueueBackend {
+  const connections: Redis[] = [];
+  const connect = (role: "producer" | "worker") => {
+    const connection = createRedis(redisUrl, role);
+    // Surfaced by the classes' own "error" events and by the commands that use them.
+    connection.on("error", () => {});
+    connections.push(connection);
+    return connection;
+  };
+  return {
+    kind: "redis",
+    service: "Redis",
+    address: serviceAddress(redisUrl, 6379),
+    queue: (role) => new Queue(QUEUE_NAME, { connection: connect(role), prefix }) as AnalysisQueue,
+    queueEvents: () =>
+      new QueueEvents(QUEUE_NAME, { connection: connect("worker"), prefix }) as AnalysisQueueEvents,
+    worker: (processor, settings) =>
+      new Worker(QUEUE_NAME, processor, {
+        connection: connect("worker"),
+        prefix,
+        ...workerOptions(settings),
+      }) as unknown as AnalysisWorker,
+    async close() {
+      // QUIT waits for a reply a silent or never-reached server does not give: then just hang up.
+      await Promise.all(
+        connections.map((c) =>
+          c.status === "ready"
+            ? withTimeout(c.quit(), 1_000, () => new Error("no reply to QUIT")).catch(() => c.disconnect())
+            : c.disconnect(),
+        ),
+      );
+    },
+  };
+}
+
+/** Each class owns a small `pg` pool (BullMQ closes it with the class) plus, for blocking reads, one LISTEN connection. */
+function postgresQueueBackend(databaseUrl: string, prefix: string): QueueBackend {
+  const Pg = withBackend(createPostgresBackend);
+  // `migrate: true`: BullMQ creates or upgrades its schema under its own advisory lock.
+  const connection = (max: number) => ({
+    connectionString: databaseUrl,
+    schema: POSTGRES_QUEUE_SCHEMA,
+    migrate: true,
+    max,
+    // Without it a refused connection is retried by each caller; with it the first fails fast.
+    connectionTimeoutMillis: 5_000,
+    keepAlive: true,
+  });
+  const name = `${prefix}.${QUEUE_NAME}`;
+  return {
+    kind: "postgres",
+    service: "PostgreSQL",
+    address: serviceAddress(databaseUrl, 5432),
+    queue: () =>
+      new Pg.Queue<AnalysisJobData>(name, { connection: connection(4) }) as unknown as AnalysisQueue,
+    queueEvents: () =>
+      new Pg.QueueEvents(name, {
+        connection: connection(2),
+      } as QueueEventsOptions<never>) as unknown as AnalysisQueueEvents,
+    worker: (processor, settings) =>
+      new Pg.Worker<AnalysisJobData, AnalysisResult>(name, processor, {
+        connection: connection(Math.min(10, settings.concurrency + 2)),
+        ...workerOptions(settings),
+      } as WorkerOptions<never>) as unknown as AnalysisWorker,
+    async close() {},
+  };
+}
+
+export type { QueueOptions };
