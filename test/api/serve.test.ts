@@ -22,7 +22,13 @@ afterAll(async () => {
   await dropQueueKeys(prefix);
 });
 
-const env = () => ({ DATABASE_URL: db.url, REDIS_URL, QUEUE_BACKEND, QUEUE_PREFIX: prefix, API_TOKEN: TOKEN });
+const env = () => ({
+  DATABASE_URL: db.url,
+  REDIS_URL,
+  QUEUE_BACKEND,
+  QUEUE_PREFIX: prefix,
+  API_TOKEN: TOKEN,
+});
 
 describe("stock-ledger serve", () => {
   it("serves on 127.0.0.1, requires the token on POST and stops cleanly on SIGTERM", async () => {

@@ -2,7 +2,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RequestLogEntry } from "../../src/llm/emulator/index.js";
 import { freePort, runCli, startCli } from "../helpers/cli.js";
 import { billedByServer, expectTotalsMatchCalls } from "../helpers/ledger-assertions.js";
-import { createTestDatabase, dropQueueKeys, QUEUE_BACKEND, type TestDatabase, uniqueName } from "../helpers/services.js";
+import {
+  createTestDatabase,
+  dropQueueKeys,
+  QUEUE_BACKEND,
+  type TestDatabase,
+  uniqueName,
+} from "../helpers/services.js";
 
 let db: TestDatabase;
 let env: Record<string, string>;
