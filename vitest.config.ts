@@ -13,6 +13,8 @@ const shared = {
  */
 export default defineConfig({
   test: {
+    // The tests mostly wait on servers, not the CPU: three files at a time on two cores.
+    maxWorkers: 3,
     projects: [
       {
         test: {

@@ -1,9 +1,14 @@
 /**
  * Chaos run: real worker processes against the Gemini-protocol emulator, real Postgres and
- * Redis, with faults injected. Prints one row per scenario: analyses, completed, lost,
- * double-counted calls and leaked trackers. `npm run chaos` (add `-- --only kill-9` for one).
+ * Redis, with faults injected. Prints one row per scenario and queue backend: analyses,
+ * completed, lost, double-counted calls and leaked trackers. `npm run chaos` (add
+ * `-- --only kill-9` for one scenario, `-- --backend postgres` for one backend).
  */
+import { mkdtemp, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { startEmbeddedPostgres, stopEmbeddedPostgres } from "../src/embedded/embedded-postgres.js";
 import { type EmulatorHandle, type FaultRule, startEmulator } from "../src/llm/emulator/index.js";
 import { enqueueAnalyses } from "../src/queue/enqueue.js";
 import type { LlmCallRow } from "../src/store/calls-repo.js";
@@ -13,7 +18,6 @@ import {
   createTestDatabase,
   dropQueueKeys,
   openTestQueue,
-  QUEUE_BACKEND,
   REDIS_URL,
   testConfig,
   uniqueName,
@@ -31,12 +35,17 @@ interface ScenarioContext {
   emulator: EmulatorHandle;
 }
 
+type Backend = "redis" | "postgres";
+
 interface Scenario {
   name: string;
   analyses: number;
+  /** The queue backends it applies to (default both). */
+  backends?: Backend[];
   faults?: FaultRule[];
   run(ctx: ScenarioContext): Promise<{ ids: string[]; stops: Awaited<ReturnType<typeof startCli>>[] }>;
   setup?(): Promise<{
+    /** PG_PROXY_PORT: workers reach Postgres through that proxy; PG_SERVER: the run's own server. */
     env: Record<string, string>;
     teardown(): Promise<void>;
     hooks?: Record<string, () => Promise<void>>;
@@ -45,6 +54,7 @@ interface Scenario {
 
 interface Row {
   scenario: string;
+  backend: Backend;
   analyses: number;
   completed: number;
   calls: number;
@@ -68,6 +78,7 @@ const randomFaults: FaultRule[] = [
 
 let privateRedis: Awaited<ReturnType<typeof startPrivateRedis>> | null = null;
 let pgProxy: TcpProxy | null = null;
+let privatePostgres: { dir: string; port: number } | null = null;
 
 const SCENARIOS: Scenario[] = [
   {
@@ -138,6 +149,7 @@ const SCENARIOS: Scenario[] = [
   {
     name: "Redis restarted (no persistence)",
     analyses: 20,
+    backends: ["redis"],
     async setup() {
       privateRedis = await startPrivateRedis();
       const redis = privateRedis;
@@ -172,11 +184,40 @@ const SCENARIOS: Scenario[] = [
       return { ids, stops: [w] };
     },
   },
+  {
+    // A real restart (fast shutdown, then start), of a PostgreSQL server of the run's own.
+    name: "PostgreSQL restarted mid-run",
+    analyses: 20,
+    async setup() {
+      const dir = await mkdtemp(path.join(os.tmpdir(), "sl-chaos-pg-"));
+      const server = await startEmbeddedPostgres({ dir, detached: true });
+      privatePostgres = { dir, port: server.port };
+      return {
+        env: { PG_SERVER: server.url.replace(/\/[^/]*$/, "") },
+        async teardown() {
+          await stopEmbeddedPostgres(dir);
+          await rm(dir, { recursive: true, force: true });
+        },
+      };
+    },
+    async run(ctx) {
+      const w = await ctx.worker();
+      const ids = await ctx.enqueue(20);
+      await ctx.waitForRecorded(30);
+      const server = privatePostgres;
+      if (!server) throw new Error("no private PostgreSQL");
+      await stopEmbeddedPostgres(server.dir);
+      await sleep(1000);
+      await startEmbeddedPostgres({ dir: server.dir, port: server.port, detached: true });
+      return { ids, stops: [w] };
+    },
+  },
 ];
 
-async function runScenario(scenario: Scenario): Promise<Row> {
+async function runScenario(scenario: Scenario, backend: Backend): Promise<Row> {
   const started = Date.now();
-  const db = await createTestDatabase();
+  const extra = scenario.setup ? await scenario.setup() : null;
+  const db = await createTestDatabase(extra?.env.PG_SERVER);
   const emulator = await startEmulator({
     latencyMs: 100,
     latencyJitterMs: 200,
@@ -184,7 +225,6 @@ async function runScenario(scenario: Scenario): Promise<Row> {
     seed: 7,
   });
   const prefix = uniqueName("sl-chaos");
-  const extra = scenario.setup ? await scenario.setup() : null;
   const redisUrl = extra?.env.REDIS_URL ?? REDIS_URL;
   const workerDbUrl = extra?.env.PG_PROXY_PORT
     ? db.url.replace(":5432/", `:${extra.env.PG_PROXY_PORT}/`)
@@ -193,7 +233,7 @@ async function runScenario(scenario: Scenario): Promise<Row> {
     DATABASE_URL: workerDbUrl,
     REDIS_URL: redisUrl,
     QUEUE_PREFIX: prefix,
-    QUEUE_BACKEND,
+    QUEUE_BACKEND: backend,
     GEMINI_BASE_URL: emulator.url,
     GEMINI_API_KEY: "chaos",
     WORKER_CONCURRENCY: "8",
@@ -253,6 +293,7 @@ async function runScenario(scenario: Scenario): Promise<Row> {
     const ended = rows.filter((r) => !["queued", "running"].includes(r.status));
     return {
       scenario: scenario.name,
+      backend,
       analyses: ids.length,
       completed: rows.filter((r) => r.status === "completed").length,
       calls: calls?.n ?? 0,
@@ -306,6 +347,7 @@ async function countDoubleCounted(
 function printTable(rows: Row[]): void {
   const header = [
     "scenario",
+    "queue",
     "analyses",
     "completed",
     "calls",
@@ -317,6 +359,7 @@ function printTable(rows: Row[]): void {
   ];
   const lines = rows.map((r) => [
     r.scenario,
+    r.backend,
     String(r.analyses),
     String(r.completed),
     String(r.calls),
@@ -333,12 +376,25 @@ function printTable(rows: Row[]): void {
   for (const line of lines) console.log(fmt(line));
 }
 
-const only = process.argv.indexOf("--only");
-const filter = only >= 0 ? process.argv[only + 1] : undefined;
+const argument = (name: string) => {
+  const at = process.argv.indexOf(name);
+  return at >= 0 ? process.argv[at + 1] : undefined;
+};
+const filter = argument("--only");
+const backendArg = argument("--backend") ?? "both";
+if (!["redis", "postgres", "both"].includes(backendArg)) {
+  process.stderr.write(
+    `chaos: --backend must be redis, postgres or both, not ${JSON.stringify(backendArg)}\n`,
+  );
+  process.exit(2);
+}
+const backends: Backend[] = backendArg === "both" ? ["redis", "postgres"] : [backendArg as Backend];
 const rows: Row[] = [];
 for (const scenario of SCENARIOS.filter((s) => !filter || s.name.includes(filter))) {
-  process.stderr.write(`chaos: ${scenario.name}…\n`);
-  rows.push(await runScenario(scenario));
+  for (const backend of backends.filter((b) => (scenario.backends ?? backends).includes(b))) {
+    process.stderr.write(`chaos: ${scenario.name} (queue on ${backend})…\n`);
+    rows.push(await runScenario(scenario, backend));
+  }
 }
 printTable(rows);
 const failed = rows.some((r) => r.lost > 0 || r.doubleCounted > 0 || r.leakedTrackers > 0);

@@ -39,8 +39,8 @@ export interface TestDatabase {
 }
 
 /** A fresh database per test file, created and migrated by the product's own `migrate`. */
-export async function createTestDatabase(): Promise<TestDatabase> {
-  const url = `${PG_SERVER}/${uniqueName("sl_test")}`;
+export async function createTestDatabase(server = PG_SERVER): Promise<TestDatabase> {
+  const url = `${server}/${uniqueName("sl_test")}`;
   await migrate(url, logger);
   const sql = createSql(url, { max: 10 });
   return {

@@ -92,8 +92,9 @@ describe("StatementBatcher", () => {
     expect(settled.map((s) => s.status)).toEqual(["fulfilled", "fulfilled", "fulfilled", "rejected"]);
     // One observation per submit (2 was replaced by 12 and waited all the same), each at least
     // one 5 ms write long, the later ones two.
+    // (A loaded machine can make the first one slower too; the later ones are never faster.)
     expect(waits).toHaveLength(4);
-    expect(Math.min(...waits)).toBeGreaterThanOrEqual(0.004);
-    expect(waits.filter((w) => w >= 0.009)).toHaveLength(3);
+    expect(waits[0]).toBeGreaterThanOrEqual(0.004);
+    for (const wait of waits.slice(1)) expect(wait).toBeGreaterThanOrEqual(0.009);
   });
 });
