@@ -306,8 +306,9 @@ async function runScenario(scenario: Scenario, backend: Backend): Promise<Row> {
   } finally {
     await producer.close();
     await emulator.close();
-    await extra?.teardown();
+    // The database first: a scenario's own server goes with its teardown.
     await db.drop();
+    await extra?.teardown();
     await dropQueueKeys(prefix);
   }
 }

@@ -4,7 +4,8 @@
  * same six calls with the same prompts, measured in the same run, alternately.
  * `npx tsx bench/ledger-overhead.ts [--analyses 3000] [--rounds 1] [--concurrency 64]
  *   [--baseline-inputs per-job|cached] [--charts on|off] [--log-level warn|info] [--cpu-prof DIR] [--pg-stats]
- *   [--what-if no-rollups,async-commit] [--no-gc-trace] [--heap-sample DIR] [--warmup N] [--no-references]`
+ *   [--what-if no-rollups,async-commit] [--no-gc-trace] [--heap-sample DIR] [--warmup N] [--no-references]
+ *   [--no-postgres-queue]`
  * Each round also runs the issue's reference designs (lib/reference-ledger.ts: the baseline
  * worker plus a straightforward ledger, its call rows written one INSERT each or group-committed),
  * so the table shows what a ledger with no more than the issue names costs on the same host.
@@ -64,6 +65,8 @@ export interface LedgerOverheadOptions {
   warmup: number;
   /** Also run the reference ledger designs each round (info rows). */
   references: boolean;
+  /** Also run stock-ledger with its queue on BullMQ's PostgreSQL backend each round. */
+  postgresQueue: boolean;
 }
 
 export const LEDGER_OVERHEAD_DEFAULTS: LedgerOverheadOptions = {
@@ -76,6 +79,7 @@ export const LEDGER_OVERHEAD_DEFAULTS: LedgerOverheadOptions = {
   gcTrace: true,
   warmup: 0,
   references: true,
+  postgresQueue: true,
 };
 
 const log = (line: string) => process.stderr.write(`ledger-overhead: ${line}\n`);
@@ -97,8 +101,14 @@ export async function runLedgerOverhead(options: LedgerOverheadOptions): Promise
   const profDir = firstRoundDir(options.cpuProfDir);
   const heapDir = firstRoundDir(options.heapSampleDir);
   const products: ProductRun[] = [];
+  const pgQueueProducts: ProductRun[] = [];
   const references = new Map<ReferenceLedger, BaselineRun[]>(REFERENCE_LEDGERS.map((d) => [d, []]));
-  const sides = ["baseline", "stock-ledger", ...(options.references ? REFERENCE_LEDGERS : [])];
+  const sides = [
+    "baseline",
+    "stock-ledger",
+    ...(options.postgresQueue ? ["stock-ledger-pg-queue"] : []),
+    ...(options.references ? REFERENCE_LEDGERS : []),
+  ];
   // The baseline worker's settings, shared by the baseline and the reference designs it runs.
   const baselineWorker = {
     analyses: options.analyses,
@@ -122,6 +132,25 @@ export async function runLedgerOverhead(options: LedgerOverheadOptions): Promise
           log(
             `round ${round + 1} reference ledger (${side}): ${fmt(run.throughput.overall)} analyses/s, ` +
               `${fmt(run.cpuPerAnalysisMs, 2)} CPU ms/analysis (Postgres ${fmt((run.cpuMs.postgres ?? 0) / run.analyses, 2)}) (${load})`,
+          );
+        } else if (side === "stock-ledger-pg-queue") {
+          const run = await runProduct({
+            queueBackend: "postgres",
+            analyses: options.analyses,
+            workers: 1,
+            concurrency: options.concurrency,
+            emulatorUrl: emulator.url,
+            emulatorPid: emulator.pid,
+            logLevel: options.logLevel,
+            charts: options.charts,
+            whatIf: options.whatIf,
+            warmup: options.warmup,
+          });
+          pgQueueProducts.push(run);
+          log(
+            `round ${round + 1} stock-ledger, queue on PostgreSQL: ${fmt(run.throughput.overall)} analyses/s, ` +
+              `${fmt(run.cpuPerAnalysisMs, 2)} CPU ms/analysis (worker ${fmt(run.workerCpuPerAnalysisMs, 2)} + ` +
+              `postgres ${fmt((run.cpuMs.postgres ?? 0) / run.analyses, 2)}) statuses ${JSON.stringify(run.statuses)} (${load})`,
           );
         } else if (side === "baseline") {
           const run = await runBaseline({
@@ -236,9 +265,38 @@ export async function runLedgerOverhead(options: LedgerOverheadOptions): Promise
         runs.length === 0 ? [] : referenceRows(design, runs, base),
       ),
       ...againstGroupedReference(references.get("grouped") ?? [], ledger),
+      ...postgresQueueRows(pgQueueProducts, products, ledger),
     ],
     notes,
   };
+}
+
+/**
+ * The same worker with its queue in PostgreSQL against it on Redis: analyses/s (target ≥ 0.7)
+ * and CPU per analysis of the worker plus Postgres (which now also does the queue's work).
+ */
+function postgresQueueRows(runs: ProductRun[], redisRuns: ProductRun[], onRedis: RateAndCpu) {
+  if (runs.length === 0) return [];
+  const { rate, cpu } = medianRateAndCpu(runs);
+  const per = (r: ProductRun[], key: string) => median(r.map((run) => (run.cpuMs[key] ?? 0) / run.analyses));
+  // On Redis the queue's work is Redis' CPU; on PostgreSQL it is in Postgres' figure.
+  const redisSide = onRedis.cpu + per(redisRuns, "redis");
+  return [
+    row({
+      metric: "analyses/s, queue on PostgreSQL vs on Redis",
+      baseline: fmt(onRedis.rate),
+      value: fmt(rate),
+      ratio: fmt(rate / onRedis.rate, 2),
+      target: "≥ 0.70",
+      pass: rate / onRedis.rate >= 0.7,
+    }),
+    row({
+      metric: "CPU ms per analysis (worker + Postgres + Redis), queue on PostgreSQL vs on Redis",
+      baseline: `${fmt(redisSide, 2)} (PG ${fmt(per(redisRuns, "postgres"), 2)}, Redis ${fmt(per(redisRuns, "redis"), 2)})`,
+      value: `${fmt(cpu, 2)} (PG ${fmt(per(runs, "postgres"), 2)})`,
+      ratio: fmt(cpu / redisSide, 2),
+    }),
+  ];
 }
 
 interface RateAndCpu {
@@ -343,6 +401,7 @@ export function ledgerOverheadOptions(argv: string[]): LedgerOverheadOptions {
     heapSampleDir: heap ? path.resolve(heap) : undefined,
     warmup: numberArg(argv, "warmup", LEDGER_OVERHEAD_DEFAULTS.warmup),
     references: !argv.includes("--no-references"),
+    postgresQueue: !argv.includes("--no-postgres-queue"),
     whatIf: parseWhatIfs(stringArg(argv, "what-if")),
   };
 }

@@ -141,7 +141,10 @@ export async function runProduct(options: ProductRunOptions): Promise<ProductRun
             cpuProfDir: options.cpuProfDir,
             gcTrace: i === 0 ? gcTrace : undefined,
             heapSampleDir: i === 0 ? options.heapSampleDir : undefined,
-            extraEnv: options.charts === undefined ? {} : { CHARTS: options.charts ? "on" : "off" },
+            extraEnv: {
+              QUEUE_BACKEND: options.queueBackend ?? "redis",
+              ...(options.charts === undefined ? {} : { CHARTS: options.charts ? "on" : "off" }),
+            },
           },
           async () => (await queue.getWorkersCount()) > i,
         ),
