@@ -18,13 +18,30 @@ export interface WaitOptions {
   queueEvents: AnalysisQueueEvents;
   ids: string[];
   onProgress?: (id: string, progress: AnalysisProgress) => void;
+  /**
+   * Awaited after each look at the ledger, with what it read: a progress view reads its
+   * stages from the ledger here, so it shows each analysis' final state before the wait
+   * returns. With it, a progress event also brings the next look forward.
+   */
+  onLook?: (look: WaitLook) => Promise<void>;
   pollMs?: number;
 }
 
+export interface WaitLook {
+  /** The rows of the analyses still awaited at this look, those that ended at it included. */
+  rows: AnalysisRow[];
+  /** The analyses that ended at this look. */
+  ended: WaitOutcome[];
+}
+
+/** Looks brought forward by progress events are at least this far apart (a burst is one look). */
+const MIN_LOOK_GAP_MS = 100;
+
 /**
  * Waits until every analysis has ended. Postgres is the source of truth (it also covers
- * analyses that ended before we started watching); queue events only wake the loop early
- * and report per-stage progress.
+ * analyses that ended before we started watching, and whatever progress events were
+ * throttled away or lost); queue events only wake the loop early and report per-stage
+ * progress.
  */
 export async function waitForAnalyses(options: WaitOptions): Promise<WaitOutcome[]> {
   const { sql, queue, queueEvents, ids } = options;
@@ -32,10 +49,17 @@ export async function waitForAnalyses(options: WaitOptions): Promise<WaitOutcome
   const outcomes = new Map<string, WaitOutcome>();
   const maybeFailed = new Set<string>();
   let wake: (() => void) | null = null;
-  const nudge = () => wake?.();
+  // Set by an event that arrives while a look is under way, so the next look is not a poll away.
+  let woken = false;
+  const nudge = () => {
+    woken = true;
+    wake?.();
+  };
 
   const onProgress = ({ jobId, data }: { jobId: string; data: unknown }) => {
-    if (pending.has(jobId)) options.onProgress?.(jobId, data as AnalysisProgress);
+    if (!pending.has(jobId)) return;
+    options.onProgress?.(jobId, data as AnalysisProgress);
+    if (options.onLook) nudge();
   };
   const onCompleted = ({ jobId }: { jobId: string }) => pending.has(jobId) && nudge();
   const onFailed = ({ jobId }: { jobId: string }) => {
@@ -48,12 +72,17 @@ export async function waitForAnalyses(options: WaitOptions): Promise<WaitOutcome
   queueEvents.on("failed", onFailed);
   try {
     while (pending.size > 0) {
+      woken = false;
+      const lookedAt = Date.now();
       const rows = await sql<AnalysisRow[]>`SELECT * FROM stock_analyses WHERE id = ANY(${[...pending]})`;
+      const ended: WaitOutcome[] = [];
+      const end = (outcome: WaitOutcome) => {
+        outcomes.set(outcome.id, outcome);
+        pending.delete(outcome.id);
+        ended.push(outcome);
+      };
       for (const row of rows) {
-        if (TERMINAL_STATUSES.has(row.status)) {
-          outcomes.set(row.id, { id: row.id, row, jobFailure: null });
-          pending.delete(row.id);
-        }
+        if (TERMINAL_STATUSES.has(row.status)) end({ id: row.id, row, jobFailure: null });
       }
       for (const id of [...maybeFailed]) {
         maybeFailed.delete(id);
@@ -61,11 +90,15 @@ export async function waitForAnalyses(options: WaitOptions): Promise<WaitOutcome
         const job = await queue.getJob(id);
         // A failed job with retries left goes back to `delayed`, not `failed`.
         if (job && (await job.getState()) === "failed") {
-          outcomes.set(id, { id, row: rows.find((r) => r.id === id) ?? null, jobFailure: job.failedReason });
-          pending.delete(id);
+          end({ id, row: rows.find((r) => r.id === id) ?? null, jobFailure: job.failedReason });
         }
       }
+      await options.onLook?.({ rows, ended });
       if (pending.size === 0) break;
+      if (woken) {
+        await sleep(Math.max(0, lookedAt + MIN_LOOK_GAP_MS - Date.now()));
+        continue;
+      }
       await Promise.race([
         sleep(options.pollMs ?? 1000),
         new Promise<void>((resolve) => {

@@ -16,7 +16,13 @@ import { type AnalysisJobData, analysisJobSchema } from "./job-payload.js";
 import { ProgressThrottle } from "./progress-throttle.js";
 import type { QueueBackend, WorkerSettings } from "./queue-backend.js";
 
-/** Progress reported per stage; `analyze --wait` shows it. */
+/**
+ * Progress reported per stage, throttled (ProgressThrottle): a job's last state goes out only
+ * if a second has passed since the update before, so most jobs end with it unsent (the final
+ * stage's end and 6/6 included). `analyze --wait` takes from it only what the ledger cannot
+ * say (a stage reused, skipped under a cap, or about to make its first call); tokens, costs,
+ * retries and the final state it reads from `llm_calls` and `stock_analyses`.
+ */
 export interface AnalysisProgress {
   stages: Record<string, StageState | "pending">;
   done: number;

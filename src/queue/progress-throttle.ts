@@ -33,7 +33,10 @@ export class ProgressThrottle<T> {
     }, wait);
   }
 
-  /** The job ended: its result says the rest, so a trailing update would only arrive late. */
+  /**
+   * The job ended: its result says the rest, so a trailing update would only arrive late.
+   * Watchers must not wait for a last update (`analyze --wait` reads the end from the ledger).
+   */
   stop(): void {
     this.#stopped = true;
     if (this.#timer) clearTimeout(this.#timer);

@@ -1,11 +1,11 @@
 import type { PriceBook } from "../../ledger/price-table.js";
 import { assertPricedModel } from "../../ledger/pricing.js";
-import type { AnalysisProgress } from "../../queue/analysis-worker.js";
-import { type EnqueuedAnalysis, type EnqueueRequest, enqueueAnalyses } from "../../queue/enqueue.js";
+import { type EnqueueRequest, enqueueAnalyses } from "../../queue/enqueue.js";
 import { assertQueueReachable } from "../../queue/queue-check.js";
 import type { CliContext } from "../cli-context.js";
 import { CliFailure, UsageError } from "../cli-errors.js";
 import { parseAnalysisId, parseModel, parsePositiveInt, parseTicker, parseUsd } from "../input.js";
+import { createWaitView } from "../progress-view.js";
 import { printJson, renderSummary } from "../render.js";
 import { type WaitOutcome, waitForAnalyses } from "../wait-for-analyses.js";
 
@@ -21,22 +21,6 @@ export interface AnalyzeOptions {
   model?: string;
   id?: string;
   json?: boolean;
-}
-
-/** Prints a line whenever a stage changes state, on a TTY only (stderr, so stdout stays clean). */
-function progressPrinter(analyses: EnqueuedAnalysis[]) {
-  const tickers = new Map(analyses.map((a) => [a.id, a.ticker]));
-  const seen = new Map<string, string>();
-  return (id: string, progress: AnalysisProgress) => {
-    for (const [stage, state] of Object.entries(progress.stages)) {
-      const key = `${id}/${stage}`;
-      if (state === "pending" || seen.get(key) === state) continue;
-      seen.set(key, state);
-      process.stderr.write(
-        `${tickers.get(id)} ${id}: ${stage} ${state} [${progress.done}/${progress.total}]\n`,
-      );
-    }
-  };
 }
 
 /**
@@ -138,13 +122,21 @@ export async function analyzeCommand(ctx: CliContext, rawTickers: string[], opti
     }
     return;
   }
-  const onProgress = process.stderr.isTTY && !options.json ? progressPrinter(analyses) : undefined;
+  // Progress on stderr, with --json too: stdout carries only the summaries or the JSON.
+  const view = createWaitView({
+    sql: ctx.sql,
+    analyses,
+    out: process.stderr,
+    maxAttempts: ctx.config.gemini.maxAttempts,
+  });
   const outcomes = await waitForAnalyses({
     sql: ctx.sql,
     queue,
     queueEvents,
     ids: analyses.map((a) => a.id),
-    ...(onProgress ? { onProgress } : {}),
+    // Each look reads the analyses' rows and calls by key: twice a second keeps the view live.
+    pollMs: 500,
+    ...view,
   });
   if (!reportOutcomes(outcomes, options.json ?? false)) {
     throw new CliFailure("not every analysis completed");

@@ -5,6 +5,7 @@ import { startWorkerRuntime } from "../../queue/worker-runtime.js";
 import type { CliContext } from "../cli-context.js";
 import { CliFailure } from "../cli-errors.js";
 import { demoServices } from "../demo-services.js";
+import { createWaitView } from "../progress-view.js";
 import { waitForAnalyses } from "../wait-for-analyses.js";
 import { reportOutcomes } from "./analyze.js";
 
@@ -56,6 +57,16 @@ export async function demoCommand(ctx: CliContext): Promise<void> {
     queue,
     queueEvents,
     ids: analyses.map((a) => a.id),
+    pollMs: 500,
+    // The line form of `analyze --wait`'s view, on stderr (stdout keeps the three summaries),
+    // even on a terminal: the worker in this process logs to stderr too, and its lines would
+    // tear a block redrawn in place.
+    ...createWaitView({
+      sql: ctx.sql,
+      analyses,
+      out: { write: (text: string) => process.stderr.write(text) },
+      maxAttempts: base.gemini.maxAttempts,
+    }),
   });
   if (!reportOutcomes(outcomes, false)) throw new CliFailure("demo: not every analysis completed");
 }
