@@ -51,8 +51,8 @@ function shown(value: unknown): string {
 }
 
 /**
- * One line naming the field, the value and what is wrong, in the CLI's words:
- * `invalid tickers[0] "<x>": must be 1-20 of A-Z 0-9 . & - …`.
+ * One line naming the field as the API knows it (body field, query or path parameter), the
+ * value and what is wrong: `invalid tickers[0] "<x>": must be 1-20 of A-Z 0-9 . & - …`.
  */
 function validationMessage(request: FastifyRequest, context: string | undefined, issue: ValidationIssue) {
   const where = LOCATIONS[context ?? ""] ?? "input";

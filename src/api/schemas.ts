@@ -82,6 +82,23 @@ export const errorSchema = z
   })
   .meta({ id: "Error" });
 
+/**
+ * What the error handler (errors.ts) answers for any route that reads the ledger: 503 when
+ * Postgres does not answer, 500 for anything unexpected.
+ */
+export const ledgerErrorResponses = {
+  500: errorSchema.describe(
+    "an unexpected failure, such as a database without the stock-ledger tables; details in the server log",
+  ),
+  503: errorSchema.describe("the database (PostgreSQL) is unavailable; try again"),
+};
+
+/** A response whose body is text of a media type other than JSON, and its OpenAPI description. */
+export const textResponse = (description: string, ...mediaTypes: string[]) => ({
+  description,
+  content: Object.fromEntries(mediaTypes.map((type) => [type, { schema: z.string() }])),
+});
+
 const tickerParam = tickerSchema.meta({
   description: "upper-cased, then 1-20 of A-Z 0-9 . & - (RELIANCE, M&M, BAJAJ-AUTO, TCS.NS, BRK.B)",
   examples: ["RELIANCE"],

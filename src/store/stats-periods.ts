@@ -45,9 +45,13 @@ function oneOf<T extends string>(values: readonly T[], raw: string, option: stri
   throw new UsageError(`invalid ${option} ${JSON.stringify(raw)}: must be one of ${values.join(", ")}`);
 }
 
+/** A stats option's name as its caller's users know it: `--since` on the command line, `since` in a query. */
+export type StatsOptionName = (option: "range" | "since" | "until" | "by") => string;
+const cliFlag: StatsOptionName = (option) => `--${option}`;
+
 /**
  * Validates stats options as typed by a user (CLI flags or query string); throws UsageError
- * with one line. Defaults: all days, by stage.
+ * with one line naming each option by `name`. Defaults: all days, by stage.
  */
 export function parseStatsOptions(
   raw: {
@@ -57,23 +61,24 @@ export function parseStatsOptions(
     by?: string | undefined;
   },
   now: Date = new Date(),
+  name: StatsOptionName = cliFlag,
 ): { window: StatsWindow; by: StatsBy } {
-  const by = raw.by === undefined ? "stage" : oneOf(STATS_DIMENSIONS, raw.by, "--by");
+  const by = raw.by === undefined ? "stage" : oneOf(STATS_DIMENSIONS, raw.by, name("by"));
   if (raw.range !== undefined && (raw.since !== undefined || raw.until !== undefined)) {
-    throw new UsageError("use either --range or --since/--until, not both");
+    throw new UsageError(`use either ${name("range")} or ${name("since")}/${name("until")}, not both`);
   }
   const today = isoDay(now);
   const tomorrow = addDays(today, 1);
   if (raw.since !== undefined || raw.until !== undefined) {
-    const since = raw.since === undefined ? null : parseDay(raw.since, "--since");
-    const until = raw.until === undefined ? null : parseDay(raw.until, "--until");
+    const since = raw.since === undefined ? null : parseDay(raw.since, name("since"));
+    const until = raw.until === undefined ? null : parseDay(raw.until, name("until"));
     if (since !== null && until !== null && since > until) {
-      throw new UsageError(`invalid range: --since ${since} is after --until ${until}`);
+      throw new UsageError(`invalid ${name("since")}/${name("until")}: ${since} is after ${until}`);
     }
     const to = until === null ? tomorrow : addDays(until, 1);
     return { window: { from: since, to: since !== null && since >= to ? addDays(since, 1) : to }, by };
   }
-  const range = raw.range === undefined ? "all" : oneOf(STATS_RANGES, raw.range, "--range");
+  const range = raw.range === undefined ? "all" : oneOf(STATS_RANGES, raw.range, name("range"));
   const back = { today: 0, "7d": 6, "30d": 29, all: null }[range];
   return { window: { from: back === null ? null : addDays(today, -back), to: tomorrow }, by };
 }

@@ -106,15 +106,20 @@ describe("GET /stats", () => {
   it.each([
     ["by=week", 'invalid by "week"'],
     ["range=1y", 'invalid range "1y"'],
-    ["range=7d&since=2025-01-01", "use either --range or --since/--until, not both"],
-    ["since=2025-02-30", 'invalid --since "2025-02-30"'],
-    ["since=2025-03-02&until=2025-03-01", "is after --until"],
+    ["range=7d&since=2025-01-01", "use either range or since/until, not both"],
+    ["since=2025-02-30", 'invalid since "2025-02-30": stats counts whole UTC days, use YYYY-MM-DD'],
+    ["until=March", 'invalid until "March"'],
+    ["since=2025-03-02&until=2025-03-01", "invalid since/until: 2025-03-02 is after 2025-03-01"],
     ["day=today", 'unknown query parameter "day"'],
-  ])("refuses ?%s with 400", async (query, message) => {
-    const response = await api.app.inject({ url: `/stats?${query}` });
-    expect(response.statusCode).toBe(400);
-    expect(response.json()).toEqual({ error: "bad_request", message: expect.stringContaining(message) });
-  });
+  ])(
+    "refuses ?%s with 400 in the API's words (query parameters, never CLI flags)",
+    async (query, message) => {
+      const response = await api.app.inject({ url: `/stats?${query}` });
+      expect(response.statusCode).toBe(400);
+      expect(response.json()).toEqual({ error: "bad_request", message: expect.stringContaining(message) });
+      expect(response.json().message).not.toContain("--");
+    },
+  );
 });
 
 describe("GET /export", () => {
@@ -172,6 +177,7 @@ describe("GET /export", () => {
     const response = await api.app.inject({ url: `/export?${query}` });
     expect(response.statusCode).toBe(400);
     expect(response.json()).toEqual({ error: "bad_request", message: expect.stringContaining(message) });
+    expect(response.json().message).not.toContain("--");
   });
 });
 

@@ -1,5 +1,4 @@
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
-import { z } from "zod";
 import { analysisJson, callJson, renderSummary } from "../../cli/render.js";
 import { assertPricedModel } from "../../ledger/pricing.js";
 import { enqueueAnalyses } from "../../queue/enqueue.js";
@@ -17,8 +16,10 @@ import {
   enqueueBodySchema,
   enqueueResponseSchema,
   errorSchema,
+  ledgerErrorResponses,
   listQuerySchema,
   listResponseSchema,
+  textResponse,
 } from "../schemas.js";
 
 const DEFAULT_PAGE = 20;
@@ -47,13 +48,18 @@ export function analysesRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
           body: enqueueBodySchema,
           response: {
             202: enqueueResponseSchema,
-            400: errorSchema,
-            401: errorSchema,
-            409: errorSchema,
+            400: errorSchema.describe("a field is invalid, or an analysis cannot fit under its cap"),
+            401: errorSchema.describe(
+              "API_TOKEN is set and the request has no valid `Authorization: Bearer` header",
+            ),
+            409: errorSchema.describe("`id` already names an analysis of another ticker"),
+            413: errorSchema.describe("the body is larger than 64 KiB"),
+            415: errorSchema.describe("the body is not `application/json`"),
             429: errorSchema.describe(
               "today's budget (DAILY_TOKEN_BUDGET / DAILY_COST_BUDGET_USD) is spent and DAILY_BUDGET_EXCEEDED=refuse; nothing was written",
             ),
-            503: errorSchema.describe("the queue (Redis) is unreachable; nothing was written"),
+            500: ledgerErrorResponses[500],
+            503: errorSchema.describe("the queue or the database is unreachable; nothing was written"),
           },
           ...(config.apiToken ? { security: [{ bearer: [] }] } : {}),
         },
@@ -115,7 +121,7 @@ export function analysesRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
           description: "Keyset-paginated: pass `next_cursor` back as `cursor` until it is null.",
           tags: ["analyses"],
           querystring: listQuerySchema,
-          response: { 200: listResponseSchema, 400: errorSchema },
+          response: { 200: listResponseSchema, 400: errorSchema, ...ledgerErrorResponses },
         },
       },
       async (request) => {
@@ -144,7 +150,12 @@ export function analysesRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
           summary: "One analysis with all its LLM calls (as `show --json`)",
           tags: ["analyses"],
           params: analysisIdParamsSchema,
-          response: { 200: analysisDetailSchema, 400: errorSchema, 404: errorSchema },
+          response: {
+            200: analysisDetailSchema,
+            400: errorSchema,
+            404: errorSchema,
+            ...ledgerErrorResponses,
+          },
         },
       },
       async (request) => {
@@ -162,8 +173,12 @@ export function analysesRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
           summary: "The text summary of an analysis (as `summary`)",
           tags: ["analyses"],
           params: analysisIdParamsSchema,
-          produces: ["text/plain"],
-          response: { 200: z.string().describe("text/plain summary"), 400: errorSchema, 404: errorSchema },
+          response: {
+            200: textResponse("the summary, as `stock-ledger summary` prints it", "text/plain"),
+            400: errorSchema,
+            404: errorSchema,
+            ...ledgerErrorResponses,
+          },
         },
       },
       async (request, reply) => {

@@ -3,7 +3,7 @@ import { picoToNumber, usdToPico } from "../../ledger/money.js";
 import { spentToday } from "../../store/budget-repo.js";
 import { budgetAlertsOn } from "../../store/budget-status-repo.js";
 import type { ApiDeps } from "../api-deps.js";
-import { budgetResponseSchema } from "../schemas.js";
+import { budgetResponseSchema, ledgerErrorResponses } from "../schemas.js";
 
 /** Fractions to 6 decimals, rounded down (as the enforcement computes them): 1 means all of it. */
 const fraction = (spent: bigint, budget: bigint) => Number((spent * 1_000_000n) / budget) / 1_000_000;
@@ -20,7 +20,7 @@ export function budgetRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
             "Tokens and cost of every call since 00:00 UTC, the configured daily budgets (null when " +
             "unset), the alert threshold, and the alerts recorded today.",
           tags: ["analytics"],
-          response: { 200: budgetResponseSchema },
+          response: { 200: budgetResponseSchema, ...ledgerErrorResponses },
         },
       },
       async () => {

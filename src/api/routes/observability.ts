@@ -3,7 +3,13 @@ import { dailyUsage } from "../../store/daily-usage-repo.js";
 import { savingsByDay } from "../../store/savings-repo.js";
 import type { ApiDeps } from "../api-deps.js";
 import type { ApiMetrics } from "../metrics.js";
-import { dailyUsageQuerySchema, dailyUsageResponseSchema, errorSchema } from "../schemas.js";
+import {
+  dailyUsageQuerySchema,
+  dailyUsageResponseSchema,
+  errorSchema,
+  ledgerErrorResponses,
+  textResponse,
+} from "../schemas.js";
 
 /** GET /metrics (Prometheus text) and GET /usage/daily (the dashboard's per-day chart). */
 export function observabilityRoutes(deps: ApiDeps, metrics: ApiMetrics): FastifyPluginAsyncZod {
@@ -17,7 +23,8 @@ export function observabilityRoutes(deps: ApiDeps, metrics: ApiMetrics): Fastify
             "Ledger token, call and cost counters (stock_ledger_tokens_total, …) read from Postgres at " +
             "scrape time; analyses by status; queue depth; in-process worker metrics when a worker runs here.",
           tags: ["observability"],
-          produces: ["text/plain"],
+          // Ledger or queue failures are reported in the metrics themselves (stock_ledger_metrics_source_up).
+          response: { 200: textResponse("Prometheus text exposition format", "text/plain") },
         },
       },
       async (_request, reply) => reply.type(metrics.contentType).send(await metrics.render()),
@@ -34,7 +41,7 @@ export function observabilityRoutes(deps: ApiDeps, metrics: ApiMetrics): Fastify
             "same savings per ticker over the whole window.",
           tags: ["observability"],
           querystring: dailyUsageQuerySchema,
-          response: { 200: dailyUsageResponseSchema, 400: errorSchema },
+          response: { 200: dailyUsageResponseSchema, 400: errorSchema, ...ledgerErrorResponses },
         },
       },
       async (request) => {

@@ -1,10 +1,21 @@
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { parseStatus } from "../../cli/input.js";
+import type { StatsOptionName } from "../../store/stats-periods.js";
 import { loadStats, parseStatsOptions } from "../../store/stats-repo.js";
 import type { ApiDeps } from "../api-deps.js";
 import { ApiError } from "../errors.js";
 import { CALL_STATUSES, EXPORT_CONTENT_TYPES, exportStream } from "../export-stream.js";
-import { errorSchema, exportQuerySchema, statsQuerySchema, statsResponseSchema } from "../schemas.js";
+import {
+  errorSchema,
+  exportQuerySchema,
+  ledgerErrorResponses,
+  statsQuerySchema,
+  statsResponseSchema,
+  textResponse,
+} from "../schemas.js";
+
+/** How the API names a stats option in its messages: by its query parameter. */
+const queryParameter: StatsOptionName = (option) => option;
 
 /** GET /stats (as `stats --json`) and GET /export (as `export`, streamed). */
 export function reportsRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
@@ -19,12 +30,14 @@ export function reportsRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
           description: "Read from the daily rollups. Whole UTC days; `range` or `since`/`until`, not both.",
           tags: ["analytics"],
           querystring: statsQuerySchema,
-          response: { 200: statsResponseSchema, 400: errorSchema },
+          response: { 200: statsResponseSchema, 400: errorSchema, ...ledgerErrorResponses },
         },
       },
-      // parseStatsOptions throws UsageError (→ 400) on a bad day or range and since together.
-      // The loose schema passes every field of StatsReport through, as the CLI prints it.
-      async (request) => (await loadStats(sql, parseStatsOptions(request.query))) as never,
+      // parseStatsOptions throws UsageError (→ 400) on a bad day or range and since together,
+      // naming the query parameters. The loose schema passes every field of StatsReport
+      // through, as the CLI prints it.
+      async (request) =>
+        (await loadStats(sql, parseStatsOptions(request.query, new Date(), queryParameter))) as never,
     );
 
     app.get(
@@ -37,8 +50,15 @@ export function reportsRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
             "line. Rows oldest first; sent chunked as they are read, so any size streams in flat memory.",
           tags: ["analytics"],
           querystring: exportQuerySchema,
-          produces: ["text/csv", "application/x-ndjson"],
-          response: { 400: errorSchema },
+          response: {
+            200: textResponse(
+              "CSV with a header row (format=csv) or NDJSON (format=json)",
+              "text/csv",
+              "application/x-ndjson",
+            ),
+            400: errorSchema,
+            ...ledgerErrorResponses,
+          },
         },
       },
       async (request, reply) => {

@@ -17,7 +17,7 @@ import { UsageError } from "../cli-errors.js";
 import { parseSince, parseStatus, parseTicker } from "../input.js";
 
 export interface ExportOptions {
-  format: string;
+  format?: string;
   what?: string;
   since?: string;
   until?: string;
@@ -27,11 +27,29 @@ export interface ExportOptions {
 }
 
 const FORMATS = ["csv", "json"] as const;
+type Format = (typeof FORMATS)[number];
+/** JSON is written one object per line, so the usual names of such files mean it too. */
+const FORMAT_BY_EXTENSION: Record<string, Format> = {
+  ".csv": "csv",
+  ".json": "json",
+  ".ndjson": "json",
+  ".jsonl": "json",
+};
 const CALL_STATUSES = ["success", "failure", "interrupted"];
 
 function oneOf<T extends string>(values: readonly T[], raw: string, option: string): T {
   if ((values as readonly string[]).includes(raw)) return raw as T;
   throw new UsageError(`invalid ${option} ${JSON.stringify(raw)}: must be one of ${values.join(", ")}`);
+}
+
+/**
+ * --format as given; without it, what --out's name says (report.ndjson → json), else csv:
+ * what a spreadsheet opens, its header row naming the columns.
+ */
+function exportFormat(options: ExportOptions): Format {
+  if (options.format !== undefined) return oneOf(FORMATS, options.format, "--format");
+  const extension = options.out === undefined ? "" : path.extname(options.out).toLowerCase();
+  return FORMAT_BY_EXTENSION[extension] ?? "csv";
 }
 
 /** --until is exclusive; a bare date means "through the end of that UTC day". */
@@ -115,7 +133,7 @@ async function writeFileAtomically(target: string, chunks: AsyncIterable<string>
 }
 
 export async function exportCommand(ctx: CliContext, options: ExportOptions): Promise<void> {
-  const format = oneOf(FORMATS, options.format, "--format");
+  const format = exportFormat(options);
   const what = oneOf(EXPORT_TABLES, options.what ?? "analyses", "--what");
   const filter = parseFilter(what, options);
   const target = options.out === undefined ? null : await checkOut(options.out);

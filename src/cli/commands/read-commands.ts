@@ -1,9 +1,10 @@
-import { getAnalysis, listAnalyses } from "../../store/analyses-repo.js";
-import { listCalls } from "../../store/calls-repo.js";
+import { type AnalysisRow, getAnalysis, listAnalyses } from "../../store/analyses-repo.js";
+import { type LlmCallRow, listCalls } from "../../store/calls-repo.js";
 import type { CliContext } from "../cli-context.js";
 import { CliFailure } from "../cli-errors.js";
 import { parseAnalysisId, parseLimit, parseSince, parseStatus, parseTicker } from "../input.js";
 import { analysisJson, callJson, printJson, renderSummary } from "../render.js";
+import { type Column, count, renderTable, usd } from "../table.js";
 
 async function requireAnalysis(ctx: CliContext, rawId: string) {
   const id = parseAnalysisId(rawId);
@@ -17,10 +18,48 @@ export async function summaryCommand(ctx: CliContext, rawId: string): Promise<vo
   process.stdout.write(`${renderSummary(row)}\n`);
 }
 
+/** One-line error text: messages may carry newlines from a provider. */
+const oneLine = (text: string) => text.replace(/\s+/g, " ").trim();
+const figure = <Row>(title: string, cell: (row: Row) => string, wide = false): Column<Row> => ({
+  title,
+  cell,
+  align: "right",
+  wide,
+});
+
+/**
+ * A call's stage, outcome, tokens and cost fit 100 columns; its start, token split and usage
+ * source are --wide detail, as is the error's message beside its type.
+ */
+function callColumns(wide: boolean): Column<LlmCallRow>[] {
+  return [
+    { title: "STARTED", cell: (c) => c.started_at.toISOString(), wide: true },
+    { title: "STAGE", cell: (c) => c.call_type },
+    figure("#", (c) => String(c.attempt)),
+    { title: "STATUS", cell: (c) => c.status },
+    figure("INPUT", (c) => count(c.input_tokens), true),
+    figure("OUTPUT", (c) => count(c.output_tokens), true),
+    figure("THINKING", (c) => count(c.thinking_tokens), true),
+    figure("CACHED", (c) => count(c.cached_input_tokens), true),
+    figure("TOKENS", (c) => count(c.total_tokens)),
+    figure("COST USD", (c) => usd(c.cost_usd)),
+    figure("MS", (c) => (c.duration_ms === null ? "-" : count(c.duration_ms))),
+    { title: "SOURCE", cell: (c) => c.usage_source, wide: true },
+    {
+      title: "ERROR",
+      cell: (c) =>
+        wide
+          ? [c.error_type, oneLine(c.error_message ?? "")].filter(Boolean).join(": ")
+          : (c.error_type ?? ""),
+      shorten: "end",
+    },
+  ];
+}
+
 export async function showCommand(
   ctx: CliContext,
   rawId: string,
-  options: { json?: boolean },
+  options: { json?: boolean; wide?: boolean },
 ): Promise<void> {
   const row = await requireAnalysis(ctx, rawId);
   const calls = await listCalls(ctx.sql, row.id);
@@ -28,16 +67,11 @@ export async function showCommand(
     printJson({ ...analysisJson(row), calls: calls.map(callJson) });
     return;
   }
-  const lines = [renderSummary(row), "", "Calls:"];
-  for (const c of calls) {
-    const error = c.error_type ? `  ${c.error_type}: ${c.error_message ?? ""}` : "";
-    lines.push(
-      `  ${c.started_at.toISOString()}  ${c.call_type.padEnd(22)} #${c.attempt}  ${c.status.padEnd(11)} ` +
-        `in ${c.input_tokens} out ${c.output_tokens} (think ${c.thinking_tokens}, cached ${c.cached_input_tokens}) ` +
-        `${c.duration_ms ?? "?"} ms  ${c.usage_source}${error}`,
-    );
-  }
-  process.stdout.write(`${lines.join("\n")}\n`);
+  const table =
+    calls.length === 0
+      ? ["Calls: none"]
+      : ["Calls:", renderTable(callColumns(options.wide ?? false), calls, { wide: options.wide, indent: 2 })];
+  process.stdout.write(`${[renderSummary(row), "", ...table].join("\n")}\n`);
 }
 
 export interface ListOptions {
@@ -46,6 +80,32 @@ export interface ListOptions {
   since?: string;
   limit?: string;
   json?: boolean;
+  wide?: boolean;
+}
+
+/**
+ * Which analysis, how it went, what it cost and when, in 100 columns; the model, the token
+ * split and the duration are --wide detail, as is the creation time to the millisecond.
+ */
+function listColumns(wide: boolean): Column<AnalysisRow>[] {
+  return [
+    { title: "ID", cell: (r) => r.id, shorten: "middle" },
+    { title: "TICKER", cell: (r) => r.ticker },
+    { title: "STATUS", cell: (r) => r.status },
+    { title: "MODEL", cell: (r) => r.model, wide: true },
+    figure("CALLS", (r) => count(r.llm_calls_count)),
+    figure("FAILED", (r) => count(r.failed_calls_count), true),
+    figure("INPUT", (r) => count(r.total_input_tokens), true),
+    figure("OUTPUT", (r) => count(r.total_output_tokens), true),
+    figure("TOKENS", (r) => count(r.total_tokens)),
+    figure("COST USD", (r) => usd(r.cost_usd)),
+    figure("SECONDS", (r) => (r.duration_ms === null ? "-" : (r.duration_ms / 1000).toFixed(2)), true),
+    {
+      title: "CREATED (UTC)",
+      cell: (r) =>
+        wide ? r.created_at.toISOString() : r.created_at.toISOString().slice(0, 16).replace("T", " "),
+    },
+  ];
 }
 
 export async function listCommand(ctx: CliContext, options: ListOptions): Promise<void> {
@@ -64,11 +124,6 @@ export async function listCommand(ctx: CliContext, options: ListOptions): Promis
     process.stdout.write("no analyses\n");
     return;
   }
-  const header = `${"ID".padEnd(30)} ${"TICKER".padEnd(12)} ${"STATUS".padEnd(16)} ${"CALLS".padStart(5)} ${"TOKENS".padStart(9)} ${"COST USD".padStart(11)}  CREATED`;
-  const lines = rows.map(
-    (r) =>
-      `${r.id.padEnd(30)} ${r.ticker.padEnd(12)} ${r.status.padEnd(16)} ${String(r.llm_calls_count).padStart(5)} ` +
-      `${String(r.total_tokens).padStart(9)} ${(r.cost_usd === null ? "-" : Number(r.cost_usd).toFixed(6)).padStart(11)}  ${r.created_at.toISOString()}`,
-  );
-  process.stdout.write(`${[header, ...lines].join("\n")}\n`);
+  const wide = options.wide ?? false;
+  process.stdout.write(`${renderTable(listColumns(wide), rows, { wide })}\n`);
 }

@@ -7,6 +7,7 @@ import {
 } from "../../store/stats-repo.js";
 import type { CliContext } from "../cli-context.js";
 import { printJson } from "../render.js";
+import { type Column, count, percent, renderTable, usd } from "../table.js";
 
 export interface StatsOptions {
   range?: string;
@@ -14,61 +15,53 @@ export interface StatsOptions {
   until?: string;
   by?: string;
   json?: boolean;
+  wide?: boolean;
 }
 
-const count = (n: number) => n.toLocaleString("en-US");
-const usd = (n: number | null) => (n === null ? "-" : `$${n.toFixed(6)}`);
 const orDash = (value: string | null) => value ?? "-";
+const figure = (title: string, cell: (g: StatsGroup) => string, wide = false): Column<StatsGroup> => ({
+  title,
+  cell,
+  align: "right",
+  wide,
+});
 /** The report's `to` is the exclusive end; people read the last day included. */
 const lastDay = (to: string) => new Date(Date.parse(to) - 86_400_000).toISOString().slice(0, 10);
 
-const COLUMNS: { title: string; cell: (g: StatsGroup) => string }[] = [
-  { title: "ANALYSES", cell: (g) => count(g.analyses) },
-  { title: "CALLS", cell: (g) => count(g.calls) },
-  { title: "FAILED", cell: (g) => count(g.failed_calls) },
-  {
-    title: "SUCCESS",
-    cell: (g) => orDash(g.success_rate === null ? null : `${(g.success_rate * 100).toFixed(1)}%`),
-  },
-  { title: "INPUT", cell: (g) => count(g.input_tokens) },
-  { title: "OUTPUT", cell: (g) => count(g.output_tokens) },
-  { title: "THINKING", cell: (g) => count(g.thinking_tokens) },
-  { title: "CACHED", cell: (g) => count(g.cached_input_tokens) },
-  { title: "TOTAL", cell: (g) => count(g.total_tokens) },
-  { title: "COST USD", cell: (g) => usd(g.cost_usd) },
-  {
-    title: "USD/1K TOK",
-    cell: (g) => orDash(g.cost_per_1k_tokens === null ? null : g.cost_per_1k_tokens.toFixed(6)),
-  },
-  { title: "P50 MS", cell: (g) => orDash(g.p50_ms === null ? null : count(g.p50_ms)) },
-  { title: "P95 MS", cell: (g) => orDash(g.p95_ms === null ? null : count(g.p95_ms)) },
-  { title: "SAVED TOK", cell: (g) => count(g.tokens_saved) },
-  { title: "REUSE SAVED", cell: (g) => usd(g.reuse_cost_saved_usd) },
-  { title: "CACHE SAVED", cell: (g) => usd(g.cache_cost_saved_usd) },
+/**
+ * What a group cost and how its calls went fits 100 columns; the token split, the median,
+ * the unit cost and the savings are `--wide` detail.
+ */
+const FIGURES: Column<StatsGroup>[] = [
+  figure("ANALYSES", (g) => count(g.analyses)),
+  figure("CALLS", (g) => count(g.calls)),
+  figure("FAILED", (g) => count(g.failed_calls)),
+  figure("SUCCESS", (g) => percent(g.success_rate)),
+  figure("INPUT", (g) => count(g.input_tokens), true),
+  figure("OUTPUT", (g) => count(g.output_tokens), true),
+  figure("THINKING", (g) => count(g.thinking_tokens), true),
+  figure("CACHED", (g) => count(g.cached_input_tokens), true),
+  figure("TOKENS", (g) => count(g.total_tokens)),
+  figure("COST USD", (g) => usd(g.cost_usd)),
+  figure(
+    "USD/1K TOK",
+    (g) => orDash(g.cost_per_1k_tokens === null ? null : g.cost_per_1k_tokens.toFixed(6)),
+    true,
+  ),
+  figure("P50 MS", (g) => orDash(g.p50_ms === null ? null : count(g.p50_ms)), true),
+  figure("P95 MS", (g) => orDash(g.p95_ms === null ? null : count(g.p95_ms))),
+  figure("SAVED TOK", (g) => count(g.tokens_saved), true),
+  figure("REUSE SAVED", (g) => usd(g.reuse_cost_saved_usd), true),
+  figure("CACHE SAVED", (g) => usd(g.cache_cost_saved_usd), true),
 ];
 
-/** An aligned table: the group key left-aligned, every figure right-aligned. */
-export function renderStatsTable(report: StatsReport): string {
-  const rows = [
-    [report.by.toUpperCase(), ...COLUMNS.map((c) => c.title)],
-    ...report.groups.map((g) => [g.key, ...COLUMNS.map((c) => c.cell(g))]),
-    ["TOTAL", ...COLUMNS.map((c) => c.cell(report.totals))],
-  ];
-  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length))) ?? [];
-  const line = (cells: string[]) =>
-    cells
-      .map((cell, i) => (i === 0 ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0)))
-      .join("  ")
-      .trimEnd();
-  const rule = "-".repeat(widths.reduce((sum, w) => sum + w, 0) + 2 * (widths.length - 1));
-  const body = rows.slice(1, -1).map(line);
-  return [
-    line(rows[0] ?? []),
-    rule,
-    ...body,
-    ...(body.length > 0 ? [rule] : []),
-    line(rows.at(-1) ?? []),
-  ].join("\n");
+/** One row per group and a TOTAL row: the key left-aligned, every figure right-aligned. */
+export function renderStatsTable(report: StatsReport, options: { wide?: boolean | undefined } = {}): string {
+  const key: Column<StatsGroup> = { title: report.by.toUpperCase(), cell: (g) => g.key, shorten: "end" };
+  return renderTable([key, ...FIGURES], report.groups, {
+    wide: options.wide,
+    footer: [{ ...report.totals, key: "TOTAL" }],
+  });
 }
 
 export async function statsCommand(ctx: CliContext, options: StatsOptions): Promise<void> {
@@ -85,7 +78,7 @@ export async function statsCommand(ctx: CliContext, options: StatsOptions): Prom
   const lines = [
     `Stats by ${report.by}, ${report.from.slice(0, 10)} to ${lastDay(report.to)} (UTC days)`,
     "",
-    renderStatsTable(report),
+    renderStatsTable(report, { wide: options.wide }),
     "",
     `Most expensive model:  ${model ? `${model.key} (${usd(model.cost_usd)})` : "-"}`,
     `Most expensive ticker: ${ticker ? `${ticker.key} (${usd(ticker.cost_usd)})` : "-"}`,
