@@ -5,7 +5,7 @@
  * analysis id, ANALYSIS_JOB_OPTIONS) with one `addBulk` per 1,000.
  */
 import { Queue } from "bullmq";
-import type { Redis } from "ioredis";
+import type { RedisConnection } from "../../src/queue/redis.js";
 import { ANALYSIS_JOB_OPTIONS, type AnalysisQueue } from "../../src/queue/analysis-queue.js";
 import { newAnalysisId } from "../../src/queue/enqueue.js";
 import type { Sql } from "../../src/store/database.js";
@@ -53,7 +53,7 @@ export interface BaselineJobData {
   model: string;
 }
 
-export function createBaselineQueue(connection: Redis, prefix: string): Queue<BaselineJobData> {
+export function createBaselineQueue(connection: RedisConnection, prefix: string): Queue<BaselineJobData> {
   return new Queue<BaselineJobData>(BASELINE_QUEUE, { connection, prefix });
 }
 

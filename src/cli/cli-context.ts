@@ -2,13 +2,11 @@ import { type Config, loadConfig } from "../config/config.js";
 import { installPriceBook } from "../config/price-book-file.js";
 import type { PriceBook } from "../ledger/price-table.js";
 import { logger } from "../logger.js";
-import {
-  type AnalysisQueue,
-  type AnalysisQueueEvents,
-  openQueueBackend,
-  type QueueBackend,
-} from "../queue/queue-backend.js";
+import type { AnalysisQueue, AnalysisQueueEvents, QueueBackend } from "../queue/queue-backend.js";
 import { createSql, type Sql } from "../store/database.js";
+
+/** Set by loadQueueBackend(): BullMQ and ioredis take longer to load than most commands take to run. */
+let openQueueBackend: typeof import("../queue/queue-backend.js").openQueueBackend | undefined;
 
 /**
  * What a command needs, opened on first use and closed once at exit, so commands that
@@ -59,9 +57,15 @@ export class CliContext {
     return this.#sql;
   }
 
+  /** Loads the queue's modules; main.ts awaits it before the action of a command that uses the queue. */
+  async loadQueueBackend(): Promise<void> {
+    openQueueBackend ??= (await import("../queue/queue-backend.js")).openQueueBackend;
+  }
+
   /** Redis or PostgreSQL (QUEUE_BACKEND); its connections are closed after the classes on it. */
   get queueBackend(): QueueBackend {
     if (!this.#queueBackend) {
+      if (!openQueueBackend) throw new Error("CliContext.queueBackend used before loadQueueBackend()");
       const backend = openQueueBackend(this.config);
       this.#queueBackend = backend;
       this.#closers.unshift(() => backend.close());

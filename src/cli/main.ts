@@ -1,21 +1,45 @@
+import { readFileSync } from "node:fs";
+import path from "node:path";
 import { Command, CommanderError } from "commander";
-import { DailyBudgetExhaustedError } from "../analysis/daily-budget.js";
-import { UsageError } from "../config/config.js";
-import { logger } from "../logger.js";
-import { ServiceUnreachableError } from "../service-unreachable.js";
-import { guardTypeFetchRejections } from "../store/database.js";
-import { CliContext } from "./cli-context.js";
-import { CliFailure, explainDbError } from "./cli-errors.js";
+import { projectRoot } from "../paths.js";
+import type { CliContext } from "./cli-context.js";
+
+// Start-up: only commander is loaded up front, so --help, --version and usage errors answer at
+// once. The context (config, zod, pino, postgres.js) is opened just before a command's action,
+// BullMQ only for the commands that use the queue, and each command's module on use.
+
+/**
+ * Commands that never use ctx.queue() or ctx.queueBackend skip loading BullMQ and ioredis, the
+ * slowest modules to load; any other command (a new one too) gets them before its action.
+ */
+const QUEUELESS_COMMANDS = new Set(
+  "migrate worker summary show list stats export retention emulator import-prices chart up down".split(" "),
+);
+
+/** Opened by the preAction hook, before the action of the command that runs; undefined until then. */
+let ctx!: CliContext;
+
+const version = (): string =>
+  (JSON.parse(readFileSync(path.join(projectRoot, "package.json"), "utf8")) as { version: string }).version;
 
 /** Commander parses; each command is a plain async function of (context, args, options). */
-function buildProgram(ctx: CliContext): Command {
+function buildProgram(): Command {
   const program = new Command("stock-ledger")
     .description("LLM token and cost ledger for six-stage Gemini stock analyses")
+    .version(version(), "-V, --version", "print the version")
     .exitOverride()
-    .configureOutput({
-      outputError: (text, write) => write(text.split("\n")[0] ? `${text.split("\n")[0]}\n` : text),
-    })
-    .showSuggestionAfterError(true);
+    // Errors are printed by main() as one line with the suggestion kept (cli-errors.ts).
+    .configureOutput({ outputError: () => {} })
+    .showSuggestionAfterError(true)
+    .hook("preAction", async (_program, command) => {
+      const [{ CliContext }, { guardTypeFetchRejections }] = await Promise.all([
+        import("./cli-context.js"),
+        import("../store/database.js"),
+      ]);
+      guardTypeFetchRejections();
+      ctx = new CliContext();
+      if (!QUEUELESS_COMMANDS.has(command.name())) await ctx.loadQueueBackend();
+    });
 
   program
     .command("migrate")
@@ -59,6 +83,7 @@ function buildProgram(ctx: CliContext): Command {
     .description("print an analysis with all its LLM calls")
     .argument("<analysis-id>")
     .option("--json", "print JSON")
+    .option("--wide", "show every column of the calls table (wider than 100 columns)")
     .action(async (id: string, options) =>
       (await import("./commands/read-commands.js")).showCommand(ctx, id, options),
     );
@@ -70,6 +95,7 @@ function buildProgram(ctx: CliContext): Command {
     .option("--since <date>", "YYYY-MM-DD or ISO timestamp")
     .option("--limit <n>", "at most n rows (default 20)")
     .option("--json", "print JSON")
+    .option("--wide", "add model, token split, duration and full timestamps (wider than 100 columns)")
     .action(async (options) => (await import("./commands/read-commands.js")).listCommand(ctx, options));
   program
     .command("stats")
@@ -79,11 +105,15 @@ function buildProgram(ctx: CliContext): Command {
     .option("--until <date>", "last UTC day, YYYY-MM-DD (included)")
     .option("--by <dimension>", "stage, model, ticker or day (default stage)")
     .option("--json", "print JSON")
+    .option("--wide", "add the token split, p50, USD per 1K tokens and savings (wider than 100 columns)")
     .action(async (options) => (await import("./commands/stats.js")).statsCommand(ctx, options));
   program
     .command("export")
     .description("stream analyses or calls as CSV or NDJSON")
-    .requiredOption("--format <format>", "csv or json (one object per line)")
+    .option(
+      "--format <format>",
+      "csv or json (one object per line); default: from --out's extension (.json, .ndjson, .jsonl → json), else csv",
+    )
     .option("--what <rows>", "analyses or calls (default analyses)")
     .option("--since <date>", "YYYY-MM-DD or ISO timestamp")
     .option("--until <date>", "YYYY-MM-DD (that day included) or ISO timestamp (excluded)")
@@ -145,44 +175,32 @@ function buildProgram(ctx: CliContext): Command {
   return program;
 }
 
-function exitCodeFor(
-  error: unknown,
-  databaseUrl: string | undefined,
-): { code: number; message: string | null } {
-  if (error instanceof CommanderError) {
-    // Help and version are not errors; commander has already printed its one line.
-    const benign =
-      error.exitCode === 0 || error.code === "commander.helpDisplayed" || error.code === "commander.version";
-    return { code: benign ? 0 : 2, message: null };
-  }
-  if (error instanceof UsageError) return { code: 2, message: error.message };
-  if (
-    error instanceof CliFailure ||
-    error instanceof DailyBudgetExhaustedError ||
-    error instanceof ServiceUnreachableError
-  ) {
-    return { code: 1, message: error.message };
-  }
-  const explained = explainDbError(error, databaseUrl);
-  return { code: 1, message: explained ?? (error instanceof Error ? error.message : String(error)) };
-}
-
 export async function main(argv: string[] = process.argv): Promise<number> {
-  const ctx = new CliContext();
   let code = 0;
   try {
-    await buildProgram(ctx).parseAsync(argv);
+    await buildProgram().parseAsync(argv);
   } catch (error) {
-    const outcome = exitCodeFor(error, ctx.databaseUrlIfLoaded);
+    // --help and --version end here too (exitOverride): exit 0, nothing to add or to load.
+    if (error instanceof CommanderError && error.exitCode === 0) return 0;
+    const { describeFailure } = await import("./cli-errors.js");
+    const outcome = await describeFailure(error, ctx?.databaseUrlIfLoaded);
     code = outcome.code;
-    if (outcome.message) process.stderr.write(`stock-ledger: ${outcome.message.split("\n")[0]}\n`);
-    if (code === 1) logger.debug({ err: error }, "command failed");
+    if (outcome.line) process.stderr.write(`stock-ledger: ${outcome.line}\n`);
+    if (code === 1) (await loadedLogger())?.debug({ err: error }, "command failed");
   } finally {
-    await ctx.close().catch(() => undefined);
+    await ctx?.close().catch(() => undefined);
   }
   return code;
 }
 
-guardTypeFetchRejections();
+/** The logger once a command has opened its context (help, --version and usage errors never load it). */
+async function loadedLogger() {
+  if (!ctx) return null;
+  return (await import("../logger.js")).logger;
+}
+
 const code = await main();
-logger.flush(() => process.exit(code));
+const logger = await loadedLogger();
+if (logger) logger.flush(() => process.exit(code));
+// Nothing was opened: the process ends by itself once stdout and stderr are written.
+else process.exitCode = code;

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { hasHashTag, isClusterUrl, parseRedisUrl } from "../queue/redis-url.js";
 
 /** Thrown for invalid configuration or input; the CLI maps it to exit code 2. */
 export class UsageError extends Error {
@@ -6,7 +7,26 @@ export class UsageError extends Error {
   override name = "UsageError";
 }
 
-const positiveInt = (max: number) => z.coerce.number().int().min(1).max(max);
+/**
+ * A whole number from `min` to `max` (or `min` or more), counting `unit`; every way of missing
+ * it (not a number, a fraction, out of range) gives the one message naming the range.
+ */
+const wholeNumber = (min: number, max?: number, unit?: string) => {
+  const what = unit ? `a whole number of ${unit}` : "a whole number";
+  const message =
+    max === undefined ? `must be ${what}, ${min} or more` : `must be ${what} from ${min} to ${max}`;
+  const schema = z.coerce.number(message).int(message).min(min, message);
+  return max === undefined ? schema : schema.max(max, message);
+};
+
+const positiveInt = (max: number, unit?: string) => wholeNumber(1, max, unit);
+
+/** One of a few words: "must be on or off", "must be one of a, b, c". */
+const oneOf = <const T extends readonly [string, ...string[]]>(values: T) =>
+  z.enum(values, {
+    error:
+      values.length === 2 ? `must be ${values[0]} or ${values[1]}` : `must be one of ${values.join(", ")}`,
+  });
 
 const url = (protocols: string[]) =>
   z
@@ -23,12 +43,22 @@ const url = (protocols: string[]) =>
       `must be a URL starting with ${protocols.map((p) => `${p}//`).join(" or ")}`,
     );
 
+const FRACTION = "must be a number between 0 and 1 (both excluded), such as 0.8";
+
 /** The whole environment of DESIGN §2, parsed once at start. */
 const envSchema = z.object({
   DATABASE_URL: url(["postgres:", "postgresql:"]).default("postgres://postgres@127.0.0.1:5432/stock_ledger"),
-  REDIS_URL: url(["redis:", "rediss:"]).default("redis://127.0.0.1:6379"),
+  // redis:// or rediss:// for one server; redis+cluster://h1:p1,h2:p2 (rediss+cluster://) for a Redis Cluster.
+  REDIS_URL: z
+    .string()
+    .trim()
+    .superRefine((value, ctx) => {
+      const target = parseRedisUrl(value);
+      if (typeof target === "string") ctx.addIssue({ code: "custom", message: target });
+    })
+    .default("redis://127.0.0.1:6379"),
   // Where the BullMQ queue lives: Redis, or BullMQ's PostgreSQL backend in DATABASE_URL's database.
-  QUEUE_BACKEND: z.enum(["redis", "postgres"], { error: "must be redis or postgres" }).default("redis"),
+  QUEUE_BACKEND: oneOf(["redis", "postgres"]).default("redis"),
   QUEUE_PREFIX: z
     .string()
     .regex(/^[A-Za-z0-9_{}.-]{1,64}$/, "must be 1-64 letters, digits, _ - . { } (no ':')")
@@ -43,47 +73,42 @@ const envSchema = z.object({
     .regex(/^[a-z0-9][a-z0-9.-]{1,63}$/, "must be a model name such as gemini-2.5-flash")
     .default("gemini-2.5-flash"),
   WORKER_CONCURRENCY: positiveInt(1024).default(8),
-  LLM_TIMEOUT_MS: positiveInt(600_000).default(60_000),
+  LLM_TIMEOUT_MS: positiveInt(600_000, "milliseconds").default(60_000),
   LLM_MAX_ATTEMPTS: positiveInt(10).default(4),
   // How long a worker's claim on a job lasts without renewal: a killed worker's jobs are
   // picked up again after about this long.
-  WORKER_LOCK_MS: z.coerce.number().int().min(1000).max(600_000).default(30_000),
+  WORKER_LOCK_MS: wholeNumber(1000, 600_000, "milliseconds").default(30_000),
   // How often each worker re-queues analyses that Postgres says are unfinished but Redis lost.
-  RECOVERY_INTERVAL_MS: z.coerce.number().int().min(500).max(3_600_000).default(60_000),
+  RECOVERY_INTERVAL_MS: wholeNumber(500, 3_600_000, "milliseconds").default(60_000),
   // The LLM key's quota, shared by all workers through Redis; unset = no limit of our own.
-  LLM_RPM: z.coerce.number().int().min(1).max(1_000_000).optional(),
-  LLM_TPM: z.coerce.number().int().min(1).max(1_000_000_000).optional(),
-  LLM_RATE_WINDOW_MS: z.coerce.number().int().min(100).max(3_600_000).default(60_000),
+  LLM_RPM: positiveInt(1_000_000, "requests").optional(),
+  LLM_TPM: positiveInt(1_000_000_000, "tokens").optional(),
+  LLM_RATE_WINDOW_MS: wholeNumber(100, 3_600_000, "milliseconds").default(60_000),
   // Daily budget across all analyses (UTC day); unset = none.
-  DAILY_TOKEN_BUDGET: z.coerce.number().int().min(1).optional(),
+  DAILY_TOKEN_BUDGET: wholeNumber(1, undefined, "tokens").optional(),
   DAILY_COST_BUDGET_USD: z
     .string()
     .regex(/^\d+(\.\d{1,6})?$/, "must be a USD amount such as 25 or 12.50")
     .refine((v) => Number(v) > 0, "must be more than 0")
     .optional(),
-  BUDGET_ALERT_THRESHOLD: z.coerce.number().gt(0).lt(1).default(0.8),
+  BUDGET_ALERT_THRESHOLD: z.coerce.number(FRACTION).gt(0, FRACTION).lt(1, FRACTION).default(0.8),
   // What happens to new analyses once the daily budget is spent: refuse them, or queue them for tomorrow.
-  DAILY_BUDGET_EXCEEDED: z.enum(["refuse", "queue"]).default("refuse"),
+  DAILY_BUDGET_EXCEEDED: oneOf(["refuse", "queue"]).default("refuse"),
   // Stage reuse: answers to an identical input are reused for this long (analyze --reuse).
-  REUSE_TTL_SECONDS: z.coerce
-    .number()
-    .int()
-    .min(1)
-    .max(30 * 24 * 3600)
-    .default(6 * 3600),
-  REUSE_BY_DEFAULT: z.enum(["true", "false"]).default("false"),
+  REUSE_TTL_SECONDS: positiveInt(30 * 24 * 3600, "seconds").default(6 * 3600),
+  REUSE_BY_DEFAULT: oneOf(["true", "false"]).default("false"),
   // Show the chart-reading stages their charts as inline images (as the original system did).
-  CHARTS: z.enum(["on", "off"]).default("on"),
+  CHARTS: oneOf(["on", "off"]).default("on"),
   // How charts reach Gemini: uploaded once per process through the Files API and referenced by
   // uri ("files"), or inline base64 in every call ("inline"). Both are billed the same tokens.
-  CHART_TRANSPORT: z.enum(["files", "inline"]).default("files"),
-  EMULATOR_LATENCY_MS: z.coerce.number().int().min(0).max(60_000).default(0),
+  CHART_TRANSPORT: oneOf(["files", "inline"]).default("files"),
+  EMULATOR_LATENCY_MS: wholeNumber(0, 60_000, "milliseconds").default(0),
   EMULATOR_FAULTS: z.string().optional(),
   // Where analyses get prices: "sample" (imported CSV, then the shipped samples) or "live"
   // (also Yahoo Finance, cached in price_bars for MARKET_DATA_TTL_MINUTES).
-  MARKET_DATA: z.enum(["sample", "live"]).default("sample"),
-  MARKET_DATA_TTL_MINUTES: positiveInt(10_080).default(360),
-  MARKET_DATA_TIMEOUT_MS: positiveInt(120_000).default(10_000),
+  MARKET_DATA: oneOf(["sample", "live"]).default("sample"),
+  MARKET_DATA_TTL_MINUTES: positiveInt(10_080, "minutes").default(360),
+  MARKET_DATA_TIMEOUT_MS: positiveInt(120_000, "milliseconds").default(10_000),
   // JSON price book adding or overriding rates (src/config/price-book-file.ts); read by installPriceBook.
   PRICE_BOOK_FILE: z
     .string()
@@ -150,6 +175,14 @@ export type Config = {
   priceBookFile?: string | undefined;
 };
 
+const NOT_ECHOED = new Set(["GEMINI_API_KEY", "API_TOKEN", "QUEUE_BACKEND"]);
+
+/** A value as an error message shows it: quoted, at most 40 characters, a URL's user and password masked. */
+export function quoteEnvValue(value: string): string {
+  const masked = value.replace(/\/\/[^/@\s]*@/, "//***@");
+  return JSON.stringify(masked.length > 40 ? `${masked.slice(0, 40)}…` : masked);
+}
+
 /** Parses the environment; the first problem becomes one line naming the variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const present = Object.fromEntries(
@@ -159,9 +192,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const name = String(issue?.path[0] ?? "environment");
-    throw new UsageError(`invalid ${name}: ${issue?.message ?? "invalid value"}`);
+    const value = present[name];
+    // The bad value is echoed (shortened, URL credentials masked) unless it is a secret, blank, or
+    // QUEUE_BACKEND, whose message is matched exactly by scripts and tests.
+    const echo =
+      typeof value === "string" && value.trim() !== "" && !NOT_ECHOED.has(name)
+        ? `, not ${quoteEnvValue(value)}`
+        : "";
+    throw new UsageError(`invalid ${name}: ${issue?.message ?? "invalid value"}${echo}`);
   }
   const e = parsed.data;
+  // BullMQ needs all of a queue's keys in one cluster slot: only a hash tag puts them there.
+  if (e.QUEUE_BACKEND === "redis" && isClusterUrl(e.REDIS_URL) && !hasHashTag(e.QUEUE_PREFIX)) {
+    throw new UsageError(
+      `invalid QUEUE_PREFIX: with a Redis Cluster (REDIS_URL=redis+cluster://…) it must hold a hash tag, such as {${e.QUEUE_PREFIX.replace(/[{}]/g, "")}}`,
+    );
+  }
   return {
     databaseUrl: e.DATABASE_URL,
     redisUrl: e.REDIS_URL,

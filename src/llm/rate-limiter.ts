@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
-import type { Redis } from "ioredis";
+import type { RedisConnection } from "../queue/redis.js";
 import { type Logger, logger as processLogger } from "../logger.js";
 import { withTimeout } from "../timeout.js";
 
@@ -177,7 +177,7 @@ export class SharedRateLimiter implements RateLimiter {
   readonly #logger: Logger;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisConnection,
     keyPrefix: string,
     private readonly options: RateLimitOptions,
     logger: Logger = processLogger,

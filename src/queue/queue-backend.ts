@@ -10,12 +10,12 @@ import {
   type WorkerOptions,
   withBackend,
 } from "bullmq";
-import type { Redis } from "ioredis";
+
 import type { Config } from "../config/config.js";
 import { serviceAddress } from "../service-unreachable.js";
 import { withTimeout } from "../timeout.js";
 import type { AnalysisJobData } from "./job-payload.js";
-import { createRedis } from "./redis.js";
+import { createRedis, type RedisConnection } from "./redis.js";
 
 export const QUEUE_NAME = "analyses";
 
@@ -84,7 +84,7 @@ function workerOptions(settings: WorkerSettings) {
 }
 
 function redisQueueBackend(redisUrl: string, prefix: string): QueueBackend {
-  const connections: Redis[] = [];
+  const connections: RedisConnection[] = [];
   const connect = (role: "producer" | "worker") => {
     const connection = createRedis(redisUrl, role);
     // Surfaced by the classes' own "error" events and by the commands that use them.

@@ -50,3 +50,26 @@ export function billedByServer(log: RequestLogEntry[], analysisId: string) {
   }
   return sums;
 }
+
+/**
+ * The ledger agrees with the server for each analysis: its totals are the sums of its calls, no
+ * stage was asked again after the attempt recorded as its success, and each success holds
+ * exactly the tokens the server returned for that attempt.
+ */
+export async function expectLedgerMatchesServer(sql: Sql, ids: string[], log: RequestLogEntry[]) {
+  const served = log.filter((e) => e.method === "generateContent");
+  for (const id of ids) {
+    await expectTotalsMatchCalls(sql, id);
+    const successes = await sql<{ call_type: string; attempt: number; total_tokens: number }[]>`
+      SELECT call_type, attempt, total_tokens FROM llm_calls WHERE analysis_id = ${id} AND status = 'success'`;
+    for (const call of successes) {
+      const requests = served.filter((e) => e.analysisId === id && e.callType === call.call_type);
+      expect(
+        requests.filter((e) => (e.attempt ?? 0) > call.attempt),
+        `${id} ${call.call_type} asked again`,
+      ).toEqual([]);
+      const answer = requests.find((e) => e.attempt === call.attempt);
+      expect(call.total_tokens, `${id} ${call.call_type}`).toBe(answer?.usageMetadata?.totalTokenCount);
+    }
+  }
+}

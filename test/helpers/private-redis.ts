@@ -18,6 +18,7 @@ export async function startPrivateRedis(port?: number) {
   );
   const url = `redis://127.0.0.1:${chosen}`;
   const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  probe.on("error", () => {}); // refused until the server listens: the loop retries
   for (let i = 0; i < 100; i++) {
     try {
       await probe.connect();
