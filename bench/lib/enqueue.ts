@@ -5,9 +5,9 @@
  * analysis id, ANALYSIS_JOB_OPTIONS) with one `addBulk` per 1,000.
  */
 import { Queue } from "bullmq";
-import type { RedisConnection } from "../../src/queue/redis.js";
 import { ANALYSIS_JOB_OPTIONS, type AnalysisQueue } from "../../src/queue/analysis-queue.js";
 import { newAnalysisId } from "../../src/queue/enqueue.js";
+import type { RedisConnection } from "../../src/queue/redis.js";
 import type { Sql } from "../../src/store/database.js";
 
 export const TICKERS = ["RELIANCE", "TCS", "INFY", "HDFCBANK", "AAPL", "MSFT"] as const;

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
-import type { RedisConnection } from "../queue/redis.js";
 import { type Logger, logger as processLogger } from "../logger.js";
+import type { RedisConnection } from "../queue/redis.js";
 import { withTimeout } from "../timeout.js";
 
 /**

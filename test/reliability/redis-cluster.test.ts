@@ -1,14 +1,14 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildApi } from "../../src/api/server.js";
 import type { Config } from "../../src/config/config.js";
 import { type EmulatorHandle, startEmulator } from "../../src/llm/emulator/index.js";
 import { GeminiClient } from "../../src/llm/gemini-client.js";
 import { logger } from "../../src/logger.js";
 import { enqueueAnalyses } from "../../src/queue/enqueue.js";
+import { openQueueBackend } from "../../src/queue/queue-backend.js";
 import { startWorkerRuntime, type WorkerRuntime } from "../../src/queue/worker-runtime.js";
 import type { LlmCallRow } from "../../src/store/calls-repo.js";
-import { buildApi } from "../../src/api/server.js";
-import { openQueueBackend } from "../../src/queue/queue-backend.js";
 import { runCli } from "../helpers/cli.js";
 import { expectLedgerMatchesServer } from "../helpers/ledger-assertions.js";
 import { type RedisClusterHandle, startRedisCluster } from "../helpers/redis-cluster.js";
