@@ -45,6 +45,21 @@ export default defineConfig({
           env: { LOG_LEVEL: "silent", QUEUE_BACKEND: "postgres" },
         },
       },
+      {
+        test: {
+          ...shared,
+          name: "pgbouncer",
+          // The ledger through PgBouncer in transaction pooling (no prepared statements, no LISTEN).
+          include: [
+            "test/store/pooling.test.ts",
+            "test/analysis/pipeline.test.ts",
+            "test/cli/end-to-end.test.ts",
+            "test/queue/**/*.test.ts",
+          ],
+          globalSetup: ["test/helpers/pgbouncer-setup.ts"],
+          env: { LOG_LEVEL: "silent", QUEUE_BACKEND: "redis", DATABASE_POOLING: "transaction" },
+        },
+      },
     ],
   },
 });

@@ -13,7 +13,9 @@ import { type EmulatorHandle, type FaultRule, startEmulator } from "../src/llm/e
 import { enqueueAnalyses } from "../src/queue/enqueue.js";
 import type { LlmCallRow } from "../src/store/calls-repo.js";
 import { runCli, startCli } from "../test/helpers/cli.js";
+import { type PgBouncerHandle, startPgBouncer } from "../test/helpers/pgbouncer.js";
 import { startPrivateRedis } from "../test/helpers/private-redis.js";
+import { type RedisClusterHandle, startRedisCluster } from "../test/helpers/redis-cluster.js";
 import {
   createTestDatabase,
   dropQueueKeys,
@@ -32,6 +34,10 @@ interface ScenarioContext {
   worker(extraEnv?: Record<string, string>): Promise<Awaited<ReturnType<typeof startCli>>>;
   enqueue(count: number, ids?: string[]): Promise<string[]>;
   waitForRecorded(calls: number): Promise<void>;
+  /** The analyses among `ids` that have not ended. */
+  unfinished(ids: string[]): Promise<string[]>;
+  /** Seconds from `since` until each of `ids` has ended or started a call after `since`. */
+  secondsUntilResumed(ids: string[], since: Date): Promise<number>;
   emulator: EmulatorHandle;
 }
 
@@ -43,7 +49,12 @@ interface Scenario {
   /** The queue backends it applies to (default both). */
   backends?: Backend[];
   faults?: FaultRule[];
-  run(ctx: ScenarioContext): Promise<{ ids: string[]; stops: Awaited<ReturnType<typeof startCli>>[] }>;
+  run(ctx: ScenarioContext): Promise<{
+    ids: string[];
+    stops: Awaited<ReturnType<typeof startCli>>[];
+    /** How long the fault held the analyses up, where the scenario measures it. */
+    recoverySeconds?: number;
+  }>;
   setup?(): Promise<{
     /** PG_PROXY_PORT: workers reach Postgres through that proxy; PG_SERVER: the run's own server. */
     env: Record<string, string>;
@@ -62,6 +73,7 @@ interface Row {
   lost: number;
   doubleCounted: number;
   leakedTrackers: number;
+  recoverySeconds: number | undefined;
   seconds: number;
 }
 
@@ -79,6 +91,8 @@ const randomFaults: FaultRule[] = [
 let privateRedis: Awaited<ReturnType<typeof startPrivateRedis>> | null = null;
 let pgProxy: TcpProxy | null = null;
 let privatePostgres: { dir: string; port: number } | null = null;
+let redisCluster: RedisClusterHandle | null = null;
+let pgBouncer: PgBouncerHandle | null = null;
 
 const SCENARIOS: Scenario[] = [
   {
@@ -99,14 +113,20 @@ const SCENARIOS: Scenario[] = [
     },
   },
   {
+    // At the default WORKER_LOCK_MS: how long until every analysis the killed worker held runs again.
     name: "kill -9 worker mid-run",
     analyses: 20,
     async run(ctx) {
-      const doomed = await ctx.worker();
+      const defaults = { WORKER_LOCK_MS: "10000" };
+      const doomed = await ctx.worker(defaults);
       const ids = await ctx.enqueue(20);
       await ctx.waitForRecorded(40);
+      const held = await ctx.unfinished(ids);
+      const killedAt = new Date();
       await doomed.stop("SIGKILL");
-      return { ids, stops: [await ctx.worker()] };
+      const rescuer = await ctx.worker(defaults);
+      const recoverySeconds = await ctx.secondsUntilResumed(held, killedAt);
+      return { ids, stops: [rescuer], recoverySeconds };
     },
   },
   {
@@ -185,6 +205,48 @@ const SCENARIOS: Scenario[] = [
     },
   },
   {
+    // The master holding the queue's slot is killed; its replica takes over (node-timeout 1 s).
+    name: "Redis Cluster master killed",
+    analyses: 20,
+    backends: ["redis"],
+    async setup() {
+      redisCluster = await startRedisCluster();
+      return { env: { REDIS_URL: redisCluster.url }, teardown: async () => redisCluster?.stop() };
+    },
+    async run(ctx) {
+      const w = await ctx.worker();
+      const ids = await ctx.enqueue(20);
+      await ctx.waitForRecorded(30);
+      const cluster = redisCluster;
+      if (!cluster) throw new Error("no Redis Cluster");
+      const master = await cluster.masterOf(ctx.env.QUEUE_PREFIX as string);
+      await master.kill("SIGKILL");
+      await cluster.waitForFailover(ctx.env.QUEUE_PREFIX as string, master.port);
+      return { ids, stops: [w] };
+    },
+  },
+  {
+    // PgBouncer (transaction pooling) in front of PostgreSQL stopped for 2 s and started again.
+    name: "PgBouncer restarted mid-run",
+    analyses: 20,
+    async setup() {
+      pgBouncer = await startPgBouncer();
+      return {
+        env: { PG_PROXY_PORT: String(pgBouncer.port), DATABASE_POOLING: "transaction" },
+        teardown: async () => pgBouncer?.close(),
+      };
+    },
+    async run(ctx) {
+      const w = await ctx.worker();
+      const ids = await ctx.enqueue(20);
+      await ctx.waitForRecorded(30);
+      await pgBouncer?.stop();
+      await sleep(2000);
+      await pgBouncer?.start();
+      return { ids, stops: [w] };
+    },
+  },
+  {
     // A real restart (fast shutdown, then start), of a PostgreSQL server of the run's own.
     name: "PostgreSQL restarted mid-run",
     analyses: 20,
@@ -224,13 +286,20 @@ async function runScenario(scenario: Scenario, backend: Backend): Promise<Row> {
     faults: scenario.faults ?? [],
     seed: 7,
   });
-  const prefix = uniqueName("sl-chaos");
+  // Hash-tagged, so the same prefix also works on a Redis Cluster.
+  const prefix = `{${uniqueName("sl-chaos")}}`;
   const redisUrl = extra?.env.REDIS_URL ?? REDIS_URL;
   const workerDbUrl = extra?.env.PG_PROXY_PORT
     ? db.url.replace(":5432/", `:${extra.env.PG_PROXY_PORT}/`)
     : db.url;
-  const env = {
+  // Behind a transaction pooler, the LISTEN (and a PostgreSQL queue) take a direct connection.
+  const pooling: Record<string, string> =
+    extra?.env.DATABASE_POOLING === "transaction"
+      ? { DATABASE_POOLING: "transaction", DATABASE_LISTEN_URL: db.url }
+      : {};
+  const env: Record<string, string> = {
     DATABASE_URL: workerDbUrl,
+    ...pooling,
     REDIS_URL: redisUrl,
     QUEUE_PREFIX: prefix,
     QUEUE_BACKEND: backend,
@@ -253,6 +322,22 @@ async function runScenario(scenario: Scenario, backend: Backend): Promise<Row> {
         { tickers, model: "gemini-2.5-flash" },
       );
       return enqueued.map((a) => a.id);
+    },
+    async unfinished(ids) {
+      const rows = await db.sql<{ id: string }[]>`SELECT id FROM stock_analyses
+        WHERE id = ANY(${ids}) AND status IN ('queued', 'running')`;
+      return rows.map((r) => r.id);
+    },
+    async secondsUntilResumed(ids, since) {
+      for (;;) {
+        const [row] = await db.sql<
+          { waiting: number }[]
+        >`SELECT count(*)::int AS waiting FROM stock_analyses a
+          WHERE a.id = ANY(${ids}) AND a.status IN ('queued', 'running')
+            AND NOT EXISTS (SELECT 1 FROM llm_calls c WHERE c.analysis_id = a.id AND c.started_at > ${since})`;
+        if (row?.waiting === 0) return (Date.now() - since.getTime()) / 1000;
+        await sleep(100);
+      }
     },
     async waitForRecorded(calls) {
       for (;;) {
@@ -301,6 +386,7 @@ async function runScenario(scenario: Scenario, backend: Backend): Promise<Row> {
       lost: ids.length - ended.length,
       doubleCounted: await countDoubleCounted(db.sql, ids, emulator),
       leakedTrackers,
+      recoverySeconds: outcome.recoverySeconds,
       seconds: (Date.now() - started) / 1000,
     };
   } finally {
@@ -356,6 +442,7 @@ function printTable(rows: Row[]): void {
     "lost",
     "double-counted calls",
     "leaked trackers",
+    "resumed after s",
     "seconds",
   ];
   const lines = rows.map((r) => [
@@ -368,6 +455,7 @@ function printTable(rows: Row[]): void {
     String(r.lost),
     String(r.doubleCounted),
     String(r.leakedTrackers),
+    r.recoverySeconds === undefined ? "" : r.recoverySeconds.toFixed(1),
     r.seconds.toFixed(1),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => (l[i] ?? "").length)));

@@ -37,7 +37,12 @@ export async function createWorkerResources(
   overrides: { sql?: Sql; llmConnection?: LlmConnection } = {},
 ): Promise<WorkerResources> {
   const sql =
-    overrides.sql ?? createSql(config.databaseUrl, { max: Math.min(20, config.workerConcurrency + 2) });
+    overrides.sql ??
+    createSql(config.databaseUrl, {
+      max: Math.min(20, config.workerConcurrency + 2),
+      pooling: config.databasePooling,
+    });
+  const listenSql = listenConnection(config, sql, logger);
   const llmConnection = overrides.llmConnection ?? (await connectLlm(config, logger));
   const { rateLimit } = config.gemini;
   const limited = Boolean(rateLimit.requestsPerWindow || rateLimit.tokensPerWindow);
@@ -51,7 +56,7 @@ export async function createWorkerResources(
   else if (limited) rateLimiter = new PgRateLimiter(sql, config.queuePrefix, rateLimit, logger);
   const rollupFolder = new RollupFolder(sql, logger);
   const prices = createPriceProvider({ sql, logger, market: config.market });
-  const market = watchedMarketInputs({ sql, prices, charts: config.charts, logger });
+  const market = watchedMarketInputs({ listenSql, prices, charts: config.charts, logger });
   return {
     config,
     sql,
@@ -76,9 +81,24 @@ export async function createWorkerResources(
     async close() {
       await rollupFolder.close();
       await market.close();
+      if (listenSql && listenSql !== sql) await listenSql.end({ timeout: 5 });
       if (!overrides.llmConnection) await llmConnection.close();
       await limiterRedis?.quit().catch(() => limiterRedis.disconnect());
       if (!overrides.sql) await sql.end({ timeout: 5 });
     },
   };
+}
+
+/**
+ * Where the worker LISTENs for price imports: its own pool, or, behind a transaction pooler
+ * (which drops a LISTEN with the transaction), DATABASE_LISTEN_URL; with neither, nowhere:
+ * market inputs are then computed afresh for every analysis, correct but slower.
+ */
+function listenConnection(config: Config, sql: Sql, logger: Logger): Sql | null {
+  if (config.databasePooling !== "transaction") return sql;
+  if (config.databaseListenUrl) return createSql(config.databaseListenUrl, { max: 1 });
+  logger.warn(
+    "DATABASE_POOLING=transaction and no DATABASE_LISTEN_URL: not listening for price imports, so market inputs are not cached",
+  );
+  return null;
 }

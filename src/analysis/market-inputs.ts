@@ -217,7 +217,8 @@ export class MarketInputsCache implements MarketInputsSource {
 /** A worker's market-inputs cache, kept true by listening for imports. */
 export interface WatchedMarketInputs {
   cache: MarketInputsCache;
-  watch: PriceBarsWatch;
+  /** null when no connection can LISTEN (DATABASE_POOLING=transaction without DATABASE_LISTEN_URL). */
+  watch: PriceBarsWatch | null;
   close(): Promise<void>;
 }
 
@@ -227,7 +228,8 @@ export interface WatchedMarketInputs {
  * costs the first analyses their cache hits.
  */
 export function watchedMarketInputs(opts: {
-  sql: Sql;
+  /** The connection that LISTENs; null: none can (a transaction pooler), so nothing is cached. */
+  listenSql: Sql | null;
   prices: PriceProvider;
   charts: boolean;
   logger: Logger;
@@ -237,16 +239,18 @@ export function watchedMarketInputs(opts: {
   const cache = new MarketInputsCache({
     prices: opts.prices,
     charts: opts.charts,
-    reliable: () => watch.reliable,
+    reliable: () => watch?.reliable ?? false,
     maxEntries: opts.maxEntries,
   });
-  const watch = new PriceBarsWatch(
-    opts.sql,
-    { changed: (ticker) => cache.changed(ticker), reset: () => cache.reset() },
-    { logger: opts.logger, heartbeatMs: opts.heartbeatMs },
-  );
-  watch.start().catch((err: unknown) => {
+  const watch =
+    opts.listenSql &&
+    new PriceBarsWatch(
+      opts.listenSql,
+      { changed: (ticker) => cache.changed(ticker), reset: () => cache.reset() },
+      { logger: opts.logger, heartbeatMs: opts.heartbeatMs },
+    );
+  watch?.start().catch((err: unknown) => {
     opts.logger.warn({ err }, "cannot listen for price imports; market inputs are not cached");
   });
-  return { cache, watch, close: () => watch.close() };
+  return { cache, watch, close: async () => watch?.close() };
 }

@@ -53,7 +53,10 @@ export class CliContext {
 
   get sql(): Sql {
     // A command answers within seconds when PostgreSQL does not: 4 s to connect, not 10.
-    this.#sql ??= createSql(this.config.databaseUrl, { connectTimeoutSeconds: 4 });
+    this.#sql ??= createSql(this.config.databaseUrl, {
+      connectTimeoutSeconds: 4,
+      pooling: this.config.databasePooling,
+    });
     return this.#sql;
   }
 

@@ -48,6 +48,10 @@ const FRACTION = "must be a number between 0 and 1 (both excluded), such as 0.8"
 /** The whole environment of DESIGN §2, parsed once at start. */
 const envSchema = z.object({
   DATABASE_URL: url(["postgres:", "postgresql:"]).default("postgres://postgres@127.0.0.1:5432/stock_ledger"),
+  // "transaction": DATABASE_URL is a pooler in transaction mode (PgBouncer): no prepared
+  // statements, and what needs a session (LISTEN, the PostgreSQL queue) uses DATABASE_LISTEN_URL.
+  DATABASE_POOLING: oneOf(["session", "transaction"]).default("session"),
+  DATABASE_LISTEN_URL: url(["postgres:", "postgresql:"]).optional(),
   // redis:// or rediss:// for one server; redis+cluster://h1:p1,h2:p2 (rediss+cluster://) for a Redis Cluster.
   REDIS_URL: z
     .string()
@@ -77,7 +81,7 @@ const envSchema = z.object({
   LLM_MAX_ATTEMPTS: positiveInt(10).default(4),
   // How long a worker's claim on a job lasts without renewal: a killed worker's jobs are
   // picked up again after about this long.
-  WORKER_LOCK_MS: wholeNumber(1000, 600_000, "milliseconds").default(30_000),
+  WORKER_LOCK_MS: wholeNumber(1000, 600_000, "milliseconds").default(10_000),
   // How often each worker re-queues analyses that Postgres says are unfinished but Redis lost.
   RECOVERY_INTERVAL_MS: wholeNumber(500, 3_600_000, "milliseconds").default(60_000),
   // The LLM key's quota, shared by all workers through Redis; unset = no limit of our own.
@@ -140,6 +144,10 @@ export interface DailyBudget {
 
 export type Config = {
   databaseUrl: string;
+  /** "transaction" behind PgBouncer's transaction pooling (DESIGN §10). */
+  databasePooling: "session" | "transaction";
+  /** A session connection for LISTEN and the PostgreSQL queue when DATABASE_URL is a transaction pooler. */
+  databaseListenUrl: string | undefined;
   redisUrl: string;
   /** "postgres": no command opens a Redis connection (DESIGN §10). */
   queueBackend: "redis" | "postgres";
@@ -203,6 +211,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const e = parsed.data;
   // BullMQ needs all of a queue's keys in one cluster slot: only a hash tag puts them there.
+  // BullMQ's PostgreSQL backend holds sessions (LISTEN, its migration lock): never through a transaction pooler.
+  if (e.QUEUE_BACKEND === "postgres" && e.DATABASE_POOLING === "transaction" && !e.DATABASE_LISTEN_URL) {
+    throw new UsageError(
+      "invalid DATABASE_POOLING: with QUEUE_BACKEND=postgres, transaction pooling needs DATABASE_LISTEN_URL (a session connection) for the queue",
+    );
+  }
   if (e.QUEUE_BACKEND === "redis" && isClusterUrl(e.REDIS_URL) && !hasHashTag(e.QUEUE_PREFIX)) {
     throw new UsageError(
       `invalid QUEUE_PREFIX: with a Redis Cluster (REDIS_URL=redis+cluster://…) it must hold a hash tag, such as {${e.QUEUE_PREFIX.replace(/[{}]/g, "")}}`,
@@ -210,6 +224,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   return {
     databaseUrl: e.DATABASE_URL,
+    databasePooling: e.DATABASE_POOLING,
+    databaseListenUrl: e.DATABASE_LISTEN_URL,
     redisUrl: e.REDIS_URL,
     queueBackend: e.QUEUE_BACKEND,
     queuePrefix: e.QUEUE_PREFIX,

@@ -65,10 +65,17 @@ export interface QueueBackend {
 }
 
 export function openQueueBackend(
-  config: Pick<Config, "queueBackend" | "redisUrl" | "databaseUrl" | "queuePrefix">,
+  config: Pick<Config, "queueBackend" | "redisUrl" | "databaseUrl" | "queuePrefix"> &
+    Partial<Pick<Config, "databasePooling" | "databaseListenUrl">>,
 ): QueueBackend {
+  // BullMQ's PostgreSQL backend needs sessions (LISTEN, its migration lock): behind a
+  // transaction pooler it uses the session connection (loadConfig insists there is one).
+  const queueDatabaseUrl =
+    config.databasePooling === "transaction" && config.databaseListenUrl
+      ? config.databaseListenUrl
+      : config.databaseUrl;
   return config.queueBackend === "postgres"
-    ? postgresQueueBackend(config.databaseUrl, config.queuePrefix)
+    ? postgresQueueBackend(queueDatabaseUrl, config.queuePrefix)
     : redisQueueBackend(config.redisUrl, config.queuePrefix);
 }
 
@@ -77,8 +84,10 @@ function workerOptions(settings: WorkerSettings) {
     concurrency: settings.concurrency,
     // A killed worker's jobs come back after the lock expires; allow a few such crashes.
     maxStalledCount: 3,
+    // The lock is renewed every lockMs / 2, so a loop blocked for up to lockMs / 2 loses
+    // nothing; a dead worker's lock is found expired within lockMs + lockMs / 2.
     lockDuration: settings.lockMs,
-    stalledInterval: settings.lockMs,
+    stalledInterval: Math.max(500, Math.round(settings.lockMs / 2)),
     autorun: true,
   };
 }
@@ -118,7 +127,11 @@ function redisQueueBackend(redisUrl: string, prefix: string): QueueBackend {
   };
 }
 
-/** Each class owns a small `pg` pool (BullMQ closes it with the class) plus, for blocking reads, one LISTEN connection. */
+/**
+ * Each class owns a small `pg` pool (BullMQ closes it with the class) plus, for blocking reads,
+ * one LISTEN connection: a worker at concurrency 8 holds 5 connections, at 128 nine; the
+ * producer queue 2, QueueEvents 2. Their statements are short, so small pools keep up.
+ */
 function postgresQueueBackend(databaseUrl: string, prefix: string): QueueBackend {
   const Pg = withBackend(createPostgresBackend);
   // `migrate: true`: BullMQ creates or upgrades its schema under its own advisory lock.
@@ -137,14 +150,14 @@ function postgresQueueBackend(databaseUrl: string, prefix: string): QueueBackend
     service: "PostgreSQL",
     address: serviceAddress(databaseUrl, 5432),
     queue: () =>
-      new Pg.Queue<AnalysisJobData>(name, { connection: connection(4) }) as unknown as AnalysisQueue,
+      new Pg.Queue<AnalysisJobData>(name, { connection: connection(2) }) as unknown as AnalysisQueue,
     queueEvents: () =>
       new Pg.QueueEvents(name, {
-        connection: connection(2),
+        connection: connection(1),
       } as QueueEventsOptions<never>) as unknown as AnalysisQueueEvents,
     worker: (processor, settings) =>
       new Pg.Worker<AnalysisJobData, AnalysisResult>(name, processor, {
-        connection: connection(Math.min(10, settings.concurrency + 2)),
+        connection: connection(Math.min(8, Math.ceil(settings.concurrency / 4) + 2)),
         ...workerOptions(settings),
       } as WorkerOptions<never>) as unknown as AnalysisWorker,
     async close() {},

@@ -26,7 +26,7 @@ export async function startWorkerRuntime(
 ): Promise<WorkerRuntime> {
   // A bad PRICE_BOOK_FILE stops the worker before it touches anything (PriceBookFileError, exit 2).
   const priceBook = installPriceBook(config);
-  await migrate(config.databaseUrl, logger);
+  await migrate(config.databaseUrl, logger, config.databasePooling);
   const resources = await createWorkerResources(config, logger, options);
   try {
     // Cache savings are read per price version from stats_cache_rates: the file's versions too.

@@ -3,6 +3,7 @@ import { logger } from "../logger.js";
 
 export type Sql = postgres.Sql;
 export type TransactionSql = postgres.TransactionSql;
+export type DatabasePooling = "session" | "transaction";
 
 /**
  * One postgres.js pool. BIGINT sums (token totals) come back as JS numbers: they stay far
@@ -10,10 +11,13 @@ export type TransactionSql = postgres.TransactionSql;
  */
 export function createSql(
   databaseUrl: string,
-  options: { max?: number; connectTimeoutSeconds?: number } = {},
+  options: { max?: number; connectTimeoutSeconds?: number; pooling?: DatabasePooling } = {},
 ): Sql {
   return postgres(databaseUrl, {
     max: options.max ?? 10,
+    // A transaction pooler hands each transaction a different server connection, which does
+    // not hold the statements another one prepared.
+    prepare: options.pooling !== "transaction",
     onnotice: () => {},
     connect_timeout: options.connectTimeoutSeconds ?? 10,
     types: {

@@ -2,17 +2,21 @@ import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import type { Logger } from "../logger.js";
 import { projectRoot } from "../paths.js";
-import { createSql, type Sql, splitDatabaseUrl } from "./database.js";
+import { createSql, type DatabasePooling, type Sql, splitDatabaseUrl } from "./database.js";
 
 const MIGRATIONS_DIR = path.join(projectRoot, "sql");
 // Any constant works; it only has to be the same in every process that migrates.
 const MIGRATION_LOCK_ID = 7_340_211;
 
 /** Creates the database if it is missing; a concurrent creator winning the race is fine. */
-export async function ensureDatabase(databaseUrl: string, logger: Logger): Promise<void> {
+export async function ensureDatabase(
+  databaseUrl: string,
+  logger: Logger,
+  pooling?: DatabasePooling,
+): Promise<void> {
   const { name, maintenanceUrl } = splitDatabaseUrl(databaseUrl);
   if (!name || name === "postgres") return;
-  const admin = createSql(maintenanceUrl, { max: 1 });
+  const admin = createSql(maintenanceUrl, { max: 1, pooling });
   try {
     const [exists] = await admin`SELECT 1 FROM pg_database WHERE datname = ${name}`;
     if (exists) return;
@@ -56,9 +60,14 @@ export async function runMigrations(sql: Sql, logger: Logger): Promise<string[]>
   });
 }
 
-export async function migrate(databaseUrl: string, logger: Logger): Promise<string[]> {
-  await ensureDatabase(databaseUrl, logger);
-  const sql = createSql(databaseUrl, { max: 1 });
+/** `pooling`: "transaction" when `databaseUrl` is a transaction pooler (no prepared statements). */
+export async function migrate(
+  databaseUrl: string,
+  logger: Logger,
+  pooling?: DatabasePooling,
+): Promise<string[]> {
+  await ensureDatabase(databaseUrl, logger, pooling);
+  const sql = createSql(databaseUrl, { max: 1, pooling });
   try {
     return await runMigrations(sql, logger);
   } finally {

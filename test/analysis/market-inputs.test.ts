@@ -30,9 +30,9 @@ beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), "sl-inputs-"));
   // As the worker builds it (src/resources.ts): imported bars before the shipped samples.
   const prices = createPriceProvider({ sql: h.db.sql, logger });
-  market = watchedMarketInputs({ sql: h.db.sql, prices, charts: false, logger });
+  market = watchedMarketInputs({ listenSql: h.db.sql, prices, charts: false, logger });
   deps = { ...h.deps, prices, marketInputs: market.cache };
-  await market.watch.ready;
+  await market.watch?.ready;
 });
 afterAll(async () => {
   await market.close();
@@ -212,13 +212,14 @@ describe("MarketInputsCache bounds and source rules", () => {
     // entry points guard against it (guardTypeFetchRejections), vitest would still report it.
     const sql = postgres(url.toString(), { max: 2, fetch_types: false, onnotice: () => {} });
     const watched = watchedMarketInputs({
-      sql,
+      listenSql: sql,
       prices: new SamplePriceProvider(),
       charts: false,
       logger,
       heartbeatMs: 100,
     });
     const { cache, watch } = watched;
+    if (!watch) throw new Error("a listen connection was given: there must be a watch");
     try {
       // The database is unreachable: the listener is not in place, so nothing is kept.
       await cache.get("TCS");

@@ -4,6 +4,7 @@ import { freePort, runCli, startCli } from "../helpers/cli.js";
 import { billedByServer, expectTotalsMatchCalls } from "../helpers/ledger-assertions.js";
 import {
   createTestDatabase,
+  DATABASE_POOLING,
   dropQueueKeys,
   QUEUE_BACKEND,
   type TestDatabase,
@@ -27,6 +28,7 @@ beforeAll(async () => {
     DATABASE_URL: db.url,
     QUEUE_PREFIX: prefix,
     QUEUE_BACKEND,
+    DATABASE_POOLING,
     GEMINI_BASE_URL: `${emulatorUrl}/`,
     GEMINI_API_KEY: "test-key",
   };
@@ -142,6 +144,7 @@ describe("npm run demo", () => {
       DATABASE_URL: db.url,
       QUEUE_PREFIX: uniqueName("sl-test-demo"),
       QUEUE_BACKEND,
+      DATABASE_POOLING,
     });
     expect(result.code, result.stderr).toBe(0);
     const headers = result.stdout.match(/^📊 Token Usage Summary for \S+$/gm);

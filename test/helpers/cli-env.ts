@@ -1,6 +1,7 @@
 import { afterAll, beforeAll } from "vitest";
 import {
   createTestDatabase,
+  DATABASE_POOLING,
   dropQueueKeys,
   QUEUE_BACKEND,
   type TestDatabase,
@@ -32,7 +33,7 @@ export function cliTestEnv(stem: string): {
       return db;
     },
     get env() {
-      return { DATABASE_URL: this.db.url, QUEUE_PREFIX: prefix, QUEUE_BACKEND };
+      return { DATABASE_URL: this.db.url, QUEUE_PREFIX: prefix, QUEUE_BACKEND, DATABASE_POOLING };
     },
   };
 }

@@ -7,7 +7,18 @@ import { insertQueuedAnalysis } from "../../src/store/analyses-repo.js";
 import { createSql, type Sql, splitDatabaseUrl } from "../../src/store/database.js";
 import { migrate } from "../../src/store/migrate.js";
 
-export const PG_SERVER = process.env.TEST_PG_URL ?? "postgres://postgres@127.0.0.1:5432";
+/** In the "pgbouncer" project, the PgBouncer its globalSetup started (test/helpers/pgbouncer-setup.ts). */
+async function providedPgBouncer(): Promise<string | undefined> {
+  if (!process.env.VITEST || process.env.DATABASE_POOLING !== "transaction") return undefined;
+  const { inject } = await import("vitest");
+  return inject("pgBouncerServer");
+}
+
+export const PG_SERVER =
+  process.env.TEST_PG_URL ?? (await providedPgBouncer()) ?? "postgres://postgres@127.0.0.1:5432";
+/** "transaction" in the "pgbouncer" project, where PG_SERVER is a PgBouncer in transaction pooling. */
+export const DATABASE_POOLING: Config["databasePooling"] =
+  process.env.DATABASE_POOLING === "transaction" ? "transaction" : "session";
 export const REDIS_URL = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
 /** The queue backend the suites run on: vitest's "postgres" project sets QUEUE_BACKEND (vitest.config.ts). */
 export const QUEUE_BACKEND: Config["queueBackend"] =
@@ -41,15 +52,15 @@ export interface TestDatabase {
 /** A fresh database per test file, created and migrated by the product's own `migrate`. */
 export async function createTestDatabase(server = PG_SERVER): Promise<TestDatabase> {
   const url = `${server}/${uniqueName("sl_test")}`;
-  await migrate(url, logger);
-  const sql = createSql(url, { max: 10 });
+  await migrate(url, logger, DATABASE_POOLING);
+  const sql = createSql(url, { max: 10, pooling: DATABASE_POOLING });
   return {
     url,
     sql,
     async drop() {
       await sql.end({ timeout: 5 });
       const { name, maintenanceUrl } = splitDatabaseUrl(url);
-      const admin = createSql(maintenanceUrl, { max: 1 });
+      const admin = createSql(maintenanceUrl, { max: 1, pooling: DATABASE_POOLING });
       await admin.unsafe(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
       await admin.end();
     },
@@ -96,7 +107,14 @@ export async function countQueueKeys(env: Record<string, string>): Promise<numbe
 /** The product's config for a test: its own database, queue prefix and LLM endpoint. */
 export function testConfig(env: Record<string, string | undefined>): Config {
   // Charts cost CPU and are tested on their own (test/analysis/charts.test.ts, the CLI tests).
-  return loadConfig({ REDIS_URL, QUEUE_BACKEND, LLM_TIMEOUT_MS: "15000", CHARTS: "off", ...env });
+  return loadConfig({
+    REDIS_URL,
+    QUEUE_BACKEND,
+    DATABASE_POOLING,
+    LLM_TIMEOUT_MS: "15000",
+    CHARTS: "off",
+    ...env,
+  });
 }
 
 /** A queue (and its QueueEvents on demand) on the test's backend, closed along with its connections. */

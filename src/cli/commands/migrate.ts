@@ -2,7 +2,7 @@ import { migrate } from "../../store/migrate.js";
 import type { CliContext } from "../cli-context.js";
 
 export async function migrateCommand(ctx: CliContext): Promise<void> {
-  const applied = await migrate(ctx.config.databaseUrl, ctx.logger);
+  const applied = await migrate(ctx.config.databaseUrl, ctx.logger, ctx.config.databasePooling);
   const name = new URL(ctx.config.databaseUrl).pathname.slice(1);
   process.stdout.write(
     applied.length > 0

@@ -27,7 +27,7 @@ export async function serveCommand(ctx: CliContext, options: ServeOptions): Prom
   const port = options.port === undefined ? 3000 : parsePort(options.port);
   const host = options.host === undefined ? "127.0.0.1" : parseHost(options.host);
   const { config, logger } = ctx;
-  await migrate(config.databaseUrl, logger);
+  await migrate(config.databaseUrl, logger, config.databasePooling);
   const queue = ctx.queue();
   const app = await buildApi({ config, sql: ctx.sql, queueBackend: ctx.queueBackend, queue, logger });
   ctx.onClose(() => app.close());
