@@ -5,6 +5,7 @@ import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
 import { freePort } from "./cli.js";
+import { redisCliTlsArgs, redisTlsArgs, type TlsFiles } from "./tls-certs.js";
 
 const run = promisify(execFile);
 
@@ -26,8 +27,10 @@ export interface RedisClusterHandle {
   stop(): Promise<void>;
 }
 
+let cliTls: string[] = [];
+
 async function cli(port: number, ...args: string[]): Promise<string> {
-  const { stdout } = await run("redis-cli", ["-h", "127.0.0.1", "-p", String(port), ...args]);
+  const { stdout } = await run("redis-cli", [...cliTls, "-h", "127.0.0.1", "-p", String(port), ...args]);
   return stdout;
 }
 
@@ -36,7 +39,10 @@ async function cli(port: number, ...args: string[]): Promise<string> {
  * on free ports, in a temp dir, no persistence; `redis-cli --cluster create` joins them.
  * Replicas take over a killed master after `node-timeout` (1 s here).
  */
-export async function startRedisCluster(): Promise<RedisClusterHandle> {
+export async function startRedisCluster(options: { tls?: TlsFiles } = {}): Promise<RedisClusterHandle> {
+  const { tls } = options;
+  // One cluster at a time per test file: its redis-cli calls speak TLS when it does.
+  cliTls = tls ? redisCliTlsArgs(tls) : [];
   const dir = await mkdtemp(path.join(os.tmpdir(), "sl-redis-cluster-"));
   const ports: number[] = [];
   for (let i = 0; i < 6; i++) ports.push(await freePort());
@@ -45,8 +51,9 @@ export async function startRedisCluster(): Promise<RedisClusterHandle> {
     const child = spawn(
       "redis-server",
       [
-        "--port",
-        String(port),
+        ...(tls
+          ? [...redisTlsArgs(tls, port), "--tls-cluster", "yes", "--tls-replication", "yes"]
+          : ["--port", String(port)]),
         "--bind",
         "127.0.0.1",
         "--cluster-enabled",
@@ -80,6 +87,7 @@ export async function startRedisCluster(): Promise<RedisClusterHandle> {
     }
   }
   await run("redis-cli", [
+    ...cliTls,
     "--cluster",
     "create",
     ...ports.map((p) => `127.0.0.1:${p}`),
@@ -103,7 +111,7 @@ export async function startRedisCluster(): Promise<RedisClusterHandle> {
       return child && child.exitCode === null && child.signalCode === null;
     });
   const handle: RedisClusterHandle = {
-    url: `redis+cluster://${ports.map((p) => `127.0.0.1:${p}`).join(",")}`,
+    url: `${tls ? "rediss" : "redis"}+cluster://${ports.map((p) => `127.0.0.1:${p}`).join(",")}`,
     nodes: ports.map(node),
     async masterOf(key) {
       const [first] = alive();
