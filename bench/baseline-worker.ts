@@ -7,7 +7,7 @@
  * CHARTS (on | off, as the worker's), CHART_TRANSPORT (files | inline, as the worker's: files
  * uploads each distinct chart once per process and references it), BASELINE_INPUTS (per-job |
  * cached: build the market brief and prompts in every job as the pipeline does, or once per ticker),
- * BASELINE_LEDGER (none | per-call | grouped, with DATABASE_URL: the issue's reference ledger
+ * BASELINE_LEDGER (none | per-call | grouped, with DATABASE_URL: the reference ledger
  * designs on top, lib/reference-ledger.ts; the jobs' ids are then their stock_analyses rows' ids).
  * Prints "baseline worker ready"; SIGTERM closes it.
  */

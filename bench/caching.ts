@@ -1,5 +1,5 @@
 /**
- * Issue 9's trade-off, measured against the emulator with the real SDK through the product's
+ * The prompt-layout and caching trade-off, measured against the emulator with the real SDK through the product's
  * adapter: tokens, cached share and cost per analysis, and the critical path, for
  *   A. the previous prompt layout (market brief + stage instruction, no shared guide),
  *   B. the shared-prefix layout with implicit caching only (the five parallel stages miss,

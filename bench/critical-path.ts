@@ -1,5 +1,5 @@
 /**
- * Issue 7 item 2, critical path: emulator latency L = 300 ms, one analysis at a time through
+ * Critical path: emulator latency L = 300 ms, one analysis at a time through
  * an idle worker, end to end (enqueue → job completed), against the six stages run one after
  * another through the product's own adapter (GeminiClient) with the same prompts.
  * The product has no sequential mode, so "sequential" is the adapter called six times in a row

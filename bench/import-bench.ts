@@ -2,7 +2,7 @@
  * `import-prices` end to end: a 10-year daily CSV for one ticker (2,520 rows, Yahoo's column
  * layout) imported by the real CLI in a child process, as a user runs it. Also times the
  * pieces in-process (CSV validation, the one-statement upsert) and bare CLI start-up, so a
- * slow run can be read. Target (issue 8): under 2 s end to end.
+ * slow run can be read. Target: under 2 s end to end.
  *
  *   npx tsx bench/import-bench.ts [runs]
  *

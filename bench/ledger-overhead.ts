@@ -1,12 +1,12 @@
 /**
- * Issue 7 item 1, ledger overhead: the emulator at 0 ms latency in its own process; one
+ * Ledger overhead: the emulator at 0 ms latency in its own process; one
  * stock-ledger worker at concurrency 64 against a plain BullMQ + Gemini SDK baseline doing the
  * same six calls with the same prompts, measured in the same run, alternately.
  * `npx tsx bench/ledger-overhead.ts [--analyses 3000] [--rounds 1] [--concurrency 64]
  *   [--baseline-inputs per-job|cached] [--charts on|off] [--log-level warn|info] [--cpu-prof DIR] [--pg-stats]
  *   [--what-if no-rollups,async-commit] [--no-gc-trace] [--heap-sample DIR] [--warmup N] [--no-references]
  *   [--no-postgres-queue]`
- * Each round also runs the issue's reference designs (lib/reference-ledger.ts: the baseline
+ * Each round also runs the reference ledger designs (lib/reference-ledger.ts: the baseline
  * worker plus a straightforward ledger, its call rows written one INSERT each or group-committed),
  * so the table shows what a ledger with no more than the issue names costs on the same host.
  * HEAP_SAMPLE_ALL=1 with --heap-sample samples every allocation, not only promoted objects.
@@ -58,7 +58,7 @@ export interface LedgerOverheadOptions {
    */
   heapSampleDir?: string | undefined;
   /**
-   * Analyses each side's fresh worker runs before its window opens (default 0: the issue's
+   * Analyses each side's fresh worker runs before its window opens (default 0: the
    * measurement, cold workers included). A long-running worker has compiled its hot paths and
    * sized its heap long ago; this measures that steady state.
    */
@@ -219,7 +219,7 @@ export async function runLedgerOverhead(options: LedgerOverheadOptions): Promise
     `${options.analyses} analyses per side, ${options.rounds} round(s), concurrency ${options.concurrency}, emulator latency 0 ms, ` +
       `charts ${options.charts ? "on" : "off"}, baseline inputs ${options.baselineInputs}, worker LOG_LEVEL=${options.logLevel}; medians over rounds` +
       (options.warmup > 0
-        ? `; each worker warmed up with ${options.warmup} analyses first (not the issue's cold measurement)`
+        ? `; each worker warmed up with ${options.warmup} analyses first (not the cold measurement)`
         : "") +
       (options.whatIf?.length
         ? `; WHAT-IF (hypothetical, bench database only): ${options.whatIf.join(", ")}`
@@ -318,7 +318,7 @@ const REFERENCE_LABELS: Record<ReferenceLedger, string> = {
 };
 
 /**
- * Info rows: stock-ledger against the issue's hinted design (the grouped reference) instead of
+ * Info rows: stock-ledger against the straightforward design (the grouped reference) instead of
  * the bare SDK: what the ledger's own additions cost over a ledger with no more than the issue names.
  */
 function againstGroupedReference(runs: BaselineRun[], ledger: RateAndCpu) {
@@ -340,7 +340,7 @@ function againstGroupedReference(runs: BaselineRun[], ledger: RateAndCpu) {
   ];
 }
 
-/** Info rows: what the issue's reference design costs against the same baseline (medians). */
+/** Info rows: what a reference ledger design costs against the same baseline (medians). */
 function referenceRows(design: ReferenceLedger, runs: BaselineRun[], base: RateAndCpu) {
   const { rate, cpu } = medianRateAndCpu(runs);
   const pg = median(runs.map((r) => (r.cpuMs.postgres ?? 0) / r.analyses));

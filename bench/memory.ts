@@ -1,5 +1,5 @@
 /**
- * Issue 7 item 4, memory: many analyses through one worker (L = 0, concurrency 64): worker RSS
+ * Memory: many analyses through one worker (L = 0, concurrency 64): worker RSS
  * after the first 10,000 (or the first 10% of a smaller run) against RSS at the end, live
  * trackers at shutdown (the "worker stopped" line's liveTrackers), and Redis keys under the
  * queue prefix against the retention configured (removeOnComplete / removeOnFail count 10,000).

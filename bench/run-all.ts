@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: every issue-7 bench at sizes that fit in under 10 minutes on a 2-core
  * machine, one table (metric, baseline, stock-ledger, ratio, target, pass/fail), written to
- * bench/results/latest.md as well. `--full` uses the issue's sizes (3,000 analyses × 3
+ * bench/results/latest.md as well. `--full` uses the full sizes (3,000 analyses × 3
  * rounds, 100,000 for memory; ~15 minutes here); `--quick` a smoke-test size; `--only NAME`
  * runs one (tracker, critical-path, ledger-overhead, concurrency, memory);
  * `--strict` exits 1 when a target is missed. `--quick` judges no target: at its size start-up

@@ -1,5 +1,5 @@
 /**
- * Issue 7 item 5, ledger core: TokenTracker.recordCall per second, in process, with records
+ * Ledger core: TokenTracker.recordCall per second, in process, with records
  * built beforehand from real emulator responses (usageMetadata through normalizeUsage and
  * priceCall, as call-runner.ts builds them). Also what breakdown() and totals() cost.
  * `npx tsx bench/tracker-microbench.ts [--calls 3000000]`

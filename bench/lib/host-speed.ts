@@ -1,6 +1,6 @@
 /**
  * A fixed CPU workload timed on one core, printed in the bench header: the hosts this project
- * runs on have differed by up to ~2.5× between work stops, and the absolute targets (item 3's
+ * runs on have differed by up to ~2.5× between hosts, and the absolute targets (item 3's
  * analyses/s, item 5's calls/s) move with them while the ratios mostly do not. The workload is
  * the kind the worker does per call: JSON text built and parsed, hashed, small objects made.
  */

@@ -1,10 +1,10 @@
 /**
- * The issue's reference designs for item 1, run inside bench/baseline-worker.ts so they cost
+ * The reference ledger designs for the ledger-overhead bench, run inside bench/baseline-worker.ts so they cost
  * what a ledger costs on top of the bare SDK and nothing else (BASELINE_LEDGER):
  * - "per-call": the straightforward ledger: a TokenTracker per analysis, one INSERT (its own
  *   commit) per call as it ends, one UPDATE of the analysis at the end;
  * - "grouped": the same, with the call rows group-committed across analyses by the product's
- *   own CallWriter (the issue's hint: many rows in one INSERT, each write still awaited).
+ *   own CallWriter (the straightforward batch: many rows in one INSERT, each write still awaited).
  * Neither has what stock-ledger adds to the same rows: the claim and lease, start markers,
  * retries, answer validation, reuse and cache checks, budgets, rollups, progress, logs and
  * metrics. Both write the product's own rows (schema, indexes, foreign key) from the product's

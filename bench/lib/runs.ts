@@ -228,7 +228,7 @@ export async function runBaseline(options: {
   heapSampleDir?: string | undefined;
   /** Jobs run through the workers before the window opens (warmUp). */
   warmup?: number;
-  /** One of the reference ledger designs on top (lib/reference-ledger.ts), in a bench database. */
+  /** One of the reference ledger designs on top (lib/reference-ledger.ts), in a bench database. */
   ledger?: ReferenceLedger;
 }): Promise<BaselineRun> {
   const db = options.ledger ? await createBenchDatabase() : null;

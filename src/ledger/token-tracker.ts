@@ -63,7 +63,7 @@ const emptyTotals = (): TokenTotals => ({
 });
 
 function addModality(target: Record<string, number>, source: Record<string, number>, sign: 1 | -1) {
-  // for…in, not Object.entries: no array per call on the hot path (item 5 of issue 7).
+  // for…in, not Object.entries: no array per call on the hot path.
   for (const modality in source) {
     const next = (target[modality] ?? 0) + sign * (source[modality] as number);
     if (next === 0) delete target[modality];
