@@ -169,6 +169,7 @@ export async function runProduct(options: ProductRunOptions): Promise<ProductRun
     const writeWaitsBefore = await scrapeWriteWaits(metricsUrls);
     const window = await measureWindow({
       queue,
+      backend: options.queueBackend,
       analyses: options.analyses,
       workerPids: workers.map((w) => w.pid),
       cpu: sources,

@@ -35,8 +35,23 @@ export async function waitForEnded(queue: AnyQueue, expected: number, options: W
   }
 }
 
-/** `finishedOn` (ms) of every job in the completed set, ascending: the set's scores. */
-export async function completionTimes(queue: AnyQueue): Promise<number[]> {
+/**
+ * `finishedOn` (ms) of every completed job, ascending. On Redis, the completed set's scores in
+ * one read; on the PostgreSQL backend, the jobs themselves, a page at a time.
+ */
+export async function completionTimes(
+  queue: AnyQueue,
+  backend: "redis" | "postgres" = "redis",
+): Promise<number[]> {
+  if (backend === "postgres") {
+    const times: number[] = [];
+    for (let start = 0; ; start += 1000) {
+      const jobs = await queue.getJobs(["completed"], start, start + 999, true);
+      for (const job of jobs) if (job?.finishedOn) times.push(job.finishedOn);
+      if (jobs.length < 1000) break;
+    }
+    return times.sort((a, b) => a - b);
+  }
   const client = new Redis(REDIS_URL);
   const flat = await client
     .zrange(queue.toKey("completed"), 0, -1, "WITHSCORES")
