@@ -16,6 +16,7 @@
  *   [--cpu-prof DIR]` (profiles the 1 × 128 worker; its summary goes to the notes)
  */
 import { mkdirSync } from "node:fs";
+import { startRedisCluster } from "../test/helpers/redis-cluster.js";
 import { loadLine } from "./lib/proc.js";
 import { startEmulatorProcess } from "./lib/processes.js";
 import { summarizeProfiles } from "./lib/profile.js";
@@ -67,10 +68,12 @@ export async function runConcurrency(options: ConcurrencyOptions): Promise<Bench
     analyses: number,
     cpuProfDir?: string,
     queueBackend: "redis" | "postgres" = "redis",
+    redisUrl?: string,
   ) => {
     const load = loadLine();
     const run = await runProduct({
       queueBackend,
+      redisUrl,
       analyses,
       workers,
       concurrency,
@@ -103,6 +106,33 @@ export async function runConcurrency(options: ConcurrencyOptions): Promise<Bench
     );
     const one = await measure("1 worker × 64", 1, 64, Math.round(options.analyses * 0.6));
     const two = await measure("2 workers × 64", 2, 64, options.analyses);
+    // The same scale-out with the queue on a Redis Cluster of the bench's own (3 masters, 3 replicas).
+    const cluster = await startRedisCluster();
+    let oneCluster: ProductRun;
+    let twoCluster: ProductRun;
+    try {
+      oneCluster = await measure(
+        "1 worker × 64, Redis Cluster",
+        1,
+        64,
+        Math.round(options.analyses * 0.6),
+        undefined,
+        "redis",
+        cluster.url,
+      );
+      twoCluster = await measure(
+        "2 workers × 64, Redis Cluster",
+        2,
+        64,
+        options.analyses,
+        undefined,
+        "redis",
+        cluster.url,
+      );
+    } finally {
+      await cluster.stop();
+    }
+    const clusterScale = twoCluster.throughput.steady / oneCluster.throughput.steady;
     const measureBare = async (label: string, workers: number, analyses: number) => {
       const load = loadLine();
       const run = await runBaseline({
@@ -168,6 +198,14 @@ export async function runConcurrency(options: ConcurrencyOptions): Promise<Bench
           ratio: fmt(scale, 2),
           target: "≥ 1.80",
           pass: scale >= 1.8,
+        }),
+        row({
+          metric: "analyses/s, 2 workers × 64 vs 1 × 64, queue on a Redis Cluster",
+          baseline: fmt(oneCluster.throughput.steady),
+          value: fmt(twoCluster.throughput.steady),
+          ratio: fmt(clusterScale, 2),
+          target: "≥ 1.80",
+          pass: clusterScale >= 1.8,
         }),
         row({
           metric: "analyses/s, 2 × 64 vs 1 × 64, bare SDK (no ledger)",

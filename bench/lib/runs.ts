@@ -48,6 +48,8 @@ export interface ProductRun extends Window {
 export interface ProductRunOptions {
   /** Where the queue lives (default Redis); the workers are started on the same. */
   queueBackend?: BenchQueueBackend;
+  /** Another Redis than the bench's (e.g. a Redis Cluster's redis+cluster:// seed list). */
+  redisUrl?: string;
   analyses: number;
   workers: number;
   concurrency: number;
@@ -114,8 +116,9 @@ function pgCpuSource(db: { sql: Sql; name: string }, onAllMs: (ms: number) => vo
 
 export async function runProduct(options: ProductRunOptions): Promise<ProductRun> {
   const db = await createBenchDatabase();
-  const prefix = uniqueName("slbench");
-  const opened = openBenchQueue(db.url, prefix, options.queueBackend);
+  // Hash-tagged: the same prefix works on a Redis Cluster.
+  const prefix = `{${uniqueName("slbench")}}`;
+  const opened = openBenchQueue(db.url, prefix, options.queueBackend, options.redisUrl);
   const { queue } = opened;
   const workers: BenchProcess[] = [];
   const metricsUrls: string[] = [];
@@ -143,6 +146,7 @@ export async function runProduct(options: ProductRunOptions): Promise<ProductRun
             heapSampleDir: i === 0 ? options.heapSampleDir : undefined,
             extraEnv: {
               QUEUE_BACKEND: options.queueBackend ?? "redis",
+              ...(options.redisUrl ? { REDIS_URL: options.redisUrl } : {}),
               ...(options.charts === undefined ? {} : { CHARTS: options.charts ? "on" : "off" }),
             },
           },

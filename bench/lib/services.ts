@@ -93,10 +93,15 @@ export async function redisServerPid(): Promise<number | null> {
 export type BenchQueueBackend = "redis" | "postgres";
 
 /** The analyses queue of one bench run on either backend (PostgreSQL: in the run's database). */
-export function openBenchQueue(databaseUrl: string, prefix: string, backend: BenchQueueBackend = "redis") {
+export function openBenchQueue(
+  databaseUrl: string,
+  prefix: string,
+  backend: BenchQueueBackend = "redis",
+  redisUrl = REDIS_URL,
+) {
   const queues = openQueueBackend({
     queueBackend: backend,
-    redisUrl: REDIS_URL,
+    redisUrl,
     databaseUrl,
     queuePrefix: prefix,
   });
