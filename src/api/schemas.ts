@@ -2,6 +2,7 @@ import { z } from "zod";
 import { parseLimit, parsePositiveInt, parseSince, parseUsd } from "../cli/input.js";
 import { UsageError } from "../config/config.js";
 import { analysisIdSchema, modelSchema, quoteInput, tickerSchema } from "../queue/job-payload.js";
+import { REPORT_FORMATS } from "../report/report-format.js";
 import { ANALYSIS_STATUSES } from "../store/analyses-repo.js";
 import { EXPORT_TABLES } from "../store/export-repo.js";
 import { STATS_DIMENSIONS, STATS_RANGES } from "../store/stats-periods.js";
@@ -161,6 +162,11 @@ export const listQuerySchema = z.strictObject({
 });
 
 export const analysisIdParamsSchema = z.object({ id: analysisIdSchema });
+
+/** GET /analyses/:id/report: as `report --format`. */
+export const reportQuerySchema = z.strictObject({
+  format: z.enum(REPORT_FORMATS).optional().describe("md (default) or html"),
+});
 
 /** The failure and token counts every usage shape carries: a stage's breakdown, a day, a stats group. */
 const failedAndTokensShape = {

@@ -12,6 +12,7 @@ import { mountQueueBoard } from "./bull-board.js";
 import { apiErrorHandler, apiNotFoundHandler } from "./errors.js";
 import { ApiMetrics } from "./metrics.js";
 import { analysesRoutes } from "./routes/analyses.js";
+import { analysisReportRoutes } from "./routes/analysis-report.js";
 import { budgetRoutes } from "./routes/budget.js";
 import { dashboardRoutes } from "./routes/dashboard.js";
 import { healthRoutes } from "./routes/health.js";
@@ -55,6 +56,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   const metrics = new ApiMetrics(deps);
   await app.register(healthRoutes(deps));
   await app.register(analysesRoutes(deps));
+  await app.register(analysisReportRoutes(deps));
   await app.register(observabilityRoutes(deps, metrics));
   await app.register(reportsRoutes(deps));
   await app.register(budgetRoutes(deps));

@@ -13,7 +13,7 @@ import type { CliContext } from "./cli-context.js";
  * slowest modules to load; any other command (a new one too) gets them before its action.
  */
 const QUEUELESS_COMMANDS = new Set(
-  "migrate worker summary show list stats export retention emulator import-prices chart up down".split(" "),
+  "migrate worker summary show list stats export retention emulator import-prices chart up down report".split(" "),
 );
 
 /** Opened by the preAction hook, before the action of the command that runs; undefined until then. */
@@ -78,6 +78,15 @@ function buildProgram(): Command {
     .description("print the token usage summary of an analysis")
     .argument("<analysis-id>")
     .action(async (id: string) => (await import("./commands/read-commands.js")).summaryCommand(ctx, id));
+  program
+    .command("report")
+    .description("what an analysis concluded: decision, stage answers, charts, tokens and cost")
+    .argument("<analysis-id>")
+    .option("--format <format>", "md or html (default md)")
+    .option("--out <file>", "write to FILE (md: the 4 charts as PNG files beside it) instead of stdout")
+    .action(async (id: string, options) =>
+      (await import("./commands/report.js")).reportCommand(ctx, id, options),
+    );
   program
     .command("show")
     .description("print an analysis with all its LLM calls")

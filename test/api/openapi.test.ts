@@ -70,6 +70,13 @@ const SENDS: Record<string, Sent[]> = {
     get("api", 404, "/analyses/nope-1/summary"),
     ...ledgerFailures(`/analyses/${KNOWN}/summary`),
   ],
+  "GET /analyses/{id}/report": [
+    get("api", 200, `/analyses/${KNOWN}/report`),
+    get("api", 200, `/analyses/${KNOWN}/report?format=html`),
+    get("api", 400, `/analyses/${KNOWN}/report?format=pdf`),
+    get("api", 404, "/analyses/nope-1/report"),
+    ...ledgerFailures(`/analyses/${KNOWN}/report`),
+  ],
   "GET /stats": [
     get("api", 200, "/stats?by=ticker"),
     get("api", 400, "/stats?range=7d&since=2025-01-01"),
