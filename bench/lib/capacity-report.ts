@@ -107,7 +107,7 @@ export function capacityReport(
     `A worker of the plan does ${n1(perWorker)} analyses/s (the lower of ${n1(byCpu)} by one core and ${n1(byConcurrency)} by concurrency). ` +
       `One Redis serves ${serves(redis.opsPerSec, p.redisCommands)} such workers by commands, ${n0(redisByCpu / perWorker)} by its CPU; ` +
       `one PostgreSQL ${serves(pg.pgTps, p.pgCommits)} by commits; one PgBouncer ${serves(pg.bouncerQps, p.pgStatements)} by queries, ${n0(bouncerByCpu / perWorker)} by its CPU. ` +
-      `Each worker holds ${p.redisClients} Redis connections, ${p.bouncerClients} PgBouncer clients (its pool) and ${p.pgDirect} direct PostgreSQL sessions; PgBouncer opened up to ${p.bouncerServers} server connections for it.`,
+      `Each worker holds ${p.redisClients} Redis connections, ${p.bouncerClients} PgBouncer clients (its pool) and ${p.pgDirect} direct PostgreSQL sessions; PgBouncer opened up to ${p.bouncerServers} server connections for it (default_pool_size 20 caps them), at most ${p.bouncerServersActive} busy at a sample.`,
     "",
     "What limits each figure:",
     `- Quota: ${CALLS} LLM calls per analysis (measured ${n1(p.llmCalls)}), the whole quota spent on analyses. Latency is the emulator's; real Gemini's spread differs. The paced window's ${n1(p.analysesPerSec)} analyses/s is below ${n1(byConcurrency)} because it includes the first wave starting together and the last one draining.`,

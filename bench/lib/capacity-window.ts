@@ -94,6 +94,7 @@ async function waitEnded(
       (await s.monitorRedis.zcard(s.queue.toKey("completed"))) +
       (await s.monitorRedis.zcard(s.queue.toKey("failed")));
     if (done >= expected) return;
+    if (Date.now() > deadline) throw new Error(`only ${done} of ${expected} jobs left the queue in 900 s`);
     await sleep(50);
   }
 }
