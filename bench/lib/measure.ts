@@ -56,8 +56,8 @@ export async function measureWindow(options: {
   cpu: CpuSource[];
   timeoutMs: number;
   ended?: () => Promise<number>;
-  /** Where the queue lives (how completion times are read); default Redis. */
-  backend?: "redis" | "postgres";
+  /** How completion times are read: from the bench's Redis (default), or through the queue's jobs. */
+  completions?: "bench-redis" | "jobs";
 }): Promise<Window> {
   const { queue, analyses } = options;
   const samplers = options.workerPids.map((pid) => new RssSampler(pid));
@@ -73,7 +73,7 @@ export async function measureWindow(options: {
   const endedAt = Date.now();
   const spent = await Promise.all(ends.map((end) => end()));
   const cpuMs = Object.fromEntries(options.cpu.map((source, i) => [source.label, spent[i] ?? 0]));
-  const times = await completionTimes(queue, options.backend);
+  const times = await completionTimes(queue, options.completions);
   return {
     analyses,
     throughput: throughputOf(times, startedAt),

@@ -173,7 +173,7 @@ export async function runProduct(options: ProductRunOptions): Promise<ProductRun
     const writeWaitsBefore = await scrapeWriteWaits(metricsUrls);
     const window = await measureWindow({
       queue,
-      backend: options.queueBackend,
+      completions: options.queueBackend === "postgres" || options.redisUrl ? "jobs" : "bench-redis",
       analyses: options.analyses,
       workerPids: workers.map((w) => w.pid),
       cpu: sources,

@@ -36,14 +36,15 @@ export async function waitForEnded(queue: AnyQueue, expected: number, options: W
 }
 
 /**
- * `finishedOn` (ms) of every completed job, ascending. On Redis, the completed set's scores in
- * one read; on the PostgreSQL backend, the jobs themselves, a page at a time.
+ * `finishedOn` (ms) of every completed job, ascending. On the bench's Redis, the completed set's
+ * scores in one read; elsewhere (the PostgreSQL backend, a Redis Cluster), the jobs themselves,
+ * a page at a time, through the queue.
  */
 export async function completionTimes(
   queue: AnyQueue,
-  backend: "redis" | "postgres" = "redis",
+  read: "bench-redis" | "jobs" = "bench-redis",
 ): Promise<number[]> {
-  if (backend === "postgres") {
+  if (read === "jobs") {
     const times: number[] = [];
     for (let start = 0; ; start += 1000) {
       const jobs = await queue.getJobs(["completed"], start, start + 999, true);
