@@ -1,10 +1,10 @@
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { projectRoot } from "../../src/paths.js";
-import { CLI } from "../helpers/cli.js";
+import { CLI, type CliResult, runProcess } from "../helpers/cli.js";
 
 /**
  * A machine with nothing but Node: each test runs in a network namespace of its own (unshare -n,
@@ -13,41 +13,18 @@ import { CLI } from "../helpers/cli.js";
 const canIsolate =
   process.getuid?.() === 0 && spawnSync("unshare", ["-n", "true"], { stdio: "ignore" }).status === 0;
 
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 /** Runs a shell script inside a fresh network namespace, with the project's CLI as $SL. */
-function isolated(script: string, env: Record<string, string> = {}, timeoutMs = 120_000): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const child = spawn("unshare", ["-n", "sh", "-ec", `ip link set lo up\n${script}`], {
-      cwd: projectRoot,
-      env: {
-        PATH: process.env.PATH ?? "",
-        HOME: process.env.HOME ?? "/root",
-        SL: `${process.execPath} ${CLI}`,
-        ...env,
-      },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk) => {
-      stdout += chunk;
-    });
-    child.stderr.on("data", (chunk) => {
-      stderr += chunk;
-    });
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`isolated script timed out\n${stderr}`));
-    }, timeoutMs);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
+function isolated(script: string, env: Record<string, string> = {}, timeoutMs = 120_000): Promise<CliResult> {
+  return runProcess("unshare", ["-n", "sh", "-ec", `ip link set lo up\n${script}`], {
+    cwd: projectRoot,
+    env: {
+      PATH: process.env.PATH ?? "",
+      HOME: process.env.HOME ?? "/root",
+      SL: `${process.execPath} ${CLI}`,
+      ...env,
+    },
+    timeoutMs,
+    name: "isolated script",
   });
 }
 

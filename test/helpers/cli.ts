@@ -13,9 +13,24 @@ export interface CliResult {
 
 /** Runs the stock-ledger command as a user would, in a child process. */
 export function runCli(args: string[], env: Record<string, string>, timeoutMs = 60_000): Promise<CliResult> {
+  return runProcess(process.execPath, [CLI, ...args], {
+    env: { PATH: process.env.PATH ?? "", LOG_LEVEL: "warn", ...env },
+    timeoutMs,
+    name: `stock-ledger ${args.join(" ")}`,
+  });
+}
+
+/** Runs a command to its end and collects its output; killed (and rejected) after `timeoutMs`. */
+export function runProcess(
+  command: string,
+  args: string[],
+  options: { env: Record<string, string>; timeoutMs: number; name?: string; cwd?: string },
+): Promise<CliResult> {
+  const { timeoutMs } = options;
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      env: { PATH: process.env.PATH ?? "", LOG_LEVEL: "warn", ...env },
+    const child = spawn(command, args, {
+      env: options.env,
+      cwd: options.cwd,
       stdio: ["ignore", "pipe", "pipe"],
     });
     let stdout = "";
@@ -28,7 +43,7 @@ export function runCli(args: string[], env: Record<string, string>, timeoutMs = 
     });
     const timer = setTimeout(() => {
       child.kill("SIGKILL");
-      reject(new Error(`stock-ledger ${args.join(" ")} timed out\n${stderr}`));
+      reject(new Error(`${options.name ?? command} timed out\n${stderr}`));
     }, timeoutMs);
     child.on("error", reject);
     child.on("close", (code) => {
