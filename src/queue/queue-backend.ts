@@ -129,8 +129,9 @@ function redisQueueBackend(redisUrl: string, prefix: string): QueueBackend {
 
 /**
  * Each class owns a small `pg` pool (BullMQ closes it with the class) plus, for blocking reads,
- * one LISTEN connection: a worker at concurrency 8 holds 5 connections, at 128 nine; the
- * producer queue 2, QueueEvents 2. Their statements are short, so small pools keep up.
+ * one LISTEN connection: a worker at concurrency 8 holds 6 connections, at 128 seventeen (a
+ * pool of 8 there cost ~5% of throughput, waiting for a connection); the producer queue 2,
+ * QueueEvents 2. Their statements are short, so small pools keep up.
  */
 function postgresQueueBackend(databaseUrl: string, prefix: string): QueueBackend {
   const Pg = withBackend(createPostgresBackend);
@@ -157,7 +158,7 @@ function postgresQueueBackend(databaseUrl: string, prefix: string): QueueBackend
       } as QueueEventsOptions<never>) as unknown as AnalysisQueueEvents,
     worker: (processor, settings) =>
       new Pg.Worker<AnalysisJobData, AnalysisResult>(name, processor, {
-        connection: connection(Math.min(8, Math.ceil(settings.concurrency / 4) + 2)),
+        connection: connection(Math.min(16, Math.ceil(settings.concurrency / 8) + 4)),
         ...workerOptions(settings),
       } as WorkerOptions<never>) as unknown as AnalysisWorker,
     async close() {},
