@@ -13,7 +13,9 @@ import type { CliContext } from "./cli-context.js";
  * slowest modules to load; any other command (a new one too) gets them before its action.
  */
 const QUEUELESS_COMMANDS = new Set(
-  "migrate worker summary show list stats export retention emulator import-prices chart up down report".split(" "),
+  "migrate worker summary show list stats export retention emulator import-prices chart up down report".split(
+    " ",
+  ),
 );
 
 /** Opened by the preAction hook, before the action of the command that runs; undefined until then. */
