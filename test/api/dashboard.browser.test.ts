@@ -18,6 +18,9 @@ let worker: WorkerRuntime;
 let browser: Browser;
 let page: Page;
 const dialogs: string[] = [];
+/** Console errors and uncaught exceptions of the page and of every frame in it. */
+const consoleErrors: string[] = [];
+let completedId = "";
 
 beforeAll(async () => {
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium`);
@@ -48,6 +51,10 @@ beforeAll(async () => {
     dialogs.push(dialog.message());
     void dialog.dismiss();
   });
+  page.on("console", (message) => {
+    if (message.type() === "error") consoleErrors.push(`${message.location().url}: ${message.text()}`);
+  });
+  page.on("pageerror", (error) => consoleErrors.push(`pageerror: ${error.message}`));
   await page.goto(`${api.url}/`);
 });
 
@@ -58,6 +65,9 @@ afterAll(async () => {
   await emulator?.close();
 });
 
+/** The two properties of an <img> the report test reads (no DOM lib in this project's types). */
+type LoadedImage = { complete: boolean; naturalWidth: number };
+
 const row = (id: string) => page.locator(`#analyses-table tbody tr[data-analysis-id="${id}"]`);
 
 describe("dashboard in a real browser", () => {
@@ -66,6 +76,7 @@ describe("dashboard in a real browser", () => {
     await page.click("#enqueue-button");
     await expect.poll(() => page.textContent("#enqueue-message")).toMatch(/^Queued RELIANCE \(an_/);
     const id = ((await page.textContent("#enqueue-message")) ?? "").match(/\((an_[^)]+)\)/)?.[1] ?? "";
+    completedId = id;
 
     await page.waitForSelector(`#detail[data-analysis-id="${id}"][data-status="completed"]`, {
       timeout: 30_000,
@@ -104,6 +115,58 @@ describe("dashboard in a real browser", () => {
       .toBe(`Tokens: ${(stored?.total_tokens ?? -1).toLocaleString("en-US")} spent, no budget`);
     expect(await page.$$eval("#budget-meters meter", (nodes) => nodes.length)).toBe(0);
     await page.screenshot({ path: path.join(ARTIFACTS, "dashboard-completed.png"), fullPage: true });
+  });
+
+  it("shows the analysis' HTML report in a sandboxed frame: decision, six stages, four charts", async () => {
+    expect(completedId).not.toBe("");
+    consoleErrors.length = 0;
+    await row(completedId).click();
+    const frameSelector = `#detail-report[data-key="${completedId}:completed"] iframe`;
+    await page.waitForSelector(frameSelector);
+    expect(await page.getAttribute(frameSelector, "sandbox")).toBe("");
+    expect(await page.getAttribute(frameSelector, "title")).toBe("Analysis report");
+    expect(await page.getAttribute(frameSelector, "src")).toBe(
+      `/analyses/${encodeURIComponent(completedId)}/report?format=html`,
+    );
+
+    const report = page.frameLocator(frameSelector);
+    const [stored] = await api.db.sql<{ decision: { action: string } | null }[]>`
+      SELECT decision FROM stock_analyses WHERE id = ${completedId}`;
+    const action = stored?.decision?.action ?? "";
+    expect(action).not.toBe("");
+    const actionValue = report.locator('dl.facts dt:text-is("Action") + dd');
+    await actionValue.waitFor({ state: "visible", timeout: 15_000 });
+    expect(await actionValue.textContent()).toBe(action);
+
+    const stageHeadings = report.locator("section > h3");
+    expect(await stageHeadings.allTextContents()).toEqual([
+      "indicator_summary",
+      "comprehensive_overview",
+      "volume_analysis",
+      "reversal_patterns",
+      "continuation_levels",
+      "final_decision",
+    ]);
+
+    const images = report.locator("figure img");
+    expect(await images.count()).toBe(4);
+    await expect
+      .poll(() => images.evaluateAll((imgs) => imgs.map((i) => (i as unknown as LoadedImage).complete)))
+      .toEqual([true, true, true, true]);
+    const widths = await images.evaluateAll((imgs) =>
+      imgs.map((i) => (i as unknown as LoadedImage).naturalWidth),
+    );
+    for (const width of widths) expect(width).toBeGreaterThan(0);
+
+    // The frame runs no script, and nothing in the page or the frame complained (a CSP
+    // violation, a blocked frame or image would show up here as a console error).
+    const frame = page.frames().find((f) => f.url().includes("/report?format=html"));
+    expect(frame).toBeDefined();
+    expect(await frame?.$$eval("script", (nodes) => nodes.length)).toBe(0);
+    await page.locator("#detail-report").scrollIntoViewIfNeeded();
+    await page.screenshot({ path: path.join(ARTIFACTS, "dashboard-report-frame.png"), fullPage: true });
+    expect(consoleErrors).toEqual([]);
+    expect(dialogs).toEqual([]);
   });
 
   it("shows error text holding <script> as text and runs nothing", async () => {

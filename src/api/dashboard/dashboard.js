@@ -213,8 +213,29 @@ function renderDetail(a) {
   const error = $("detail-error");
   error.hidden = !a.error;
   error.textContent = a.error ? `Error: ${a.error}` : "";
+  renderReportFrame(a);
   $("detail-summary-link").setAttribute("href", `/analyses/${encodeURIComponent(a.id)}/summary`);
   $("detail-json-link").setAttribute("href", `/analyses/${encodeURIComponent(a.id)}`);
+}
+
+/**
+ * The analysis' HTML report in a sandboxed frame (the report has no script, so the sandbox
+ * grants nothing). The detail refreshes every poll; the frame is only replaced when the
+ * analysis or its status changes, since drawing the report's charts costs the server time.
+ */
+function renderReportFrame(a) {
+  const box = $("detail-report");
+  const key = `${a.id}:${a.status}`;
+  if (box.dataset.key === key) return;
+  box.dataset.key = key;
+  const frame = document.createElement("iframe");
+  frame.setAttribute("sandbox", "");
+  frame.setAttribute("title", "Analysis report");
+  frame.setAttribute("referrerpolicy", "no-referrer");
+  frame.dataset.analysisId = a.id;
+  frame.src = `/analyses/${encodeURIComponent(a.id)}/report?format=html`;
+  box.replaceChildren(frame);
+  $("detail-report-link").setAttribute("href", frame.src);
 }
 
 async function refreshDetail() {
