@@ -30,8 +30,9 @@ function shortenId(id: string, room: number): string {
   return `${id.slice(0, head)}…${id.slice(id.length - (room - 1 - head))}`;
 }
 
-function header(view: AnalysisView, width: number): string {
+function header(view: AnalysisView, width: number, lead: string[] = []): string {
   const right = [
+    ...lead,
     statusLabel(view),
     `${view.done}/${view.total}`,
     tokensText(view.figures.tokens),
@@ -67,16 +68,7 @@ const GLYPHS: Record<StageKind, string> = {
 
 /** One line an analysis, for when the full blocks would not fit on the screen. */
 function compact(view: AnalysisView, width: number): string {
-  const stages = view.stages.map((stage) => GLYPHS[stage.kind]).join("");
-  const right = [
-    stages,
-    statusLabel(view),
-    `${view.done}/${view.total}`,
-    tokensText(view.figures.tokens),
-    costText(view.figures.costPico),
-  ].join("  ");
-  const room = width - view.ticker.length - right.length - 4;
-  return `${view.ticker}  ${shortenId(view.id, room)}  ${right}`;
+  return header(view, width, [view.stages.map((stage) => GLYPHS[stage.kind]).join("")]);
 }
 
 /**

@@ -1,18 +1,11 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type EmulatorHandle, startEmulator } from "../../src/llm/emulator/index.js";
+import { describe, expect, it } from "vitest";
 import { GeminiClient, type GenerateRequest, type GenerateResult } from "../../src/llm/gemini-client.js";
 import { logger } from "../../src/logger.js";
 import { enqueueAnalyses } from "../../src/queue/enqueue.js";
 import { startWorkerRuntime, type WorkerRuntime } from "../../src/queue/worker-runtime.js";
-import {
-  createTestDatabase,
-  dropQueueKeys,
-  openTestQueue,
-  type TestDatabase,
-  testConfig,
-  uniqueName,
-} from "../helpers/services.js";
+import { openTestQueue, testConfig } from "../helpers/services.js";
+import { workerTestEnv } from "../helpers/worker-test-env.js";
 
 const WINDOW_MS = 4000;
 const LIMIT = 12;
@@ -48,23 +41,12 @@ function busiestWindow(arrivals: number[], windowMs: number): number {
   return busiest;
 }
 
-let db: TestDatabase;
-let emulator: EmulatorHandle;
-const prefix = uniqueName("sl-test-send-stamp");
-
-beforeAll(async () => {
-  db = await createTestDatabase();
-  // No quota at the emulator: every request is answered, so its log shows what we sent.
-  emulator = await startEmulator({ latencyMs: 20 });
-});
-afterAll(async () => {
-  await emulator.close();
-  await db.drop();
-  await dropQueueKeys(prefix);
-});
+// No quota at the emulator: every request is answered, so its log shows what we sent.
+const files = workerTestEnv("sl-test-send-stamp", { latencyMs: 20 });
 
 describe("shared rate limiter, counted at the server", () => {
   it("two workers with a slow start never put more than the quota in any window at the server", async () => {
+    const { db, emulator, prefix } = files;
     const config = testConfig({
       DATABASE_URL: db.url,
       QUEUE_PREFIX: prefix,

@@ -1,20 +1,13 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type EmulatorHandle, startEmulator } from "../../src/llm/emulator/index.js";
+import { describe, expect, it } from "vitest";
 import { GeminiClient } from "../../src/llm/gemini-client.js";
 import { logger } from "../../src/logger.js";
 import { enqueueAnalyses } from "../../src/queue/enqueue.js";
 import { startWorkerRuntime } from "../../src/queue/worker-runtime.js";
 import { startCli } from "../helpers/cli.js";
 import { expectLedgerMatchesServer } from "../helpers/ledger-assertions.js";
-import {
-  createTestDatabase,
-  dropQueueKeys,
-  openTestQueue,
-  type TestDatabase,
-  testConfig,
-  uniqueName,
-} from "../helpers/services.js";
+import { openTestQueue, testConfig } from "../helpers/services.js";
+import { workerTestEnv } from "../helpers/worker-test-env.js";
 
 /** Blocks this process' event loop, as a long synchronous computation or a GC pause would. */
 function busy(ms: number): void {
@@ -24,23 +17,11 @@ function busy(ms: number): void {
   }
 }
 
-let db: TestDatabase;
-let emulator: EmulatorHandle;
-const prefix = uniqueName("sl-test-busy");
-
-beforeAll(async () => {
-  db = await createTestDatabase();
-  emulator = await startEmulator({ latencyMs: 2500 });
-});
-
-afterAll(async () => {
-  await emulator.close();
-  await db.drop();
-  await dropQueueKeys(prefix);
-});
+const files = workerTestEnv("sl-test-busy", { latencyMs: 2500 });
 
 describe("a worker whose event loop is busy for 2 s at a time, at the default WORKER_LOCK_MS", () => {
   it("keeps its jobs: a second worker watching the queue takes none of them, every analysis runs once", async () => {
+    const { db, emulator, prefix } = files;
     const config = testConfig({ DATABASE_URL: db.url, QUEUE_PREFIX: prefix });
     expect(config.workerLockMs).toBe(10_000);
     const client = new GeminiClient({ apiKey: "test", baseUrl: emulator.url, timeoutMs: 15_000 });

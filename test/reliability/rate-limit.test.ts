@@ -1,39 +1,21 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type EmulatorHandle, startEmulator } from "../../src/llm/emulator/index.js";
+import { describe, expect, it } from "vitest";
 import { GeminiClient } from "../../src/llm/gemini-client.js";
 import { logger } from "../../src/logger.js";
 import { enqueueAnalyses } from "../../src/queue/enqueue.js";
 import { startWorkerRuntime, type WorkerRuntime } from "../../src/queue/worker-runtime.js";
-import {
-  createTestDatabase,
-  dropQueueKeys,
-  openTestQueue,
-  type TestDatabase,
-  testConfig,
-  uniqueName,
-} from "../helpers/services.js";
+import { openTestQueue, testConfig } from "../helpers/services.js";
+import { workerTestEnv } from "../helpers/worker-test-env.js";
 
 const WINDOW_MS = 4000;
 const LIMIT = 12;
 
-let db: TestDatabase;
-let emulator: EmulatorHandle;
-const prefix = uniqueName("sl-test-rate");
-
-beforeAll(async () => {
-  db = await createTestDatabase();
-  // The provider allows LIMIT requests per window and answers 429 beyond it.
-  emulator = await startEmulator({ latencyMs: 20, rpmLimit: LIMIT, rpmWindowMs: WINDOW_MS });
-});
-afterAll(async () => {
-  await emulator.close();
-  await db.drop();
-  await dropQueueKeys(prefix);
-});
+// The provider allows LIMIT requests per window and answers 429 beyond it.
+const files = workerTestEnv("sl-test-rate", { latencyMs: 20, rpmLimit: LIMIT, rpmWindowMs: WINDOW_MS });
 
 describe("shared rate limiter across workers", () => {
   it("three workers together never send more than the quota in any window, and all analyses complete", async () => {
+    const { db, emulator, prefix } = files;
     const config = testConfig({
       DATABASE_URL: db.url,
       QUEUE_PREFIX: prefix,
