@@ -3,7 +3,7 @@
  * bench's ledger (generated first if missing), as CSV and as NDJSON. Target: < 200 MB.
  * The export runs as the CLI does, in its own process; /proc/<pid>/status is sampled for
  * VmRSS (now) and VmHWM (peak so far). Two ways of running the CLI are measured: from the
- * checkout (bin/stock-ledger.js compiling src/ with tsx on the fly) and built (tsc output in
+ * checkout (bin/stock-ledger.js running the esbuild-compiled src/) and built (tsc output in
  * dist/, as the Docker image runs it; built into a temporary directory, with --built).
  *
  *   npx tsx bench/export-bench.ts                 # 1,000,000 analyses, ~7,000,000 calls
