@@ -25,7 +25,7 @@ export const FAULT_KINDS = [
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
-/** Model calls, the cachedContents resource calls (explicit context caching), then the Files API. */
+/** Model calls, the cachedContents resource calls (explicit context caching), the Files API, then Batch Mode. */
 export const EMULATOR_METHODS = [
   "generateContent",
   "countTokens",
@@ -38,6 +38,11 @@ export const EMULATOR_METHODS = [
   "getFile",
   "listFiles",
   "deleteFile",
+  "batchGenerateContent",
+  "getBatch",
+  "listBatches",
+  "cancelBatch",
+  "deleteBatch",
 ] as const;
 export type EmulatorMethod = (typeof EMULATOR_METHODS)[number];
 
@@ -85,6 +90,10 @@ export interface EmulatorOptions {
   fileTtlMs?: number;
   /** Bytes of uploaded files held; beyond it the least recently used are dropped. Default 256 MB. */
   maxFileBytes?: number;
+  /** How long a batch stays pending/running before it completes (Gemini: up to 24 h); default 100 ms. */
+  batchDelayMs?: number;
+  /** A batch not done this long after creation ends EXPIRED (Gemini: 48 h); default 48 h. */
+  batchExpiryMs?: number;
 }
 
 /** One uploaded file as the emulator holds it (handle.files(), /_emulator/files). */
@@ -156,6 +165,8 @@ export interface RequestLogEntry {
   cachedContent: string | null;
   /** "files/<id>" a Files API request addressed (the new name for uploads); only on those entries. */
   file?: string | null;
+  /** "batches/<id>": on Batch API calls and on each inline request a batch ran (method generateContent). */
+  batch?: string | null;
   durationMs: number;
 }
 

@@ -3,6 +3,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { performance } from "node:perf_hooks";
 import { logger } from "../../logger.js";
+import { type BatchRouteDeps, createBatchStore, handleBatches, matchBatchRoute } from "./batch-routes.js";
+import { DEFAULT_BATCH_DELAY_MS, DEFAULT_BATCH_EXPIRY_MS } from "./batches.js";
 import { resolvePrompt } from "./billed-prompt.js";
 import { type CacheRouteDeps, handleCachedContents, matchCacheRoute } from "./cached-content-routes.js";
 import { CachedContentStore, cacheNameOf } from "./cached-contents.js";
@@ -50,6 +52,7 @@ class Emulator {
   readonly #traffic = new TrafficCounters();
   readonly #cacheDeps: CacheRouteDeps;
   readonly #fileDeps: FileRouteDeps;
+  readonly #batchDeps: BatchRouteDeps;
   readonly #limiter: RpmLimiter | null;
   readonly #jitter: Random;
   readonly #lifetime = new AbortController();
@@ -76,6 +79,20 @@ class Emulator {
       traffic: () => this.#traffic.snapshot(this.#files.uploaded),
     };
     this.#fileDeps = { files: this.#files, log: this.#log, faults: this.#faults, traffic: this.#traffic };
+    const batches = createBatchStore(
+      {
+        delayMs: options.batchDelayMs ?? DEFAULT_BATCH_DELAY_MS,
+        expiryMs: options.batchExpiryMs ?? DEFAULT_BATCH_EXPIRY_MS,
+      },
+      {
+        log: this.#log,
+        faults: this.#faults,
+        store: this.#store,
+        files: this.#files.lookup,
+        thinking: options.thinking ?? true,
+      },
+    );
+    this.#batchDeps = { batches, log: this.#log, faults: this.#faults, traffic: this.#traffic };
     this.#cacheDeps = {
       store: this.#store,
       files: this.#files.lookup,
@@ -143,6 +160,8 @@ class Emulator {
     if (cacheRoute) return handleCachedContents(request, response, cacheRoute, this.#cacheDeps);
     const fileRoute = matchFileRoute(request.method ?? "GET", path);
     if (fileRoute) return handleFiles(request, response, fileRoute, this.#fileDeps);
+    const batchRoute = matchBatchRoute(request.method ?? "GET", path);
+    if (batchRoute) return handleBatches(request, response, batchRoute, this.#batchDeps);
     const match = MODEL_ROUTE.exec(path);
     if (request.method !== "POST" || !match?.[2] || !match[3]) {
       return sendError(

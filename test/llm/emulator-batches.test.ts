@@ -1,0 +1,180 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { type EmulatorHandle, type EmulatorOptions, startEmulator } from "../../src/llm/emulator/index.js";
+import { stagePrompt, textRequest } from "./emulator-helpers.js";
+
+/** Gemini Batch Mode over plain HTTP, as Google's REST reference shapes it. */
+
+interface Operation {
+  name: string;
+  done?: boolean;
+  metadata: { name: string; displayName: string; state: string; batchStats: Record<string, string> };
+  response?: {
+    inlinedResponses: {
+      inlinedResponses: {
+        metadata?: { key?: string };
+        response?: { usageMetadata?: unknown; candidates?: unknown[] };
+        error?: { code: number; message: string };
+      }[];
+    };
+  };
+}
+
+const MODEL = "gemini-2.5-flash";
+const KEYS = ["AAPL", "MSFT", "NVDA"];
+const requestFor = (key: string) => textRequest(stagePrompt(key, 100));
+
+let handle: EmulatorHandle | null = null;
+
+afterEach(async () => {
+  await handle?.close();
+  handle = null;
+});
+
+async function start(options: EmulatorOptions): Promise<EmulatorHandle> {
+  handle = await startEmulator(options);
+  return handle;
+}
+
+async function call<T>(url: string, init?: { method?: string; body?: unknown }): Promise<T> {
+  const response = await fetch(url, {
+    method: init?.method ?? "GET",
+    ...(init?.body !== undefined
+      ? { body: JSON.stringify(init.body), headers: { "content-type": "application/json" } }
+      : {}),
+  });
+  expect(response.status).toBe(200);
+  return (await response.json()) as T;
+}
+
+function createBatch(emulator: EmulatorHandle, displayName: string, metadata: Record<string, unknown> = {}) {
+  return call<Operation>(`${emulator.url}/v1beta/models/${MODEL}:batchGenerateContent`, {
+    method: "POST",
+    body: {
+      batch: {
+        display_name: displayName,
+        input_config: {
+          requests: {
+            requests: KEYS.map((key) => ({ request: requestFor(key), metadata: { key, ...metadata } })),
+          },
+        },
+      },
+    },
+  });
+}
+
+const getBatch = (emulator: EmulatorHandle, name: string) =>
+  call<Operation>(`${emulator.url}/v1beta/${name}`);
+
+/** Polls until the batch is done, as a client would. */
+async function settled(emulator: EmulatorHandle, name: string): Promise<Operation> {
+  for (;;) {
+    const operation = await getBatch(emulator, name);
+    if (operation.done) return operation;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+describe("emulator batch mode", () => {
+  it("answers inline requests after the delay, keyed as sent, billed as generateContent", async () => {
+    const emulator = await start({ batchDelayMs: 60 });
+    const created = await createBatch(emulator, "nightly-1");
+    expect(created.name).toMatch(/^batches\/\w+$/);
+    expect(created.metadata.state).toBe("BATCH_STATE_PENDING");
+    expect(created.metadata.displayName).toBe("nightly-1");
+    expect(created.done).toBeUndefined();
+
+    const done = await settled(emulator, created.name);
+    expect(done.metadata.state).toBe("BATCH_STATE_SUCCEEDED");
+    expect(done.metadata.batchStats).toMatchObject({ requestCount: "3", successfulRequestCount: "3" });
+    const items = done.response?.inlinedResponses.inlinedResponses ?? [];
+    expect(items.map((item) => item.metadata?.key)).toEqual(KEYS);
+
+    for (const [index, key] of KEYS.entries()) {
+      const live = await call<{ usageMetadata: unknown }>(
+        `${emulator.url}/v1beta/models/${MODEL}:generateContent`,
+        {
+          method: "POST",
+          body: requestFor(key),
+        },
+      );
+      expect(items[index]?.response?.usageMetadata).toEqual(live.usageMetadata);
+    }
+
+    const batched = emulator.requestLog().filter((entry) => entry.batch === created.name);
+    const inline = batched.filter((entry) => entry.method === "generateContent");
+    expect(inline).toHaveLength(3);
+    expect(inline.map((entry) => entry.usageMetadata)).toEqual(
+      items.map((item) => item.response?.usageMetadata),
+    );
+    expect(batched.some((entry) => entry.method === "batchGenerateContent")).toBe(true);
+  });
+
+  it("lists batches with their display names", async () => {
+    const emulator = await start({});
+    await createBatch(emulator, "first");
+    const wanted = await createBatch(emulator, "second");
+    const list = await call<{ operations: Operation[] }>(`${emulator.url}/v1beta/batches`);
+    const found = list.operations.find((operation) => operation.metadata.displayName === "second");
+    expect(found?.name).toBe(wanted.name);
+    expect(list.operations).toHaveLength(2);
+  });
+
+  it("cancels a pending batch: CANCELLED, no responses, nothing generated", async () => {
+    const emulator = await start({ batchDelayMs: 60_000 });
+    const created = await createBatch(emulator, "to-cancel");
+    await call(`${emulator.url}/v1beta/${created.name}:cancel`, { method: "POST", body: {} });
+    const after = await getBatch(emulator, created.name);
+    expect(after.metadata.state).toBe("BATCH_STATE_CANCELLED");
+    expect(after.done).toBe(true);
+    expect(after.response).toBeUndefined();
+    expect(emulator.requestLog().filter((entry) => entry.method === "generateContent")).toHaveLength(0);
+  });
+
+  it("turns a fault matching one request's call type into that response's error", async () => {
+    const emulator = await start({ batchDelayMs: 0 });
+    const created = await call<Operation>(`${emulator.url}/v1beta/models/${MODEL}:batchGenerateContent`, {
+      method: "POST",
+      body: {
+        batch: {
+          displayName: "faulty",
+          inputConfig: {
+            requests: {
+              requests: KEYS.map((key, index) => ({
+                request: requestFor(key),
+                metadata: { key, callType: index === 1 ? "volume_analysis" : "indicator_summary" },
+              })),
+            },
+          },
+        },
+      },
+    });
+    emulator.setFaults([{ kind: "server_error", callType: "volume_analysis" }]);
+    const done = await settled(emulator, created.name);
+    expect(done.metadata.state).toBe("BATCH_STATE_SUCCEEDED");
+    expect(done.metadata.batchStats).toMatchObject({ successfulRequestCount: "2", failedRequestCount: "1" });
+    const items = done.response?.inlinedResponses.inlinedResponses ?? [];
+    expect(items[1]?.error).toMatchObject({ code: 13 });
+    expect(items[1]?.response).toBeUndefined();
+    expect(items[0]?.response?.usageMetadata).toBeDefined();
+    expect(items[2]?.response?.usageMetadata).toBeDefined();
+    const faulted = emulator.requestLog().filter((entry) => entry.batch === created.name && entry.fault);
+    expect(faulted.map((entry) => [entry.callType, entry.status])).toEqual([["volume_analysis", 500]]);
+  });
+
+  it("expires a batch older than batchExpiryMs", async () => {
+    const emulator = await start({ batchDelayMs: 60_000, batchExpiryMs: 30 });
+    const created = await createBatch(emulator, "too-slow");
+    const done = await settled(emulator, created.name);
+    expect(done.metadata.state).toBe("BATCH_STATE_EXPIRED");
+    expect(done.response).toBeUndefined();
+  });
+
+  it("answers 404 for an unknown batch and deletes a known one", async () => {
+    const emulator = await start({});
+    const missing = await fetch(`${emulator.url}/v1beta/batches/nope`);
+    expect(missing.status).toBe(404);
+    const created = await createBatch(emulator, "to-delete");
+    await call(`${emulator.url}/v1beta/${created.name}`, { method: "DELETE" });
+    expect((await fetch(`${emulator.url}/v1beta/${created.name}`)).status).toBe(404);
+  });
+});
