@@ -10,7 +10,7 @@ import { DEFAULT_RETRY_POLICY } from "./llm/retry-policy.js";
 import type { Logger } from "./logger.js";
 import { createPriceProvider } from "./market/index.js";
 import { recordLedgerWriteWait } from "./metrics/worker-metrics.js";
-import { createRedis } from "./queue/redis.js";
+import { closeRedis, createRedis } from "./queue/redis.js";
 import { AnalysisWriter } from "./store/analysis-writer.js";
 import { CallWriter } from "./store/call-writer.js";
 import { createSql, type Sql } from "./store/database.js";
@@ -83,7 +83,7 @@ export async function createWorkerResources(
       await market.close();
       if (listenSql && listenSql !== sql) await listenSql.end({ timeout: 5 });
       if (!overrides.llmConnection) await llmConnection.close();
-      await limiterRedis?.quit().catch(() => limiterRedis.disconnect());
+      if (limiterRedis) await closeRedis(limiterRedis);
       if (!overrides.sql) await sql.end({ timeout: 5 });
     },
   };

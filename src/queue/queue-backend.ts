@@ -13,9 +13,8 @@ import {
 
 import type { Config } from "../config/config.js";
 import { serviceAddress } from "../service-unreachable.js";
-import { withTimeout } from "../timeout.js";
 import type { AnalysisJobData } from "./job-payload.js";
-import { createRedis, type RedisConnection } from "./redis.js";
+import { closeRedis, createRedis, type RedisConnection } from "./redis.js";
 
 export const QUEUE_NAME = "analyses";
 
@@ -115,14 +114,7 @@ function redisQueueBackend(redisUrl: string, prefix: string): QueueBackend {
         ...workerOptions(settings),
       }) as unknown as AnalysisWorker,
     async close() {
-      // QUIT waits for a reply a silent or never-reached server does not give: then just hang up.
-      await Promise.all(
-        connections.map((c) =>
-          c.status === "ready"
-            ? withTimeout(c.quit(), 1_000, () => new Error("no reply to QUIT")).catch(() => c.disconnect())
-            : c.disconnect(),
-        ),
-      );
+      await Promise.all(connections.map(closeRedis));
     },
   };
 }

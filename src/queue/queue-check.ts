@@ -16,12 +16,22 @@ export async function assertQueueReachable(
   where: Pick<QueueBackend, "service" | "address">,
   timeoutMs = QUEUE_CHECK_TIMEOUT_MS,
 ): Promise<void> {
-  const unreachable = (detail: string) => new ServiceUnreachableError(where.service, where.address, detail);
+  // The socket's code says it all ("ECONNREFUSED"); a driver's message would repeat the address.
+  const unreachable = (error: unknown) =>
+    new ServiceUnreachableError(
+      where.service,
+      where.address,
+      isConnectError(error)
+        ? String((error as { code: string }).code)
+        : error instanceof Error
+          ? error.message
+          : String(error),
+    );
   // The client retries a refused connection forever: the first such error answers at once.
   let onError: ((error: Error) => void) | undefined;
   const refused = new Promise<never>((_, reject) => {
     onError = (error) => {
-      if (isConnectError(error)) reject(unreachable(String((error as { code?: unknown }).code)));
+      if (isConnectError(error)) reject(unreachable(error));
     };
     queue.on("error", onError);
   });
@@ -30,13 +40,11 @@ export async function assertQueueReachable(
       // A real round trip, through whichever backend the queue has.
       Promise.race([queue.waitUntilReady().then(() => queue.count()), refused]),
       timeoutMs,
-      () => unreachable(`no answer within ${timeoutMs / 1000} s`),
+      () => unreachable(new Error(`no answer within ${timeoutMs / 1000} s`)),
     );
   } catch (error) {
     if (error instanceof ServiceUnreachableError) throw error;
-    // The socket's code says it all ("ECONNREFUSED"); the driver's message repeats the address.
-    if (isConnectError(error)) throw unreachable(String((error as { code: string }).code));
-    throw unreachable(error instanceof Error ? error.message : String(error));
+    throw unreachable(error);
   } finally {
     if (onError) queue.off("error", onError);
   }

@@ -1,4 +1,5 @@
 import { Cluster, Redis } from "ioredis";
+import { withTimeout } from "../timeout.js";
 import { parseRedisUrl } from "./redis-url.js";
 
 export type RedisConnection = Redis | Cluster;
@@ -30,4 +31,18 @@ export function createRedis(url: string, role: "worker" | "producer"): RedisConn
       password: target.password,
     },
   });
+}
+
+/**
+ * Closes a connection politely when it can: QUIT waits for a reply that a silent or
+ * never-reached server does not give, so then (or after a second) it just hangs up.
+ */
+export async function closeRedis(connection: RedisConnection): Promise<void> {
+  if (connection.status !== "ready") {
+    connection.disconnect();
+    return;
+  }
+  await withTimeout(connection.quit(), 1_000, () => new Error("no reply to QUIT")).catch(() =>
+    connection.disconnect(),
+  );
 }

@@ -2,10 +2,9 @@ import type { FastifyInstance } from "fastify";
 import { buildApi } from "../../src/api/server.js";
 import type { Config } from "../../src/config/config.js";
 import type { EmulatorHandle } from "../../src/llm/emulator/index.js";
-import { GeminiClient } from "../../src/llm/gemini-client.js";
 import { logger } from "../../src/logger.js";
 import type { AnalysisQueue, QueueBackend } from "../../src/queue/queue-backend.js";
-import { startWorkerRuntime, type WorkerRuntime } from "../../src/queue/worker-runtime.js";
+import type { WorkerRuntime } from "../../src/queue/worker-runtime.js";
 import {
   createTestDatabase,
   dropQueueKeys,
@@ -14,6 +13,7 @@ import {
   testConfig,
   uniqueName,
 } from "../helpers/services.js";
+import { startEmulatedWorker, waitUntilEnded as waitForAnalysesToEnd } from "../helpers/worker-test-env.js";
 
 export interface ApiHarness {
   db: TestDatabase;
@@ -62,21 +62,10 @@ export async function startApiHarness(
 
 /** A real worker (BullMQ, Postgres) in this process, calling the given emulator. */
 export function startTestWorker(config: Config, emulator: EmulatorHandle): Promise<WorkerRuntime> {
-  const client = new GeminiClient({ apiKey: "test", baseUrl: emulator.url, timeoutMs: 5000 });
-  return startWorkerRuntime(config, logger, {
-    concurrency: 8,
-    llmConnection: { client, endpoint: emulator.url, emulator, close: async () => {} },
-  });
+  return startEmulatedWorker(config, emulator, { concurrency: 8 });
 }
 
 /** Polls until every analysis has ended (Postgres is the source of truth). */
-export async function waitUntilEnded(harness: ApiHarness, ids: string[], timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const rows = await harness.db.sql<{ status: string }[]>`
-      SELECT status FROM stock_analyses WHERE id = ANY(${ids}) AND status NOT IN ('queued', 'running')`;
-    if (rows.length === ids.length) return;
-    if (Date.now() > deadline) throw new Error(`analyses ${ids.join(", ")} did not end`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+export function waitUntilEnded(harness: ApiHarness, ids: string[], timeoutMs = 30_000): Promise<void> {
+  return waitForAnalysesToEnd(harness.db.sql, ids, timeoutMs);
 }

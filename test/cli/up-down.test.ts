@@ -1,12 +1,12 @@
 import { execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import postgres from "postgres";
 import { afterAll, describe, expect, it } from "vitest";
 import { startEmbeddedPostgres } from "../../src/embedded/embedded-postgres.js";
+import { portAnswers } from "../../src/embedded/postgres-process.js";
 import { projectRoot } from "../../src/paths.js";
 import { runCli } from "../helpers/cli.js";
 
@@ -29,18 +29,6 @@ async function query<T extends readonly object[]>(
   } finally {
     await sql.end();
   }
-}
-
-function portAnswers(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host: "127.0.0.1", port });
-    const done = (answers: boolean) => {
-      socket.destroy();
-      resolve(answers);
-    };
-    socket.once("connect", () => done(true));
-    socket.once("error", () => done(false));
-  });
 }
 
 /** Gone, or a zombie waiting for a slow init to reap it. */

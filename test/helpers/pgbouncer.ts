@@ -1,9 +1,10 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { chmodSync, chownSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { portAnswers } from "../../src/embedded/postgres-process.js";
+import { freePort } from "./cli.js";
 
 export interface PgBouncerHandle {
   /** postgres://postgres@127.0.0.1:<port> (append /<database>). */
@@ -13,28 +14,6 @@ export interface PgBouncerHandle {
   stop(hard?: boolean): Promise<void>;
   start(): Promise<void>;
   close(): Promise<void>;
-}
-
-function answers(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host: "127.0.0.1", port });
-    socket.once("connect", () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once("error", () => resolve(false));
-  });
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === "object" && address ? address.port : 0));
-    });
-  });
 }
 
 export const hasPgBouncer = () => spawnSync("pgbouncer", ["--version"], { stdio: "ignore" }).status === 0;
@@ -77,7 +56,7 @@ export async function startPgBouncer(upstream = { host: "127.0.0.1", port: 5432 
   const start = async () => {
     const args = [...(asRoot ? ["-u", "postgres"] : []), path.join(dir, "pgbouncer.ini")];
     child = spawn("pgbouncer", args, { stdio: "ignore" });
-    for (let i = 0; !(await answers(port)); i++) {
+    for (let i = 0; !(await portAnswers(port)); i++) {
       if (i > 100) throw new Error("pgbouncer did not start");
       await sleep(50);
     }

@@ -1,5 +1,11 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll } from "vitest";
+import type { Config } from "../../src/config/config.js";
 import { type EmulatorHandle, type EmulatorOptions, startEmulator } from "../../src/llm/emulator/index.js";
+import { GeminiClient } from "../../src/llm/gemini-client.js";
+import { logger } from "../../src/logger.js";
+import { startWorkerRuntime, type WorkerRuntime } from "../../src/queue/worker-runtime.js";
+import type { Sql } from "../../src/store/database.js";
 import { createTestDatabase, dropQueueKeys, type TestDatabase, uniqueName } from "./services.js";
 
 /**
@@ -35,4 +41,34 @@ export function workerTestEnv(
       return made(emulator);
     },
   };
+}
+
+/**
+ * A real worker (BullMQ, Postgres) in this process, calling the given emulator through the
+ * real SDK (or `client`, a test's own GeminiClient subclass).
+ */
+export function startEmulatedWorker(
+  config: Config,
+  emulator: EmulatorHandle,
+  options: { concurrency: number; client?: GeminiClient },
+): Promise<WorkerRuntime> {
+  const client =
+    options.client ?? new GeminiClient({ apiKey: "test", baseUrl: emulator.url, timeoutMs: 5000 });
+  return startWorkerRuntime(config, logger, {
+    concurrency: options.concurrency,
+    llmConnection: { client, endpoint: emulator.url, emulator, close: async () => {} },
+  });
+}
+
+/** Polls until every analysis has ended (Postgres is the source of truth). */
+export async function waitUntilEnded(sql: Sql, ids: string[], timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const [row] = await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM stock_analyses
+      WHERE id = ANY(${ids}) AND status NOT IN ('queued', 'running')`;
+    if (row?.n === ids.length) return;
+    if (Date.now() > deadline)
+      throw new Error(`${ids.length - (row?.n ?? 0)} of ${ids.length} analyses did not end`);
+    await sleep(100);
+  }
 }

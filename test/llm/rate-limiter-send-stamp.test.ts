@@ -1,11 +1,10 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { describe, expect, it } from "vitest";
 import { GeminiClient, type GenerateRequest, type GenerateResult } from "../../src/llm/gemini-client.js";
-import { logger } from "../../src/logger.js";
 import { enqueueAnalyses } from "../../src/queue/enqueue.js";
-import { startWorkerRuntime, type WorkerRuntime } from "../../src/queue/worker-runtime.js";
+import type { WorkerRuntime } from "../../src/queue/worker-runtime.js";
 import { openTestQueue, testConfig } from "../helpers/services.js";
-import { workerTestEnv } from "../helpers/worker-test-env.js";
+import { startEmulatedWorker, waitUntilEnded, workerTestEnv } from "../helpers/worker-test-env.js";
 
 const WINDOW_MS = 4000;
 const LIMIT = 12;
@@ -58,12 +57,7 @@ describe("shared rate limiter, counted at the server", () => {
     const workers: WorkerRuntime[] = [];
     for (let i = 0; i < 2; i++) {
       const client = new ColdStartClient({ apiKey: "test", baseUrl: emulator.url, timeoutMs: 15_000 });
-      workers.push(
-        await startWorkerRuntime(config, logger, {
-          concurrency: 4,
-          llmConnection: { client, endpoint: emulator.url, emulator, close: async () => {} },
-        }),
-      );
+      workers.push(await startEmulatedWorker(config, emulator, { concurrency: 4, client }));
     }
     const { queue, close } = openTestQueue(config);
     const enqueued = await enqueueAnalyses(
@@ -71,11 +65,7 @@ describe("shared rate limiter, counted at the server", () => {
       { tickers: TICKERS, model: "gemini-2.5-flash" },
     );
     const ids = enqueued.map((a) => a.id);
-    for (;;) {
-      const rows = await db.sql`SELECT status FROM stock_analyses WHERE id = ANY(${ids})`;
-      if (rows.every((r) => r.status !== "queued" && r.status !== "running")) break;
-      await sleep(200);
-    }
+    await waitUntilEnded(db.sql, ids, 60_000);
     await close();
     for (const w of workers) await w.close();
 

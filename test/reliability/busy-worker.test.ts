@@ -1,13 +1,11 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { describe, expect, it } from "vitest";
 import { GeminiClient } from "../../src/llm/gemini-client.js";
-import { logger } from "../../src/logger.js";
 import { enqueueAnalyses } from "../../src/queue/enqueue.js";
-import { startWorkerRuntime } from "../../src/queue/worker-runtime.js";
 import { startCli } from "../helpers/cli.js";
 import { expectLedgerMatchesServer } from "../helpers/ledger-assertions.js";
 import { openTestQueue, testConfig } from "../helpers/services.js";
-import { workerTestEnv } from "../helpers/worker-test-env.js";
+import { startEmulatedWorker, waitUntilEnded, workerTestEnv } from "../helpers/worker-test-env.js";
 
 /** Blocks this process' event loop, as a long synchronous computation or a GC pause would. */
 function busy(ms: number): void {
@@ -25,10 +23,7 @@ describe("a worker whose event loop is busy for 2 s at a time, at the default WO
     const config = testConfig({ DATABASE_URL: db.url, QUEUE_PREFIX: prefix });
     expect(config.workerLockMs).toBe(10_000);
     const client = new GeminiClient({ apiKey: "test", baseUrl: emulator.url, timeoutMs: 15_000 });
-    const busyWorker = await startWorkerRuntime(config, logger, {
-      concurrency: 8,
-      llmConnection: { client, endpoint: emulator.url, emulator, close: async () => {} },
-    });
+    const busyWorker = await startEmulatedWorker(config, emulator, { concurrency: 8, client });
     const producer = openTestQueue(config);
     const events = await producer.queueEvents();
     const stalled: string[] = [];
@@ -66,12 +61,7 @@ describe("a worker whose event loop is busy for 2 s at a time, at the default WO
         busy(2_000);
         await sleep(1_500);
       }
-      for (;;) {
-        const [row] = await db.sql`SELECT count(*)::int AS n FROM stock_analyses
-          WHERE id = ANY(${ids}) AND status NOT IN ('queued', 'running')`;
-        if (row?.n === ids.length) break;
-        await sleep(200);
-      }
+      await waitUntilEnded(db.sql, ids, 60_000);
       const rows = await db.sql`SELECT status, runs FROM stock_analyses WHERE id = ANY(${ids})`;
       expect(rows.map((r) => [r.status, r.runs])).toEqual(Array(ids.length).fill(["completed", 1]));
       expect(stalled).toEqual([]);

@@ -1,11 +1,8 @@
-import { setTimeout as sleep } from "node:timers/promises";
 import { describe, expect, it } from "vitest";
-import { GeminiClient } from "../../src/llm/gemini-client.js";
-import { logger } from "../../src/logger.js";
 import { enqueueAnalyses } from "../../src/queue/enqueue.js";
-import { startWorkerRuntime, type WorkerRuntime } from "../../src/queue/worker-runtime.js";
+import type { WorkerRuntime } from "../../src/queue/worker-runtime.js";
 import { openTestQueue, testConfig } from "../helpers/services.js";
-import { workerTestEnv } from "../helpers/worker-test-env.js";
+import { startEmulatedWorker, waitUntilEnded, workerTestEnv } from "../helpers/worker-test-env.js";
 
 const WINDOW_MS = 4000;
 const LIMIT = 12;
@@ -25,26 +22,14 @@ describe("shared rate limiter across workers", () => {
       LLM_RATE_WINDOW_MS: String(WINDOW_MS + 500),
     });
     const workers: WorkerRuntime[] = [];
-    for (let i = 0; i < 3; i++) {
-      const client = new GeminiClient({ apiKey: "test", baseUrl: emulator.url, timeoutMs: 5000 });
-      workers.push(
-        await startWorkerRuntime(config, logger, {
-          concurrency: 4,
-          llmConnection: { client, endpoint: emulator.url, emulator, close: async () => {} },
-        }),
-      );
-    }
+    for (let i = 0; i < 3; i++) workers.push(await startEmulatedWorker(config, emulator, { concurrency: 4 }));
     const { queue, close } = openTestQueue(config);
     const enqueued = await enqueueAnalyses(
       { sql: db.sql, queue },
       { tickers: ["RELIANCE", "TCS", "INFY", "AAPL"], model: "gemini-2.5-flash" },
     );
     const ids = enqueued.map((a) => a.id);
-    for (;;) {
-      const rows = await db.sql`SELECT status FROM stock_analyses WHERE id = ANY(${ids})`;
-      if (rows.every((r) => r.status !== "queued" && r.status !== "running")) break;
-      await sleep(200);
-    }
+    await waitUntilEnded(db.sql, ids, 60_000);
     await close();
     for (const w of workers) await w.close();
 

@@ -3,11 +3,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildApi } from "../../src/api/server.js";
 import type { Config } from "../../src/config/config.js";
 import { type EmulatorHandle, startEmulator } from "../../src/llm/emulator/index.js";
-import { GeminiClient } from "../../src/llm/gemini-client.js";
 import { logger } from "../../src/logger.js";
 import { enqueueAnalyses } from "../../src/queue/enqueue.js";
 import { openQueueBackend } from "../../src/queue/queue-backend.js";
-import { startWorkerRuntime, type WorkerRuntime } from "../../src/queue/worker-runtime.js";
 import type { LlmCallRow } from "../../src/store/calls-repo.js";
 import { runCli } from "../helpers/cli.js";
 import { expectLedgerMatchesServer } from "../helpers/ledger-assertions.js";
@@ -19,6 +17,7 @@ import {
   testConfig,
   uniqueName,
 } from "../helpers/services.js";
+import { startEmulatedWorker, waitUntilEnded as waitForAnalysesToEnd } from "../helpers/worker-test-env.js";
 
 /** The queue on a real Redis Cluster (3 masters, 3 replicas) that this file starts and stops. */
 let cluster: RedisClusterHandle;
@@ -50,24 +49,8 @@ function clusterConfig(tag: string, env: Record<string, string> = {}): Config {
   });
 }
 
-function startWorker(config: Config): Promise<WorkerRuntime> {
-  const client = new GeminiClient({ apiKey: "test", baseUrl: emulator.url, timeoutMs: 5000 });
-  return startWorkerRuntime(config, logger, {
-    concurrency: 10,
-    llmConnection: { client, endpoint: emulator.url, emulator, close: async () => {} },
-  });
-}
-
-async function waitUntilEnded(ids: string[], timeoutMs = 90_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const [row] = await db.sql`SELECT count(*)::int AS n FROM stock_analyses
-      WHERE id = ANY(${ids}) AND status NOT IN ('queued', 'running')`;
-    if (row?.n === ids.length) return;
-    if (Date.now() > deadline) throw new Error(`${ids.length - (row?.n ?? 0)} analyses did not end`);
-    await sleep(200);
-  }
-}
+const startWorker = (config: Config) => startEmulatedWorker(config, emulator, { concurrency: 10 });
+const waitUntilEnded = (ids: string[]) => waitForAnalysesToEnd(db.sql, ids, 90_000);
 
 describe("the queue on a Redis Cluster (redis+cluster://, hash-tagged prefix)", () => {
   it("runs analyses to the end with the ledger equal to what the server billed, the rate limiter on the cluster too", async () => {

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { explainDbError } from "../../cli/cli-errors.js";
+import { withTimeout } from "../../timeout.js";
 import { type ApiDeps, queueCheckName } from "../api-deps.js";
 import { readinessSchema } from "../schemas.js";
 
@@ -8,17 +9,11 @@ const CHECK_TIMEOUT_MS = 2_000;
 
 /** "ok", or one line saying why not; never longer than CHECK_TIMEOUT_MS. */
 async function check(what: () => Promise<unknown>): Promise<string> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${CHECK_TIMEOUT_MS} ms`)), CHECK_TIMEOUT_MS);
-  });
   try {
-    await Promise.race([what(), timeout]);
+    await withTimeout(what(), CHECK_TIMEOUT_MS, () => new Error(`no answer within ${CHECK_TIMEOUT_MS} ms`));
     return "ok";
   } catch (error) {
     return explainDbError(error) ?? (error instanceof Error ? error.message : String(error));
-  } finally {
-    clearTimeout(timer);
   }
 }
 
