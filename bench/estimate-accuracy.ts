@@ -113,6 +113,8 @@ async function main() {
     registry: new TrackerRegistry(),
     leaseMs: 30_000,
     reuseTtlSeconds: 3600,
+    batchSettings: { collectMs: 50, pollMinMs: 20, pollMaxMs: 200 },
+    createTimeoutMs: 5000,
     retryPolicy: { maxAttempts: 3, baseDelayMs: 5, maxDelayMs: 50, rateLimitDelayMs: 5 },
     logger: quiet,
   };

@@ -76,6 +76,8 @@ export async function createWorkerResources(
     registry: new TrackerRegistry(),
     leaseMs: config.workerLockMs,
     reuseTtlSeconds: config.reuse.ttlSeconds,
+    batchSettings: config.batch,
+    createTimeoutMs: config.gemini.timeoutMs,
     retryPolicy: { ...DEFAULT_RETRY_POLICY, maxAttempts: config.gemini.maxAttempts },
     logger,
     async close() {

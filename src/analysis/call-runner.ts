@@ -71,7 +71,7 @@ function asCallError(
  * and each image by Gemini's tile rule. If counting fails, the text's UTF-8 bytes stand in: no
  * tokenizer makes more tokens than bytes, so the reservation still bounds the call.
  */
-async function countInputTokens(
+export async function countInputTokens(
   deps: CallRunnerDeps,
   input: { model: string; prompt: string; content: PromptContent | undefined },
   signal: AbortSignal | undefined,

@@ -1,5 +1,5 @@
 import { picoToUsd, usdToPico } from "../ledger/money.js";
-import { priceCall } from "../ledger/pricing.js";
+import { priceCall, type ServiceTier } from "../ledger/pricing.js";
 import { ZERO_USAGE } from "../ledger/usage.js";
 import type { LlmClient } from "../llm/gemini-client.js";
 import { inlineImageTokens } from "../llm/image-tokens.js";
@@ -31,6 +31,8 @@ export interface StageEstimate {
 export interface AnalysisEstimate {
   ticker: string;
   model: string;
+  /** The rates the costs are at: standard, or the Batch API's (analyze --batch). */
+  serviceTier: ServiceTier;
   /** Which market data the run would read (imported, live, samples), as the run labels it. */
   marketDataSource: string;
   stages: StageEstimate[];
@@ -38,6 +40,8 @@ export interface AnalysisEstimate {
   totalTokensP95: number;
   costUsd: string | null;
   costUsdP95: string | null;
+  /** The same run at the standard rates (set for batch estimates: the difference is what batch saves). */
+  standardCostUsd?: string | null;
 }
 
 /** A stage's answer size: its history's median and p95, or its bounds (the most it may bill) without one. */
@@ -57,14 +61,26 @@ function answerFor(stage: StageDefinition<unknown>, model: string, history: Stag
   return { basis: "bounds" as const, output, output95: output, thinking, thinking95: thinking };
 }
 
-const costOf = (model: string, input: number, output: number, thinking: number) =>
-  priceCall(model, {
-    ...ZERO_USAGE,
-    inputTokens: input,
-    outputTokens: output,
-    thinkingTokens: thinking,
-    totalTokens: input + output,
-  }).costPico;
+const costOf = (
+  model: string,
+  input: number,
+  output: number,
+  thinking: number,
+  tier: ServiceTier = "standard",
+) =>
+  priceCall(
+    model,
+    {
+      ...ZERO_USAGE,
+      inputTokens: input,
+      outputTokens: output,
+      thinkingTokens: thinking,
+      totalTokens: input + output,
+    },
+    new Date(),
+    undefined,
+    tier,
+  ).costPico;
 
 /**
  * Predicts an analysis' tokens and cost without running it, from the inputs the run would
@@ -72,12 +88,14 @@ const costOf = (model: string, input: number, output: number, thinking: number) 
  * the charts by Gemini's tile rule; answers from this model's recent calls of each stage.
  */
 export async function estimateAnalysis(
-  input: { ticker: string; model: string },
+  input: { ticker: string; model: string; serviceTier?: ServiceTier | undefined },
   deps: { llm: LlmClient; prices: PriceProvider; sql: Sql; charts: boolean },
 ): Promise<AnalysisEstimate | null> {
   const inputs = await prepareMarketInputs(deps.prices, input.ticker, { charts: deps.charts });
   if (!inputs) return null;
   const history = await recentStageHistory(deps.sql, input.model);
+  const tier = input.serviceTier ?? "standard";
+  let standardPico: bigint | null = 0n;
   const count = async ({ prompt, parts }: StageInput) => {
     const images = (parts.images ?? []).reduce((sum, image) => sum + inlineImageTokens(image.data), 0);
     const text = await deps.llm.countTokens({
@@ -92,8 +110,10 @@ export async function estimateAnalysis(
     counted: { tokens: number; images: number },
   ): StageEstimate => {
     const answer = answerFor(stage, input.model, history.get(stage.callType));
-    const p50 = costOf(input.model, counted.tokens, answer.output, answer.thinking);
-    const p95 = costOf(input.model, counted.tokens, answer.output95, answer.thinking95);
+    const p50 = costOf(input.model, counted.tokens, answer.output, answer.thinking, tier);
+    const p95 = costOf(input.model, counted.tokens, answer.output95, answer.thinking95, tier);
+    const standard = costOf(input.model, counted.tokens, answer.output, answer.thinking);
+    standardPico = standardPico === null || standard === null ? null : standardPico + standard;
     return {
       callType: stage.callType,
       inputTokens: counted.tokens,
@@ -128,12 +148,14 @@ export async function estimateAnalysis(
   return {
     ticker: input.ticker,
     model: input.model,
+    serviceTier: tier,
     marketDataSource: inputs.marketDataSource,
     stages,
     totalTokens: stages.reduce((sum, s) => sum + s.inputTokens + s.outputTokens, 0),
     totalTokensP95: stages.reduce((sum, s) => sum + s.inputTokens + s.outputTokensP95, 0),
     costUsd: sumCost((s) => s.costUsd),
     costUsdP95: sumCost((s) => s.costUsdP95),
+    ...(tier === "batch" ? { standardCostUsd: standardPico === null ? null : picoToUsd(standardPico) } : {}),
   };
 }
 

@@ -12,9 +12,11 @@ import {
 import type { AnalysisWriter } from "../store/analysis-writer.js";
 import type { RollupFolder } from "../store/rollup-folder.js";
 import { withDbRetry } from "../store/transient.js";
-import { type PipelineDeps, type PipelineHooks, runAnalysis } from "./pipeline.js";
+import type { BatchDeps } from "./batch/batch-deps.js";
+import { runBatchStep } from "./batch/batch-step.js";
+import { type PipelineDeps, type PipelineHooks, type PipelineResult, runAnalysis } from "./pipeline.js";
 
-export interface ExecuteDeps extends PipelineDeps {
+export interface ExecuteDeps extends PipelineDeps, BatchDeps {
   registry: TrackerRegistry;
   /** How long a run's claim on its analysis lasts without renewal. */
   leaseMs: number;
@@ -34,6 +36,17 @@ export class AnalysisBusyError extends Error {
     readonly retryAt: Date,
   ) {
     super(`analysis ${analysisId} is being run elsewhere (lease until ${retryAt.toISOString()})`);
+  }
+}
+
+/** A batch-mode analysis waits for its batch without holding a worker slot: come back at `retryAt`. */
+export class BatchWaitError extends Error {
+  override name = "BatchWaitError";
+  constructor(
+    readonly analysisId: string,
+    readonly retryAt: Date,
+  ) {
+    super(`analysis ${analysisId} waits for its batch until ${retryAt.toISOString()}`);
   }
 }
 
@@ -65,7 +78,13 @@ export async function executeAnalysis(
     return null;
   }
   const { row: claimed } = claim;
-  log.info({ ticker: claimed.ticker, model: claimed.model, run: claimed.runs }, "analysis started");
+  // A batch-mode analysis comes back at every poll of its batch: only its first start is news.
+  const firstStep =
+    !claimed.batch || claimed.started_at === null || Date.now() - claimed.started_at.getTime() < 1000;
+  (firstStep ? log.info.bind(log) : log.debug.bind(log))(
+    { ticker: claimed.ticker, model: claimed.model, run: claimed.runs, batch: claimed.batch },
+    claimed.batch && !firstStep ? "batch analysis step" : "analysis started",
+  );
   let finished = false;
   const heartbeat = setInterval(() => {
     renewAnalysisLease(deps.sql, analysisId, owner, deps.leaseMs)
@@ -77,20 +96,31 @@ export async function executeAnalysis(
     return await deps.registry.withTracker(
       { analysisId, ticker: claimed.ticker, model: claimed.model },
       async (tracker) => {
-        const result = await runAnalysis(
-          tracker,
-          { ...deps, logger: log },
-          {
-            ...hooks,
-            reuseWithinSeconds: claimed.reuse ? deps.reuseTtlSeconds : null,
-            contextCache: claimed.context_cache,
-            firstRun: claimed.runs === 1,
-            limits: {
-              maxTokens: claimed.max_tokens,
-              maxCostPico: claimed.max_cost_usd === null ? null : usdToPico(claimed.max_cost_usd),
-            },
+        const runHooks: PipelineHooks = {
+          ...hooks,
+          reuseWithinSeconds: claimed.reuse ? deps.reuseTtlSeconds : null,
+          contextCache: claimed.context_cache && !claimed.batch,
+          firstRun: claimed.runs === 1,
+          limits: {
+            maxTokens: claimed.max_tokens,
+            maxCostPico: claimed.max_cost_usd === null ? null : usdToPico(claimed.max_cost_usd),
           },
-        );
+        };
+        let result: PipelineResult;
+        if (claimed.batch) {
+          const step = await runBatchStep(
+            tracker,
+            { ...deps, logger: log },
+            {
+              ...runHooks,
+              fallbackSync: claimed.batch_fallback === "sync",
+            },
+          );
+          if ("waitUntil" in step) throw new BatchWaitError(analysisId, step.waitUntil);
+          result = step.result;
+        } else {
+          result = await runAnalysis(tracker, { ...deps, logger: log }, runHooks);
+        }
         // The writer retries connection faults itself, like every ledger write.
         const row = await deps.analysisWriter.finalize({
           id: analysisId,
@@ -122,7 +152,8 @@ export async function executeAnalysis(
       },
     );
   } catch (error) {
-    // Interrupted or failed before finalizing: let the next run start without waiting out the lease.
+    // Interrupted, failed, or waiting for a batch before finalizing: let the next run start
+    // without waiting out the lease.
     await releaseAnalysisLease(deps.sql, analysisId, owner).catch(() => undefined);
     throw error;
   } finally {

@@ -5,6 +5,7 @@ import { LlmCallError } from "../llm/errors.js";
 import type { PriceProvider } from "../market/types.js";
 import type { AnalysisStatus } from "../store/analyses-repo.js";
 import { findReusableAnswer, type LlmCallRow, listCalls, recordFromRow } from "../store/calls-repo.js";
+import { BATCH_PENDING, type BatchStageOutcome, type BatchStageRunner } from "./batch/batch-stage-runner.js";
 import { type CallRunnerDeps, runStageCall, type StageOutcome } from "./call-runner.js";
 import {
   CACHE_CREATE_CALL,
@@ -46,6 +47,8 @@ export interface PipelineHooks {
   contextCache?: boolean;
   /** The analysis' first run: no earlier run can have stored calls, so there is nothing to resume. */
   firstRun?: boolean;
+  /** Batch mode: stages are queued for Gemini's Batch API instead of called (src/analysis/batch/). */
+  batch?: BatchStageRunner | undefined;
 }
 
 export interface PipelineResult {
@@ -55,6 +58,8 @@ export interface PipelineResult {
   decision: FinalDecision | null;
   error: string | null;
   marketDataSource: string | null;
+  /** Batch mode: stages were queued for a batch; the analysis goes on once their answers are in. */
+  pending?: boolean;
 }
 
 /** Thrown when shutdown cancels the analysis mid-way: the job is left to be resumed, not finalized. */
@@ -66,6 +71,8 @@ export class AnalysisInterruptedError extends Error {
 interface StoredStage {
   attempts: number;
   successText: string | null;
+  /** The row of the latest attempt. */
+  last: LlmCallRow | null;
 }
 
 /**
@@ -77,8 +84,9 @@ async function resumeFromStore(tracker: TokenTracker, deps: PipelineDeps): Promi
   const stored = new Map<string, StoredStage>();
   for (const row of rows) {
     tracker.recordCall(recordFromRow(row));
-    const entry = stored.get(row.call_type) ?? { attempts: 0, successText: null };
+    const entry = stored.get(row.call_type) ?? { attempts: 0, successText: null, last: null };
     entry.attempts = Math.max(entry.attempts, row.attempt);
+    if (!entry.last || row.attempt > entry.last.attempt) entry.last = row;
     if (row.status === "success" && row.output !== null) entry.successText = row.output;
     stored.set(row.call_type, entry);
   }
@@ -101,7 +109,7 @@ async function runOrReuse<Output>(
   stage: StageDefinition<Output>,
   { parts, prompt, inputHash }: StageInput,
   run: RunContext,
-): Promise<StageOutcome<Output>> {
+): Promise<BatchStageOutcome<Output>> {
   const { tracker, deps, hooks } = run;
   const previous = run.stored.get(stage.callType);
   if (previous?.successText != null) {
@@ -118,21 +126,22 @@ async function runOrReuse<Output>(
   }
   await hooks.onStage?.(stage.callType, "running");
   const cache = await sharedContextCache(run, parts.prefix);
-  const outcome = await runStageCall(
-    {
-      tracker,
-      stage,
-      prompt,
-      content: { prefix: parts.prefix, images: parts.images ?? [], suffix: parts.suffix },
-      contextCache: cache?.cache ?? null,
-      inputHash,
-      previousAttempts: previous?.attempts ?? 0,
-      signal: hooks.signal,
-      guard: run.guard,
-    },
-    deps,
-  );
+  const stageCall = {
+    tracker,
+    stage,
+    prompt,
+    content: { prefix: parts.prefix, images: parts.images ?? [], suffix: parts.suffix },
+    contextCache: cache?.cache ?? null,
+    inputHash,
+    previousAttempts: previous?.attempts ?? 0,
+    signal: hooks.signal,
+    guard: run.guard,
+  };
+  const outcome = hooks.batch
+    ? await hooks.batch.run(stageCall, deps, previous?.last ?? null)
+    : await runStageCall(stageCall, deps);
   if (hooks.signal?.aborted) throw new AnalysisInterruptedError("analysis interrupted by shutdown");
+  if (outcome === BATCH_PENDING) return outcome;
   await hooks.onStage?.(stage.callType, outcome.ok ? "done" : "failed");
   return outcome;
 }
@@ -262,19 +271,29 @@ export async function runAnalysis(
   };
 
   try {
-    const stageOutcomes = await Promise.all(
+    const asked = await Promise.all(
       ANALYSIS_STAGES.map(async (stage) => ({
         callType: stage.callType,
         outcome: await runOrReuse(stage, marketStageInput(inputs, tracker.model, stage), run),
       })),
     );
+    const pending = {
+      status: "running",
+      decision: null,
+      error: null,
+      marketDataSource,
+      dataHash,
+      pending: true,
+    } as const;
+    if (asked.some((s) => s.outcome === BATCH_PENDING)) return pending;
+    const stageOutcomes = asked as { callType: string; outcome: StageOutcome<string> }[];
     const results = stageOutcomes.map(({ callType, outcome }) => ({
       callType,
       text: outcome.ok ? outcome.text : null,
     }));
     // Under a cap that left no stage answered, a decision would weigh nothing: do not pay for it.
     const capped = stageOutcomes.find((s) => !s.outcome.ok && s.outcome.error.type === "budget_exceeded");
-    const final: StageOutcome<FinalDecision> =
+    const final: BatchStageOutcome<FinalDecision> =
       capped && !capped.outcome.ok && stageOutcomes.every((s) => !s.outcome.ok)
         ? { ok: false, error: capped.outcome.error, attempts: 0 }
         : await runOrReuse(
@@ -286,6 +305,7 @@ export async function runAnalysis(
             ),
             run,
           );
+    if (final === BATCH_PENDING) return pending;
     return { ...conclude(stageOutcomes, final, marketDataSource), dataHash };
   } finally {
     const open = await run.contextCache;

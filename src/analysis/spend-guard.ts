@@ -33,6 +33,16 @@ export interface DailyGuard {
 
 const n = (value: number) => value.toLocaleString("en-US");
 
+export interface ReserveOptions {
+  /** How long the daily reservation holds if never released (default the guard's ttlMs). */
+  dailyTtlMs?: number;
+  /**
+   * release() gives back only this run's hold: the daily reservation stays until its call's row
+   * is written by someone else (a batch request's, when its batch is ingested) or it lapses.
+   */
+  keepDaily?: boolean;
+}
+
 const NOTHING_HELD = { tokens: 0, costPico: 0n };
 
 /** What a call would send: its prompt's counted tokens, and the bounds its stage gives it. */
@@ -115,6 +125,7 @@ export class SpendGuard {
     call: { callType: string; attempt: number },
     shape: CallShape,
     signal?: AbortSignal,
+    options: ReserveOptions = {},
   ): Promise<CallReservation | string> {
     let sized: SizedCall;
     for (;;) {
@@ -141,7 +152,7 @@ export class SpendGuard {
     let dailyId: string | null = null;
     if (this.#daily) {
       try {
-        const answer = await this.#reserveDaily(call, worst, signal);
+        const answer = await this.#reserveDaily(call, worst, signal, options.dailyTtlMs);
         if (typeof answer === "string") {
           this.#hold(worst, -1);
           return answer;
@@ -161,7 +172,7 @@ export class SpendGuard {
         released = true;
         this.#hold(worst, -1);
         this.#wakeWaiters();
-        if (dailyId === null || !this.#daily) return;
+        if (dailyId === null || !this.#daily || options.keepDaily) return;
         // Left in place, it only lapses at its expiry: room held a little too long, never too little.
         await releaseDailySpend(this.#daily.sql, dailyId).catch((err: unknown) =>
           this.logger.warn({ err, callType: call.callType }, "could not release a daily budget reservation"),
@@ -175,8 +186,10 @@ export class SpendGuard {
     call: { callType: string; attempt: number },
     worst: WorstCase,
     signal: AbortSignal | undefined,
+    ttlOverrideMs: number | undefined,
   ): Promise<{ id: string } | string> {
-    const { sql, budget, ttlMs } = this.#daily as DailyGuard;
+    const { sql, budget } = this.#daily as DailyGuard;
+    const ttlMs = ttlOverrideMs ?? (this.#daily as DailyGuard).ttlMs;
     for (;;) {
       const answer = await reserveDailySpend(
         sql,

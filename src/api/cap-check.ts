@@ -19,6 +19,7 @@ export class CapCheck {
     model: string;
     maxTokens?: number | undefined;
     maxCostUsd?: string | undefined;
+    batch?: boolean | undefined;
   }): Promise<void> {
     const { config, sql, logger } = this.deps;
     this.#llm ??= connectLlm(config, logger.child({}, { level: "warn" }));
@@ -26,7 +27,7 @@ export class CapCheck {
     const prices = createPriceProvider({ sql, logger, market: config.market });
     for (const ticker of request.tickers) {
       const estimate = await estimateAnalysis(
-        { ticker, model: request.model },
+        { ticker, model: request.model, serviceTier: request.batch ? "batch" : "standard" },
         { llm: llm.client, prices, sql, charts: config.charts },
       );
       if (!estimate) continue; // the run reports "no market data" itself

@@ -134,6 +134,15 @@ export const enqueueBodySchema = z.strictObject({
   context_cache: flagParam.describe(
     "put the stages' shared prompt prefix in an explicit Gemini context cache (as --context-cache); default false",
   ),
+  batch: flagParam.describe(
+    "run through Gemini's Batch API at half price, answers within 24 h (as --batch); default false",
+  ),
+  batch_fallback: z
+    .enum(["none", "sync"], { error: "must be sync or none" })
+    .optional()
+    .describe(
+      "batch requests that fail, expire or are cancelled: sync asks again at the standard price, none fails the stage (as --batch-fallback); default none",
+    ),
   allow_partial: flagParam.describe(
     "run the stages that fit when the whole analysis cannot fit under max_tokens/max_cost_usd " +
       "(as --allow-partial); default false",

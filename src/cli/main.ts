@@ -64,6 +64,11 @@ function buildProgram(): Command {
     .option("--reuse", "reuse stage answers of identical recent inputs (default REUSE_BY_DEFAULT)")
     .option("--no-reuse", "always ask the model")
     .option("--context-cache", "put the stages' shared prompt prefix in an explicit Gemini context cache")
+    .option("--batch", "run through Gemini's Batch API at half price (answers within 24 h; usually minutes)")
+    .option(
+      "--batch-fallback <mode>",
+      "batch requests that fail or expire: sync (ask again at the standard price) or none (default: the stage fails)",
+    )
     .option("--max-tokens <n>", "stop spending on this analysis after n tokens")
     .option("--max-cost <usd>", "stop spending on this analysis after this many USD")
     .option(
@@ -149,6 +154,9 @@ function buildProgram(): Command {
     .command("emulator")
     .description("serve the built-in Gemini REST emulator")
     .option("--port <port>", "port (default 8787)")
+    .option("--batch-delay-ms <ms>", "how long a batch stays pending/running before it ends")
+    .option("--batch-expiry-ms <ms>", "a batch not done this long after creation ends EXPIRED")
+    .option("--batch-outcome <outcome>", "how batches end: succeeded, failed, expired, cancelled")
     .action(async (options) => (await import("./commands/emulator.js")).emulatorCommand(ctx, options));
   program
     .command("import-prices")

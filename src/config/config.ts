@@ -106,6 +106,13 @@ const envSchema = z.object({
   // How charts reach Gemini: uploaded once per process through the Files API and referenced by
   // uri ("files"), or inline base64 in every call ("inline"). Both are billed the same tokens.
   CHART_TRANSPORT: oneOf(["files", "inline"]).default("files"),
+  // Batch mode: how long requests gather before a batch is sent, and how often a pending batch
+  // is polled (from the first interval, doubling up to the last).
+  BATCH_COLLECT_MS: wholeNumber(0, 3_600_000, "milliseconds").default(3_000),
+  BATCH_POLL_MIN_MS: wholeNumber(10, 3_600_000, "milliseconds").default(5_000),
+  BATCH_POLL_MAX_MS: wholeNumber(10, 86_400_000, "milliseconds").default(300_000),
+  // How long the built-in emulator takes to finish a batch.
+  EMULATOR_BATCH_DELAY_MS: wholeNumber(0, 86_400_000, "milliseconds").default(2_000),
   EMULATOR_LATENCY_MS: wholeNumber(0, 60_000, "milliseconds").default(0),
   EMULATOR_FAULTS: z.string().optional(),
   // Where analyses get prices: "sample" (imported CSV, then the shipped samples) or "live"
@@ -126,6 +133,15 @@ const envSchema = z.object({
     .regex(/^[\x21-\x7e]{16,256}$/, "must be 16-256 printable characters without spaces")
     .optional(),
 });
+
+/** Batch mode's timing (BATCH_* env vars). */
+export interface BatchSettings {
+  /** How long a request waits for others before its batch is sent. */
+  collectMs: number;
+  /** First poll interval of a pending batch; doubles up to pollMaxMs. */
+  pollMinMs: number;
+  pollMaxMs: number;
+}
 
 export interface MarketDataConfig {
   /** "live" adds Yahoo Finance between imported prices and the shipped samples. */
@@ -174,7 +190,8 @@ export type Config = {
   reuse: { ttlSeconds: number; byDefault: boolean };
   budget: DailyBudget;
   recoveryIntervalMs: number;
-  emulator: { latencyMs: number; faults: string | undefined };
+  batch: BatchSettings;
+  emulator: { latencyMs: number; faults: string | undefined; batchDelayMs: number };
   /** Price source settings; optional so hand-built configs (tests) can leave it out: "sample". */
   market?: MarketDataConfig;
   /** Required as `Authorization: Bearer` on the API's write endpoints when set. */
@@ -250,7 +267,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       whenExceeded: e.DAILY_BUDGET_EXCEEDED,
     },
     recoveryIntervalMs: e.RECOVERY_INTERVAL_MS,
-    emulator: { latencyMs: e.EMULATOR_LATENCY_MS, faults: e.EMULATOR_FAULTS },
+    batch: {
+      collectMs: e.BATCH_COLLECT_MS,
+      pollMinMs: e.BATCH_POLL_MIN_MS,
+      pollMaxMs: Math.max(e.BATCH_POLL_MAX_MS, e.BATCH_POLL_MIN_MS),
+    },
+    emulator: {
+      latencyMs: e.EMULATOR_LATENCY_MS,
+      faults: e.EMULATOR_FAULTS,
+      batchDelayMs: e.EMULATOR_BATCH_DELAY_MS,
+    },
     market: {
       source: e.MARKET_DATA,
       cacheTtlMs: e.MARKET_DATA_TTL_MINUTES * 60_000,

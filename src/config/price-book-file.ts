@@ -33,6 +33,8 @@ import { UsageError } from "./config.js";
  * shipped book, and a version that has priced calls should never change its rates.
  * A model entry replaces the whole price of that model, so overriding a model that has
  * long-context rates must give them too (no tier silently falls back to the standard rate).
+ * `batch` (and `batchLongContext`) give Batch API rates; without them a batch call is priced
+ * at half the entry's input and output rates and its cache rate, Google's batch rule.
  */
 
 /** A bad PRICE_BOOK_FILE: one line naming the file and the entry; exit 2 like any bad env. */
@@ -86,9 +88,14 @@ const modelEntry = z
       .int({ error: "expected a whole number of prompt tokens" })
       .min(1, { error: "expected a whole number of prompt tokens" })
       .optional(),
+    batch: rateCard.optional(),
+    batchLongContext: rateCard.optional(),
   })
   .refine((entry) => (entry.longContext === undefined) === (entry.longContextThreshold === undefined), {
     error: "longContext and longContextThreshold go together",
+  })
+  .refine((entry) => entry.batchLongContext === undefined || entry.longContext !== undefined, {
+    error: "batchLongContext needs longContext",
   });
 
 const DATE = /^(\d{4})-(\d{2})-(\d{2})(T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2}))?$/;
@@ -147,12 +154,15 @@ function entryPath(path: readonly PropertyKey[]): string {
 
 function toTable(entry: FileVersion): PriceTable {
   const models: Record<string, ModelPrice> = {};
-  for (const [name, { input, output, cachedInput, longContext, longContextThreshold }] of Object.entries(
-    entry.models,
-  )) {
+  for (const [
+    name,
+    { input, output, cachedInput, longContext, longContextThreshold, batch, batchLongContext },
+  ] of Object.entries(entry.models)) {
     models[name] = {
       standard: { input, output, cachedInput },
       ...(longContext && longContextThreshold !== undefined ? { longContext, longContextThreshold } : {}),
+      ...(batch ? { batch } : {}),
+      ...(batchLongContext ? { batchLongContext } : {}),
     };
   }
   return { version: entry.version, effectiveFrom: entry.effectiveFrom, models };

@@ -1,4 +1,4 @@
-import type { CallCost } from "./pricing.js";
+import type { CallCost, ServiceTier } from "./pricing.js";
 import type { TokenUsage } from "./usage.js";
 
 export const CALL_TYPES = [
@@ -34,6 +34,8 @@ export interface CallRecord {
   inputHash: string | null;
   /** The worst case reserved before it was sent (null: no cap applied); billed past it is an overshoot. */
   reservedTokens?: number | null;
+  /** Served interactively (default) or through the Batch API, at the batch rates. */
+  serviceTier?: ServiceTier;
 }
 
 /** A stage answered from an earlier analysis' identical call instead of a new, billed one. */

@@ -17,6 +17,10 @@ export interface ModelPrice {
   /** Rates when the prompt exceeds `longContextThreshold` tokens. */
   longContext?: RateCard;
   longContextThreshold?: number;
+  /** Batch API rates (Gemini bills batch requests at half the standard input and output rates). */
+  batch?: RateCard;
+  /** Batch rates above `longContextThreshold`. */
+  batchLongContext?: RateCard;
 }
 
 /** One version of the price list: the models whose rates it sets from `effectiveFrom` on. */
@@ -166,7 +170,9 @@ export function checkPriceBook(book: PriceBook): string[] {
     if (versions.has(table.version)) problems.push(`${table.version}: duplicate version`);
     versions.add(table.version);
     for (const [model, price] of Object.entries(table.models)) {
-      const cards = [price.standard, ...(price.longContext ? [price.longContext] : [])];
+      const cards = [price.standard, price.longContext, price.batch, price.batchLongContext].filter(
+        (card): card is RateCard => card !== undefined,
+      );
       for (const card of cards) {
         for (const value of [card.input, card.output, card.cachedInput]) {
           if (!rate.test(value)) problems.push(`${table.version} ${model}: rate ${value} needs ≤ 6 decimals`);
@@ -174,6 +180,9 @@ export function checkPriceBook(book: PriceBook): string[] {
       }
       if ((price.longContext === undefined) !== (price.longContextThreshold === undefined)) {
         problems.push(`${table.version} ${model}: longContext and longContextThreshold go together`);
+      }
+      if (price.batchLongContext !== undefined && price.longContext === undefined) {
+        problems.push(`${table.version} ${model}: batchLongContext needs longContext`);
       }
     }
   }

@@ -32,6 +32,7 @@ export async function connectLlm(config: Config, logger: Logger): Promise<LlmCon
   }
   const emulator = await startEmulator({
     latencyMs: config.emulator.latencyMs,
+    batchDelayMs: config.emulator.batchDelayMs,
     faults: config.emulator.faults ? parseFaultSpec(config.emulator.faults) : [],
   });
   logger.info({ endpoint: emulator.url }, "no GEMINI_API_KEY: using the built-in Gemini emulator");

@@ -14,6 +14,9 @@ export const LLM_ERROR_TYPES = [
   "malformed_output",
   "network",
   "interrupted",
+  // A batch request that never got an answer: its batch expired, or was cancelled.
+  "batch_expired",
+  "batch_cancelled",
   // Not from the provider: the analysis reached its token or cost limit, so the call was not made.
   "budget_exceeded",
 ] as const;
@@ -96,14 +99,22 @@ function providerMessage(error: HttpError): string {
 
 function fromHttpStatus(error: HttpError): LlmCallError {
   const status = error.status ?? 0;
-  const message = `HTTP ${status}: ${providerMessage(error)}`;
+  return llmErrorForStatus(status, `HTTP ${status}: ${providerMessage(error)}`, error.errorDetails);
+}
+
+/** The ledger's error type for an HTTP status (and the error's google.rpc details). */
+export function llmErrorForStatus(
+  status: number,
+  message: string,
+  errorDetails?: readonly ({ reason?: unknown } & Record<string, unknown>)[] | undefined,
+): LlmCallError {
   if (status === 429) {
     return new LlmCallError("rate_limited", message, {
-      retryAfterMs: retryDelayFromDetails(error.errorDetails),
+      retryAfterMs: retryDelayFromDetails(errorDetails),
     });
   }
   // Gemini answers a bad key with 400 INVALID_ARGUMENT whose ErrorInfo says API_KEY_INVALID.
-  const badKey = error.errorDetails?.some((detail) => detail?.reason === "API_KEY_INVALID") ?? false;
+  const badKey = errorDetails?.some((detail) => detail?.reason === "API_KEY_INVALID") ?? false;
   if (status === 401 || status === 403 || badKey) return new LlmCallError("auth", message);
   if (status === 408) return new LlmCallError("timeout", message);
   if (status >= 500) return new LlmCallError("server_error", message);
@@ -151,4 +162,27 @@ export function mapSdkError(error: unknown, context: { timedOut: boolean; timeou
     "network",
     `${message.replace(/^\[GoogleGenerativeAI Error\]:\s*/, "")}${detail ? ` (${detail})` : ""}`,
   );
+}
+
+/** google.rpc.Code → the HTTP status Google maps it to (an inline batch response carries the code). */
+const HTTP_OF_GRPC: Record<number, number> = {
+  1: 499,
+  2: 500,
+  3: 400,
+  4: 504,
+  5: 404,
+  7: 403,
+  8: 429,
+  9: 400,
+  10: 409,
+  13: 500,
+  14: 503,
+  16: 401,
+};
+
+/** A batch's per-request error (google.rpc.Status) as the ledger's typed error. */
+export function llmErrorForRpcStatus(status: { code?: number; message?: string } | undefined): LlmCallError {
+  const code = status?.code ?? 2;
+  const http = HTTP_OF_GRPC[code] ?? 500;
+  return llmErrorForStatus(http, `batch request failed (code ${code}): ${status?.message ?? "no message"}`);
 }

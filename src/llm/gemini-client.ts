@@ -9,6 +9,7 @@ import { GoogleAICacheManager, GoogleAIFileManager, type RequestOptions } from "
 import { type Logger, logger as processLogger } from "../logger.js";
 import { withTimeout } from "../timeout.js";
 import { isMissingFileError, LlmCallError, mapSdkError } from "./errors.js";
+import { GeminiBatches } from "./gemini-batches.js";
 import { answerText, type RawResponse, rejectBlocked } from "./gemini-response.js";
 import { ImageUploads, type UploadedFile, type UploadedImage, type UploadTuning } from "./image-uploads.js";
 
@@ -132,8 +133,12 @@ export interface CountRequest {
   signal?: AbortSignal;
 }
 
+/** Gemini Batch Mode (src/llm/gemini-batches.ts). */
+export type BatchApi = Pick<GeminiBatches, "create" | "get" | "findByDisplayName" | "cancel">;
+
 export interface LlmClient {
   generate(request: GenerateRequest): Promise<GenerateResult>;
+  readonly batches: BatchApi;
   /** Prompt tokens as the provider counts them (free on Gemini; used for preflight estimates). */
   countTokens(request: CountRequest): Promise<number>;
   createContextCache(request: CreateCacheRequest): Promise<ContextCache>;
@@ -167,6 +172,19 @@ function promptParts(request: GenerateRequest, prefixCached: boolean, files: Sen
   }
   if (content.suffix) parts.push({ text: content.suffix });
   return parts.length > 0 ? parts : [{ text: "" }];
+}
+
+/**
+ * The GenerateContentRequest a batch carries for `request`: the same system instruction, parts
+ * and generationConfig as the live call, images inline (uploaded files may expire before a
+ * batch runs) and no context cache.
+ */
+export function batchRequestBody(request: GenerateRequest): Record<string, unknown> {
+  return {
+    systemInstruction: { parts: [{ text: request.systemInstruction }] },
+    contents: [{ role: "user", parts: promptParts(request, false, NO_FILES) }],
+    generationConfig: generationConfig(request),
+  };
 }
 
 /** The controllers of the calls in flight under each caller signal (see followAbort). */
@@ -211,6 +229,7 @@ export class GeminiClient implements LlmClient {
   /** Null with the inline transport. */
   readonly #uploads: ImageUploads | null;
   #caches: GoogleAICacheManager | undefined;
+  readonly batches: BatchApi;
 
   constructor(options: GeminiClientOptions) {
     this.#sdk = new GoogleGenerativeAI(options.apiKey);
@@ -218,6 +237,11 @@ export class GeminiClient implements LlmClient {
     // A trailing slash would make the SDK build "//v1beta/..." URLs.
     this.#baseUrl = options.baseUrl?.replace(/\/+$/, "");
     this.#timeoutMs = options.timeoutMs;
+    this.batches = new GeminiBatches({
+      apiKey: this.#apiKey,
+      baseUrl: this.#baseUrl,
+      timeoutMs: this.#timeoutMs,
+    });
     this.#logger = (options.logger ?? processLogger).child({ component: "gemini-client" });
     this.#uploads =
       (options.chartTransport ?? "files") === "files"

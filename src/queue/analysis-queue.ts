@@ -28,3 +28,17 @@ export async function addAnalysisJob(
     ...(options.delayMs ? { delay: options.delayMs } : {}),
   });
 }
+
+/**
+ * Runs the waiting (delayed) jobs of these analyses now: their batch answers are in. A job
+ * that is not delayed (running, or already woken) is left as it is; one that cannot be
+ * promoted runs at its own time anyway.
+ */
+export async function wakeAnalysisJobs(queue: AnalysisQueue, analysisIds: readonly string[]): Promise<void> {
+  await Promise.all(
+    analysisIds.map(async (id) => {
+      const job = await queue.getJob(id);
+      if (job && (await job.isDelayed())) await job.promote().catch(() => undefined);
+    }),
+  );
+}

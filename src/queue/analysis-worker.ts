@@ -6,7 +6,12 @@ import {
   hasDailyBudget,
   noteBudgetCrossings,
 } from "../analysis/daily-budget.js";
-import { AnalysisBusyError, type ExecuteDeps, executeAnalysis } from "../analysis/execute-analysis.js";
+import {
+  AnalysisBusyError,
+  BatchWaitError,
+  type ExecuteDeps,
+  executeAnalysis,
+} from "../analysis/execute-analysis.js";
 import { failAnalysisFromStore } from "../analysis/fail-analysis.js";
 import type { StageState } from "../analysis/pipeline.js";
 import type { DailyBudget } from "../config/config.js";
@@ -105,8 +110,14 @@ function deferWhenAsked(
     try {
       return await processor(job, token);
     } catch (error) {
-      if (!(error instanceof AnalysisBusyError || error instanceof DeferJob)) throw error;
-      await job.moveToDelayed(Math.max(error.retryAt.getTime(), Date.now()) + 250, token);
+      if (
+        !(error instanceof AnalysisBusyError || error instanceof DeferJob || error instanceof BatchWaitError)
+      ) {
+        throw error;
+      }
+      // A batch wait is exact (the job is also woken when its batch is in); the others add slack.
+      const slack = error instanceof BatchWaitError ? 0 : 250;
+      await job.moveToDelayed(Math.max(error.retryAt.getTime(), Date.now()) + slack, token);
       throw new DelayedError();
     }
   };

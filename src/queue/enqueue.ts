@@ -25,6 +25,10 @@ export interface EnqueueRequest {
    * instead of refusing it up front.
    */
   allowPartial?: boolean | undefined;
+  /** Run through Gemini's Batch API at the batch rates (src/analysis/batch/). */
+  batch?: boolean | undefined;
+  /** Batch requests that fail, expire or are cancelled are asked again synchronously ("sync"), or fail ("none"). */
+  batchFallback?: "none" | "sync" | undefined;
 }
 
 export interface EnqueuedAnalysis {
@@ -33,6 +37,30 @@ export interface EnqueuedAnalysis {
   /** False when the id already existed: nothing new was queued. */
   created: boolean;
   status: string;
+}
+
+/**
+ * Why batch options do not go together, named as the caller knows them (CLI flags or API
+ * fields), or null. An explicit context cache may lapse before a batch runs, so the two are
+ * not combined (implicit caching still applies to batch requests).
+ */
+export function batchOptionsRefusal(
+  options: {
+    batch?: boolean | undefined;
+    batchFallback?: string | undefined;
+    contextCache?: boolean | undefined;
+  },
+  names: { batch: string; batchFallback: string; contextCache: string },
+): string | null {
+  if (options.batchFallback !== undefined && !["none", "sync"].includes(options.batchFallback)) {
+    return `${names.batchFallback} must be sync or none, not ${JSON.stringify(options.batchFallback.slice(0, 40))}`;
+  }
+  if (options.batchFallback !== undefined && !options.batch)
+    return `${names.batchFallback} needs ${names.batch}`;
+  if (options.batch && options.contextCache) {
+    return `${names.contextCache} cannot be combined with ${names.batch}: a cache may lapse before the batch runs`;
+  }
+  return null;
 }
 
 /** Time-sortable, URL-safe, never all digits: "an_" + base36 time + random. */
@@ -65,6 +93,8 @@ export async function enqueueAnalyses(
       maxCostUsd: request.maxCostUsd ?? null,
       reuse: request.reuse ?? false,
       contextCache: request.contextCache ?? false,
+      batch: request.batch ?? false,
+      batchFallback: request.batchFallback ?? "none",
     });
     if (!created && row.ticker !== ticker) {
       throw new UsageError(`analysis id ${id} already exists for ticker ${row.ticker}`);

@@ -8,8 +8,9 @@ import type { Sql } from "../store/database.js";
 import { migrate } from "../store/migrate.js";
 import { ensureCallPartitions } from "../store/partitions-repo.js";
 import { syncCacheRates } from "../store/savings-repo.js";
+import { type AnalysisQueue, wakeAnalysisJobs } from "./analysis-queue.js";
 import { createAnalysisWorker } from "./analysis-worker.js";
-import { openQueueBackend, type QueueBackend } from "./queue-backend.js";
+import { openQueueBackend } from "./queue-backend.js";
 import { recoverOrphanedAnalyses } from "./recovery.js";
 
 export interface WorkerRuntime {
@@ -37,14 +38,18 @@ export async function startWorkerRuntime(
   }
   const backend = openQueueBackend(config);
   const concurrency = options.concurrency ?? config.workerConcurrency;
-  const { worker, close } = createAnalysisWorker(resources, {
+  // One producer-side queue for the orphan sweep and for waking analyses whose batch is in.
+  const queue = backend.queue("worker");
+  queue.on("error", () => {}); // the worker reports queue trouble itself
+  const deps = { ...resources, wakeAnalyses: (ids: string[]) => wakeAnalysisJobs(queue, ids) };
+  const { worker, close } = createAnalysisWorker(deps, {
     backend,
     concurrency,
     lockMs: config.workerLockMs,
     budget: config.budget,
   });
   await worker.waitUntilReady();
-  const recovery = startRecoveryLoop(config, backend, resources, logger);
+  const recovery = startRecoveryLoop(config, queue, resources, logger);
   const unwatchTrackers = watchTrackerRegistry(resources.registry);
   const unwatchMarketInputs = watchMarketInputsCache(resources.marketInputs);
   logger.info(
@@ -63,6 +68,7 @@ export async function startWorkerRuntime(
       unwatchTrackers();
       unwatchMarketInputs();
       await close(drainMs);
+      await queue.close();
       await resources.callWriter.drain();
       await resources.analysisWriter.drain();
       await backend.close();
@@ -73,14 +79,7 @@ export async function startWorkerRuntime(
 }
 
 /** Runs the orphan sweep at start and then every RECOVERY_INTERVAL_MS. */
-function startRecoveryLoop(
-  config: Config,
-  backend: QueueBackend,
-  resources: WorkerResources,
-  logger: Logger,
-) {
-  const queue = backend.queue("worker");
-  queue.on("error", () => {}); // the worker reports queue trouble itself
+function startRecoveryLoop(config: Config, queue: AnalysisQueue, resources: WorkerResources, logger: Logger) {
   let running: Promise<unknown> = Promise.resolve();
   const sweep = () => {
     // Finalizes fold their own analyses; this catches any a crashed worker left pending.
@@ -100,7 +99,6 @@ function startRecoveryLoop(
     async stop() {
       clearInterval(timer);
       await running;
-      await queue.close();
     },
   };
 }

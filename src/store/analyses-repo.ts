@@ -51,6 +51,8 @@ export interface AnalysisRow {
   data_hash: string | null;
   context_cache: boolean;
   max_cost_usd: string | null;
+  batch: boolean;
+  batch_fallback: "none" | "sync";
 }
 
 type Db = Sql | TransactionSql;
@@ -66,12 +68,16 @@ export async function insertQueuedAnalysis(
     maxCostUsd?: string | null;
     reuse?: boolean;
     contextCache?: boolean;
+    batch?: boolean;
+    batchFallback?: "none" | "sync";
   },
 ): Promise<{ created: boolean; row: AnalysisRow }> {
   const [inserted] = await sql<AnalysisRow[]>`
-    INSERT INTO stock_analyses (id, ticker, model, status, max_tokens, max_cost_usd, reuse, context_cache)
+    INSERT INTO stock_analyses
+      (id, ticker, model, status, max_tokens, max_cost_usd, reuse, context_cache, batch, batch_fallback)
     VALUES (${input.id}, ${input.ticker}, ${input.model}, 'queued', ${input.maxTokens ?? null},
-            ${input.maxCostUsd ?? null}, ${input.reuse ?? false}, ${input.contextCache ?? false})
+            ${input.maxCostUsd ?? null}, ${input.reuse ?? false}, ${input.contextCache ?? false},
+            ${input.batch ?? false}, ${input.batchFallback ?? "none"})
     ON CONFLICT (id) DO NOTHING
     RETURNING *`;
   if (inserted) return { created: true, row: inserted };
@@ -107,7 +113,10 @@ export async function claimAnalysisRuns(
   const ordered = [...requests].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   const rows = await sql<AnalysisRow[]>`
     UPDATE stock_analyses s
-    SET status = 'running', started_at = COALESCE(s.started_at, now()), runs = s.runs + 1,
+    -- A batch-mode analysis comes back once per phase after releasing its lease: that is one
+    -- run going on, not a restart, so only a run after a crash or a lost lease counts.
+    SET status = 'running', started_at = COALESCE(s.started_at, now()),
+        runs = s.runs + CASE WHEN s.batch AND s.status = 'running' AND s.lease_owner IS NULL THEN 0 ELSE 1 END,
         lease_owner = c.owner, lease_expires_at = now() + c.lease_ms * interval '1 millisecond'
     FROM unnest(${ordered.map((r) => r.id)}::text[], ${ordered.map((r) => r.owner)}::text[],
                 ${ordered.map((r) => r.leaseMs)}::int[]) AS c (id, owner, lease_ms)

@@ -1,6 +1,6 @@
 import type { CallRecord, CallStatus } from "../ledger/call-record.js";
 import { picoToUsd, usdToPico } from "../ledger/money.js";
-import type { PriceTier } from "../ledger/pricing.js";
+import type { PriceTier, ServiceTier } from "../ledger/pricing.js";
 import type { UsageSource } from "../ledger/usage.js";
 import type { Sql, TransactionSql } from "./database.js";
 import { jsonRecordset, type RecordsetColumns } from "./json-recordset.js";
@@ -32,6 +32,7 @@ export interface LlmCallRow {
   output: string | null;
   input_hash: string | null;
   reserved_tokens: number | null;
+  service_tier: ServiceTier;
 }
 
 export function callRowFromRecord(analysisId: string, call: CallRecord, output: string | null): LlmCallRow {
@@ -62,6 +63,7 @@ export function callRowFromRecord(analysisId: string, call: CallRecord, output: 
     modality_tokens: usage.modalityTokens,
     output,
     reserved_tokens: call.reservedTokens ?? null,
+    service_tier: call.serviceTier ?? "standard",
   };
 }
 
@@ -98,6 +100,7 @@ export function recordFromRow(row: LlmCallRow): CallRecord {
     rawUsage: row.raw_usage,
     inputHash: row.input_hash,
     reservedTokens: row.reserved_tokens,
+    serviceTier: row.service_tier,
   };
 }
 
@@ -128,6 +131,7 @@ const CALL_COLUMNS: RecordsetColumns = [
   ["output", "text"],
   ["input_hash", "text"],
   ["reserved_tokens", "int"],
+  ["service_tier", "text"],
 ];
 
 const names = CALL_COLUMNS.map(([name]) => name).join(", ");

@@ -39,6 +39,8 @@ export async function createPipelineHarness(
     registry: new TrackerRegistry(),
     leaseMs: 30_000,
     reuseTtlSeconds: 3600,
+    batchSettings: { collectMs: 50, pollMinMs: 20, pollMaxMs: 200 },
+    createTimeoutMs: 5000,
     retryPolicy: {
       maxAttempts: options.maxAttempts ?? 3,
       baseDelayMs: 5,

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { analysisJson, callJson, renderSummary } from "../../cli/render.js";
 import { assertPricedModel } from "../../ledger/pricing.js";
-import { enqueueAnalyses } from "../../queue/enqueue.js";
+import { batchOptionsRefusal, enqueueAnalyses } from "../../queue/enqueue.js";
 import { assertQueueReachable } from "../../queue/queue-check.js";
 import { getAnalysis, listAnalyses } from "../../store/analyses-repo.js";
 import { listCalls } from "../../store/calls-repo.js";
@@ -67,6 +67,12 @@ export function analysesRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
       async (request, reply) => {
         const { tickers, id, max_tokens, max_cost_usd, reuse, context_cache, allow_partial, allow_unpriced } =
           request.body;
+        const { batch, batch_fallback } = request.body;
+        const batchRefusal = batchOptionsRefusal(
+          { batch, batchFallback: batch_fallback, contextCache: context_cache },
+          { batch: "batch", batchFallback: "batch_fallback", contextCache: "context_cache" },
+        );
+        if (batchRefusal) throw new ApiError(400, "bad_request", batchRefusal);
         if (id !== undefined && tickers.length !== 1) {
           throw new ApiError(400, "bad_request", "id takes exactly one ticker");
         }
@@ -82,6 +88,7 @@ export function analysesRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
             model,
             maxTokens: max_tokens,
             maxCostUsd: max_cost_usd,
+            batch,
           });
         }
         if (id !== undefined) {
@@ -107,6 +114,8 @@ export function analysesRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
             reuse: reuse ?? config.reuse.byDefault,
             contextCache: context_cache ?? false,
             allowPartial: allow_partial ?? false,
+            batch: batch ?? false,
+            batchFallback: batch_fallback ?? "none",
           },
         );
         return reply.code(202).send({ analyses: analyses.map((a) => ({ id: a.id, ticker: a.ticker })) });

@@ -1,6 +1,6 @@
 import type { PriceBook } from "../../ledger/price-table.js";
 import { assertPricedModel } from "../../ledger/pricing.js";
-import { type EnqueueRequest, enqueueAnalyses } from "../../queue/enqueue.js";
+import { batchOptionsRefusal, type EnqueueRequest, enqueueAnalyses } from "../../queue/enqueue.js";
 import { assertQueueReachable } from "../../queue/queue-check.js";
 import type { CliContext } from "../cli-context.js";
 import { CliFailure, UsageError } from "../cli-errors.js";
@@ -14,6 +14,8 @@ export interface AnalyzeOptions {
   estimate?: boolean;
   reuse?: boolean;
   contextCache?: boolean;
+  batch?: boolean;
+  batchFallback?: string;
   maxTokens?: string;
   maxCost?: string;
   allowPartial?: boolean;
@@ -45,6 +47,7 @@ function parseRequest(
     options.maxTokens === undefined ? undefined : parsePositiveInt(options.maxTokens, "--max-tokens");
   const maxCostUsd = options.maxCost === undefined ? undefined : parseUsd(options.maxCost, "--max-cost");
   assertPricedModel(model, { allowUnpriced: options.allowUnpriced ?? false, book: priceBook() });
+  const batchFallback = parseBatchFallback(options);
   return {
     tickers,
     id,
@@ -54,7 +57,18 @@ function parseRequest(
     reuse: options.reuse ?? reuseByDefault(),
     contextCache: options.contextCache ?? false,
     allowPartial: options.allowPartial ?? false,
+    batch: options.batch ?? false,
+    batchFallback,
   };
+}
+
+function parseBatchFallback(options: AnalyzeOptions): "none" | "sync" {
+  const refusal = batchOptionsRefusal(
+    { batch: options.batch, batchFallback: options.batchFallback, contextCache: options.contextCache },
+    { batch: "--batch", batchFallback: "--batch-fallback", contextCache: "--context-cache" },
+  );
+  if (refusal) throw new UsageError(refusal);
+  return options.batchFallback === "sync" ? "sync" : "none";
 }
 
 export function reportOutcomes(outcomes: WaitOutcome[], json: boolean): boolean {

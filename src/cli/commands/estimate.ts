@@ -23,6 +23,9 @@ function renderEstimate(e: AnalysisEstimate): string {
   lines.push(
     `  total: ${n(e.totalTokens)} tokens, ${usd(e.costUsd)} (p95 ${n(e.totalTokensP95)} tokens, ${usd(e.costUsdP95)})`,
   );
+  if (e.serviceTier === "batch") {
+    lines.push(`  at batch rates; the same run at standard rates: ${usd(e.standardCostUsd ?? null)}`);
+  }
   return lines.join("\n");
 }
 
@@ -30,11 +33,13 @@ function renderEstimate(e: AnalysisEstimate): string {
 const estimateJson = (e: AnalysisEstimate) => ({
   ticker: e.ticker,
   model: e.model,
+  service_tier: e.serviceTier,
   market_data_source: e.marketDataSource,
   total_tokens: e.totalTokens,
   total_tokens_p95: e.totalTokensP95,
   cost_usd: e.costUsd,
   cost_usd_p95: e.costUsdP95,
+  ...(e.serviceTier === "batch" ? { standard_cost_usd: e.standardCostUsd ?? null } : {}),
   stages: e.stages.map((s) => ({
     call_type: s.callType,
     input_tokens: s.inputTokens,
@@ -51,7 +56,7 @@ const estimateJson = (e: AnalysisEstimate) => ({
 /** Estimates for each ticker from the inputs a run would send (see estimateAnalysis); writes nothing. */
 export async function estimateTickers(
   ctx: CliContext,
-  request: { tickers: string[]; model: string },
+  request: { tickers: string[]; model: string; batch?: boolean | undefined },
 ): Promise<AnalysisEstimate[]> {
   // Quiet: an estimate (or a refusal built on one) prints its answer, not the emulator's start.
   const llm = await connectLlm(ctx.config, ctx.logger.child({}, { level: "warn" }));
@@ -61,7 +66,7 @@ export async function estimateTickers(
   const estimates: AnalysisEstimate[] = [];
   for (const ticker of request.tickers) {
     const estimate = await estimateAnalysis(
-      { ticker, model: request.model },
+      { ticker, model: request.model, serviceTier: request.batch ? "batch" : "standard" },
       { llm: llm.client, prices, sql: ctx.sql, charts: ctx.config.charts },
     );
     if (!estimate) throw new CliFailure(`no market data for ${ticker}`);
@@ -73,7 +78,7 @@ export async function estimateTickers(
 /** `analyze --estimate`: prompt tokens from countTokens, answers from history; writes nothing. */
 export async function estimateCommand(
   ctx: CliContext,
-  request: { tickers: string[]; model: string },
+  request: { tickers: string[]; model: string; batch?: boolean | undefined },
   json: boolean,
 ): Promise<void> {
   const estimates = await estimateTickers(ctx, request);

@@ -1,42 +1,34 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { performance } from "node:perf_hooks";
 import { z } from "zod";
-import {
-  type BatchRecord,
-  BatchStore,
-  batchNameOf,
-  type InlinedRequest,
-  type InlinedResponse,
-  operationOf,
-  type RpcStatus,
-} from "./batches.js";
-import { resolvePrompt } from "./billed-prompt.js";
-import { type CachedContentStore, cacheNameOf } from "./cached-contents.js";
+import { parseRequestLines } from "./batch-files.js";
+import { operationOf } from "./batch-wire.js";
+import { type BatchRequest, type BatchStore, batchNameOf } from "./batches.js";
 import type { FaultBook } from "./faults.js";
-import { generateReply } from "./generate.js";
-import { readBody } from "./http-io.js";
-import type { EmulatorMethod, FaultKind } from "./protocol.js";
-import { type FileLookup, parseGenerateContentBody } from "./request.js";
+import { type FileStore, fileIdOf } from "./files.js";
+import { header, readBody } from "./http-io.js";
+import type { EmulatorMethod } from "./protocol.js";
+import { parseGenerateContentBody } from "./request.js";
 import type { RequestLog } from "./request-log.js";
 import { invalidArgument, type MethodTable, methodFor, ResourceCall } from "./resource-routes.js";
-import { type ErrorReply, googleError, httpFaultReply } from "./rpc-errors.js";
+import { type ErrorReply, fileNotFound, googleError } from "./rpc-errors.js";
 import type { TrafficCounters } from "./traffic.js";
-import { NO_TOKENS } from "./usage.js";
 
 /**
  * Gemini Batch Mode over REST: POST {base}/v1beta/models/{model}:batchGenerateContent with inline
- * requests, then GET/DELETE {base}/v1beta/batches/{id}, GET {base}/v1beta/batches and
- * POST {base}/v1beta/batches/{id}:cancel. Inline requests are answered by generateReply, the code
- * behind generateContent, so a batched request bills exactly the tokens of the same call made live.
+ * requests or a JSONL file uploaded through the Files API, then GET/DELETE {base}/v1beta/batches/{id},
+ * GET {base}/v1beta/batches and POST {base}/v1beta/batches/{id}:cancel. Running them is batch-runner.ts.
  */
 
-const CREATE_ROUTE = /^\/v1[a-z0-9]*\/((?:models|tunedModels)\/[^/:]+):batchGenerateContent$/;
+const CREATE_ROUTE = /^\/(v1[a-z0-9]*)\/((?:models|tunedModels)\/[^/:]+):batchGenerateContent$/;
 const BATCH_ROUTE = /^\/v1[a-z0-9]*\/batches(?:\/([^/:]+))?(:cancel)?$/;
 
 export interface BatchRoute {
   method: EmulatorMethod;
   /** The model for create ("models/x"), the batch id otherwise (null on list). */
   id: string | null;
+  /** "v1beta" on create: a responses file's uri carries it. */
+  version?: string;
 }
 
 const ON_BATCHES: MethodTable = {
@@ -46,7 +38,11 @@ const ON_BATCHES: MethodTable = {
 
 export function matchBatchRoute(httpMethod: string, path: string): BatchRoute | null {
   const create = CREATE_ROUTE.exec(path);
-  if (create?.[1]) return httpMethod === "POST" ? { method: "batchGenerateContent", id: create[1] } : null;
+  if (create?.[1] && create[2]) {
+    return httpMethod === "POST"
+      ? { method: "batchGenerateContent", id: create[2], version: create[1] }
+      : null;
+  }
   const match = BATCH_ROUTE.exec(path);
   if (!match) return null;
   const id = match[1] ?? null;
@@ -57,6 +53,7 @@ export function matchBatchRoute(httpMethod: string, path: string): BatchRoute | 
 
 export interface BatchRouteDeps {
   batches: BatchStore;
+  files: FileStore;
   log: RequestLog;
   faults: FaultBook;
   traffic: TrafficCounters;
@@ -81,7 +78,11 @@ const createSchema = z.looseObject({
   }),
 });
 
-type Parsed = { ok: true; displayName: string; requests: InlinedRequest[] } | { ok: false; message: string };
+/** Inline requests, or the name of the JSONL file to read them from. */
+type Parsed =
+  | { ok: true; displayName: string; requests: BatchRequest[]; fileName: null }
+  | { ok: true; displayName: string; requests: null; fileName: string }
+  | { ok: false; message: string };
 
 function parseCreate(raw: string): Parsed {
   let json: unknown;
@@ -99,112 +100,49 @@ function parseCreate(raw: string): Parsed {
     };
   }
   const { batch } = parsed.data;
+  const displayName = batch.display_name ?? batch.displayName ?? "";
   const input = batch.input_config ?? batch.inputConfig;
-  // Only inline requests in this slice; a JSONL input file needs the Files API wired in.
-  if (!input?.requests)
-    return { ok: false, message: "* GenerateContentBatch.input_config: requests is required" };
-  const requests: InlinedRequest[] = [];
+  const fileName = input?.file_name ?? input?.fileName;
+  if (input?.requests && fileName !== undefined) {
+    return {
+      ok: false,
+      message: "* GenerateContentBatch.input_config: give requests or file_name, not both",
+    };
+  }
+  if (fileName !== undefined) return { ok: true, displayName, requests: null, fileName };
+  if (!input?.requests) {
+    return { ok: false, message: "* GenerateContentBatch.input_config: requests or file_name is required" };
+  }
+  const requests: BatchRequest[] = [];
   for (const [index, item] of input.requests.requests.entries()) {
     const request = parseGenerateContentBody(JSON.stringify(item.request ?? {}));
     if (!request.ok) return { ok: false, message: `requests[${index}]: ${request.message}` };
     requests.push({ request: request.body, ...(item.metadata ? { metadata: item.metadata } : {}) });
   }
-  return { ok: true, displayName: batch.display_name ?? batch.displayName ?? "", requests };
+  return { ok: true, displayName, requests, fileName: null };
 }
 
-const GRPC_CODES: Record<string, number> = {
-  INVALID_ARGUMENT: 3,
-  DEADLINE_EXCEEDED: 4,
-  NOT_FOUND: 5,
-  PERMISSION_DENIED: 7,
-  RESOURCE_EXHAUSTED: 8,
-  INTERNAL: 13,
-  UNAVAILABLE: 14,
-};
-
-/** An HTTP error reply as the google.rpc.Status an inline response carries. */
-function statusOf(reply: ErrorReply): RpcStatus {
-  return { code: GRPC_CODES[reply.body.error.status] ?? 2, message: reply.body.error.message };
+/** The display name a create request asks for, read leniently so refused and faulted creates are counted too. */
+function displayNameOf(raw: string): string | null {
+  try {
+    const batch = (JSON.parse(raw) as { batch?: Record<string, unknown> } | null)?.batch;
+    const name = batch?.display_name ?? batch?.displayName;
+    return typeof name === "string" ? name : null;
+  } catch {
+    return null;
+  }
 }
 
-/**
- * What a fault becomes inside a batch: faults that would be an HTTP error, a hang, a reset or a
- * garbled body make that one request's error; content faults (blocked, bad_schema...) are answers.
- */
-function faultError(kind: FaultKind, retryDelaySeconds: number | undefined): ErrorReply | null {
-  if (kind === "timeout") return googleError(504, "DEADLINE_EXCEEDED", "Deadline exceeded.");
-  if (kind === "reset") return googleError(503, "UNAVAILABLE", "The service is currently unavailable.");
-  if (kind === "non_json") return googleError(500, "INTERNAL", "An internal error has occurred.");
-  return httpFaultReply(kind, retryDelaySeconds);
-}
+type FileInput = { ok: true; file: string; requests: BatchRequest[] } | { ok: false; reply: ErrorReply };
 
-const text = (value: unknown): string | null => (typeof value === "string" && value !== "" ? value : null);
-
-export interface BatchRunnerDeps {
-  log: RequestLog;
-  faults: FaultBook;
-  store: CachedContentStore;
-  files: FileLookup;
-  thinking: boolean;
-}
-
-/**
- * Answers a batch's inline requests one by one, each logged as a generateContent marked with its
- * batch. Identity (analysisId, callType, attempt) comes from the request's metadata, since inline
- * requests carry no headers. Implicit caching is left out so batch answers do not depend on live traffic.
- */
-export function batchRunner(deps: BatchRunnerDeps): (batch: BatchRecord) => InlinedResponse[] {
-  return (batch) =>
-    batch.requests.map(({ request, metadata }): InlinedResponse => {
-      const started = performance.now();
-      const model = batch.model.replace(/^(?:models|tunedModels)\//, "");
-      const resolved = resolvePrompt(model, request, deps.store, deps.files);
-      const attempt = metadata?.attempt;
-      const entry = deps.log.open({
-        at: new Date().toISOString(),
-        method: "generateContent",
-        model,
-        analysisId: text(metadata?.analysisId),
-        callType: text(metadata?.callType) ?? (resolved.ok ? resolved.digest.stageFromText : null),
-        attempt: typeof attempt === "number" && Number.isInteger(attempt) ? attempt : null,
-        status: 0,
-        fault: null,
-        usageMetadata: null,
-        cachedContent: request.cachedContent === undefined ? null : cacheNameOf(request.cachedContent),
-        batch: batch.name,
-        durationMs: 0,
-      });
-      const end = (status: number, item: { response: unknown } | { error: RpcStatus }): InlinedResponse => {
-        entry.status = status;
-        entry.durationMs = Math.round(performance.now() - started);
-        return { ...(metadata ? { metadata } : {}), ...item };
-      };
-      if (!resolved.ok) return end(resolved.reply.httpStatus, { error: statusOf(resolved.reply) });
-      const rule = deps.faults.match(entry);
-      entry.fault = rule?.kind ?? null;
-      const error = rule ? faultError(rule.kind, rule.retryDelaySeconds) : null;
-      if (error) return end(error.httpStatus, { error: statusOf(error) });
-      const reply = generateReply(
-        {
-          model,
-          digest: resolved.digest,
-          stage: entry.callType,
-          thinking: deps.thinking,
-          prompt: resolved.prompt,
-          cached: resolved.explicit ?? NO_TOKENS,
-        },
-        rule?.kind ?? null,
-      );
-      entry.usageMetadata = reply.usageMetadata;
-      return end(200, { response: JSON.parse(reply.body) });
-    });
-}
-
-export function createBatchStore(
-  timing: { delayMs: number; expiryMs: number },
-  runner: BatchRunnerDeps,
-): BatchStore {
-  return new BatchStore(timing, batchRunner(runner));
+/** A file batch's requests, read once at creation: a later change to the file does not reach the batch. */
+function readInputFile(files: FileStore, fileName: string): FileInput {
+  const file = files.find(fileName);
+  if (!file) return { ok: false, reply: fileNotFound(fileIdOf(fileName) ?? fileName) };
+  const lines = parseRequestLines(file.bytes, file.name);
+  return lines.ok
+    ? { ok: true, file: file.name, requests: lines.requests }
+    : { ok: false, reply: invalidArgument(lines.message) };
 }
 
 const PAGE_SIZES = { default: 100, max: 1000 };
@@ -229,6 +167,10 @@ export async function handleBatches(
     cachedContent: null,
   });
   call.entry.batch = name;
+  if (creating) {
+    call.entry.batchDisplayName = displayNameOf(raw);
+    deps.batches.noteCreateRequest(call.entry.batchDisplayName ?? "");
+  }
   const { reply, fail } = call;
   if (call.answerFault(deps.faults)) return;
 
@@ -238,7 +180,18 @@ export async function handleBatches(
       batchGenerateContent: () => {
         const parsed = parseCreate(raw);
         if (!parsed.ok) return fail(invalidArgument(parsed.message));
-        const record = deps.batches.create(model, parsed.displayName, parsed.requests);
+        const input =
+          parsed.fileName === null
+            ? { ok: true as const, file: null, requests: parsed.requests }
+            : readInputFile(deps.files, parsed.fileName);
+        if (!input.ok) return fail(input.reply);
+        const record = deps.batches.create({
+          model,
+          displayName: parsed.displayName,
+          requests: input.requests,
+          inputFile: input.file,
+          apiRoot: `http://${header(request, "host") ?? "localhost"}/${route.version ?? "v1beta"}`,
+        });
         call.entry.batch = record.name;
         reply(200, operationOf(record));
       },

@@ -1,39 +1,30 @@
 import { randomBytes } from "node:crypto";
-import type { GenerateContentBody } from "./protocol.js";
+import type { BatchEnding, BatchOutcome, BatchState, GenerateContentBody } from "./protocol.js";
 
 /**
- * Gemini Batch Mode's batches as the emulator holds them, and their wire form (a long-running
- * Operation whose metadata is the GenerateContentBatch). A batch's state is worked out when it is
- * read, from its age: no timers, so nothing outlives close() and tests decide when time passes.
+ * Gemini Batch Mode's batches as the emulator holds them. A batch's state is worked out when it
+ * is read, from its age: no timers, so nothing outlives close() and tests decide when time passes.
+ * The wire form lives in batch-wire.ts.
  */
-
-export const BATCH_STATES = [
-  "BATCH_STATE_PENDING",
-  "BATCH_STATE_RUNNING",
-  "BATCH_STATE_SUCCEEDED",
-  "BATCH_STATE_FAILED",
-  "BATCH_STATE_CANCELLED",
-  "BATCH_STATE_EXPIRED",
-] as const;
-export type BatchState = (typeof BATCH_STATES)[number];
 
 export const DEFAULT_BATCH_DELAY_MS = 100;
 /** Gemini expires a batch still pending or running after 48 hours. */
 export const DEFAULT_BATCH_EXPIRY_MS = 48 * 60 * 60 * 1000;
 
-/** One entry of inputConfig.requests.requests: the request and the caller's metadata (its key). */
-export interface InlinedRequest {
+/** One request of a batch: inline (with the caller's metadata) or a JSONL line (with its key). */
+export interface BatchRequest {
   request: GenerateContentBody;
   metadata?: Record<string, unknown>;
+  key?: string;
 }
 
-/** google.rpc.Status, as an inline response's error (gRPC code, not HTTP). */
+/** google.rpc.Status, as an inline response's or a failed batch's error (gRPC code, not HTTP). */
 export interface RpcStatus {
   code: number;
   message: string;
 }
 
-/** One entry of output.inlinedResponses.inlinedResponses, in request order. */
+/** One answer, in request order: inline ones carry the request's metadata. */
 export type InlinedResponse = { metadata?: Record<string, unknown> } & (
   | { response: unknown }
   | { error: RpcStatus }
@@ -45,21 +36,51 @@ export interface BatchRecord {
   /** As on the wire: "models/gemini-2.5-flash". */
   readonly model: string;
   readonly displayName: string;
-  readonly requests: readonly InlinedRequest[];
+  readonly requests: readonly BatchRequest[];
+  /** "files/<id>" the requests were read from; null for inline requests. */
+  readonly inputFile: string | null;
+  /** Where the emulator was reached at creation, for the uri of a responses file. */
+  readonly apiRoot: string;
+  /** Taken at creation, so changing the outcome later leaves batches already made alone. */
+  readonly outcome: BatchOutcome;
   readonly createdAt: number;
   state: BatchState;
   updatedAt: number;
   endedAt: number | null;
   responses: InlinedResponse[] | null;
+  /** "files/<id>" holding the JSONL answers of a file batch. */
+  responsesFile: string | null;
+  /** The Operation's error, on FAILED batches. */
+  error: RpcStatus | null;
 }
 
-/** Answers a batch's inline requests, in order; the server supplies it (same code as generateContent). */
-export type BatchRunner = (batch: BatchRecord) => InlinedResponse[];
+export type NewBatch = Pick<BatchRecord, "model" | "displayName" | "requests" | "inputFile" | "apiRoot">;
+
+/** What running a batch produced: its answers, and the file they were written to for file input. */
+export interface BatchOutput {
+  responses: InlinedResponse[];
+  responsesFile: string | null;
+}
+
+/** Answers a batch's requests, in order; the server supplies it (same code as generateContent). */
+export type BatchRunner = (batch: BatchRecord) => BatchOutput;
 
 export interface BatchTiming {
   delayMs: number;
   expiryMs: number;
+  outcome?: BatchOutcome;
   now?: () => number;
+}
+
+/** Why endBatch refused: the batch is unknown, or already done (its state stays as it was). */
+export class BatchEndError extends Error {
+  override name = "BatchEndError";
+  constructor(
+    readonly reason: "not_found" | "done",
+    message: string,
+  ) {
+    super(message);
+  }
 }
 
 const DONE: ReadonlySet<BatchState> = new Set<BatchState>([
@@ -75,29 +96,64 @@ export const isDone = (state: BatchState): boolean => DONE.has(state);
 export const batchNameOf = (idOrName: string): string =>
   idOrName.startsWith("batches/") ? idOrName : `batches/${idOrName}`;
 
+const INTERNAL = 13;
+const OUTCOME_FAILURE: RpcStatus = {
+  code: INTERNAL,
+  message: 'Batch failed (emulator batchOutcome "failed").',
+};
+
+const OUTCOME_STATES: Record<BatchOutcome, BatchState> = {
+  succeeded: "BATCH_STATE_SUCCEEDED",
+  failed: "BATCH_STATE_FAILED",
+  expired: "BATCH_STATE_EXPIRED",
+  cancelled: "BATCH_STATE_CANCELLED",
+};
+
 export class BatchStore {
   readonly #batches = new Map<string, BatchRecord>();
+  /** batchGenerateContent requests per display name, kept apart from batches so refused ones count. */
+  readonly #creates = new Map<string, number>();
   readonly #now: () => number;
+  #outcome: BatchOutcome;
 
   constructor(
     private readonly timing: BatchTiming,
     private readonly run: BatchRunner,
   ) {
     this.#now = timing.now ?? Date.now;
+    this.#outcome = timing.outcome ?? "succeeded";
   }
 
-  create(model: string, displayName: string, requests: readonly InlinedRequest[]): BatchRecord {
+  set outcome(outcome: BatchOutcome) {
+    this.#outcome = outcome;
+  }
+
+  get outcome(): BatchOutcome {
+    return this.#outcome;
+  }
+
+  /** Called for every create request as it arrives, before faults or validation. */
+  noteCreateRequest(displayName: string): void {
+    this.#creates.set(displayName, (this.#creates.get(displayName) ?? 0) + 1);
+  }
+
+  createCountOf(displayName: string): number {
+    return this.#creates.get(displayName) ?? 0;
+  }
+
+  create(batch: NewBatch): BatchRecord {
     const now = this.#now();
     const record: BatchRecord = {
+      ...batch,
       name: `batches/${randomBytes(9).toString("base64url").toLowerCase().replace(/[-_]/g, "0")}`,
-      model,
-      displayName,
-      requests,
+      outcome: this.#outcome,
       createdAt: now,
       state: "BATCH_STATE_PENDING",
       updatedAt: now,
       endedAt: null,
       responses: null,
+      responsesFile: null,
+      error: null,
     };
     this.#batches.set(record.name, record);
     return record;
@@ -120,6 +176,23 @@ export class BatchStore {
     return record;
   }
 
+  /**
+   * Ends a batch as a test says, with no responses. The batch is brought up to date first: one
+   * whose time has passed is done already, and stays as every client saw or will see it.
+   */
+  end(name: string, ending: BatchEnding): BatchRecord {
+    const record = this.find(name);
+    if (!record) throw new BatchEndError("not_found", `Batch ${batchNameOf(name)} not found.`);
+    if (isDone(record.state)) {
+      throw new BatchEndError("done", `Batch ${record.name} is already done: ${record.state}.`);
+    }
+    if (ending.state === "FAILED") {
+      record.error = { code: ending.code ?? INTERNAL, message: ending.message ?? "Batch failed." };
+    }
+    this.#end(record, `BATCH_STATE_${ending.state}`);
+    return record;
+  }
+
   delete(name: string): boolean {
     return this.#batches.delete(batchNameOf(name));
   }
@@ -131,9 +204,7 @@ export class BatchStore {
     if (age >= this.timing.expiryMs) {
       this.#end(record, "BATCH_STATE_EXPIRED");
     } else if (age >= this.timing.delayMs) {
-      // Run when first seen done: fault rules in force then apply, as they would to a live call.
-      record.responses = this.run(record);
-      this.#end(record, "BATCH_STATE_SUCCEEDED");
+      this.#complete(record);
     } else if (age >= this.timing.delayMs / 2 && record.state === "BATCH_STATE_PENDING") {
       record.state = "BATCH_STATE_RUNNING";
       record.updatedAt = this.#now();
@@ -141,59 +212,21 @@ export class BatchStore {
     return record;
   }
 
+  #complete(record: BatchRecord): void {
+    if (record.outcome === "succeeded") {
+      // Run when first seen done: fault rules in force then apply, as they would to a live call.
+      const output = this.run(record);
+      record.responses = output.responses;
+      record.responsesFile = output.responsesFile;
+    } else if (record.outcome === "failed") {
+      record.error = { ...OUTCOME_FAILURE };
+    }
+    this.#end(record, OUTCOME_STATES[record.outcome]);
+  }
+
   #end(record: BatchRecord, state: BatchState): void {
     record.state = state;
     record.updatedAt = this.#now();
     record.endedAt = record.updatedAt;
   }
-}
-
-const BATCH_TYPE = "type.googleapis.com/google.ai.generativelanguage.v1main.GenerateContentBatch";
-const OUTPUT_TYPE = "type.googleapis.com/google.ai.generativelanguage.v1main.GenerateContentBatchOutput";
-
-const iso = (ms: number): string => new Date(ms).toISOString();
-
-/** BatchStats: int64 counts, so strings on the wire. */
-function statsOf(record: BatchRecord): Record<string, string> {
-  const total = record.requests.length;
-  const failed = record.responses?.filter((item) => "error" in item).length ?? 0;
-  const answered = record.responses?.length ?? 0;
-  const pending = isDone(record.state) ? 0 : total;
-  return {
-    requestCount: String(total),
-    successfulRequestCount: String(answered - failed),
-    failedRequestCount: String(failed),
-    pendingRequestCount: String(pending),
-  };
-}
-
-/** The GenerateContentBatch resource (an Operation's metadata). */
-export function batchResourceOf(record: BatchRecord): Record<string, unknown> {
-  return {
-    "@type": BATCH_TYPE,
-    name: record.name,
-    model: record.model,
-    displayName: record.displayName,
-    createTime: iso(record.createdAt),
-    updateTime: iso(record.updatedAt),
-    ...(record.endedAt !== null ? { endTime: iso(record.endedAt) } : {}),
-    batchStats: statsOf(record),
-    state: record.state,
-  };
-}
-
-/**
- * The Operation that create, get and list return. Done batches carry `done: true`; succeeded ones
- * also their output, the inline responses in request order.
- */
-export function operationOf(record: BatchRecord): Record<string, unknown> {
-  const done = isDone(record.state);
-  return {
-    name: record.name,
-    metadata: batchResourceOf(record),
-    ...(done ? { done: true } : {}),
-    ...(record.responses
-      ? { response: { "@type": OUTPUT_TYPE, inlinedResponses: { inlinedResponses: record.responses } } }
-      : {}),
-  };
 }

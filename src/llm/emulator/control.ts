@@ -1,4 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { handleBatchControl } from "./batch-control.js";
+import type { BatchStore } from "./batches.js";
 import { type FaultBook, FaultSpecError, parseFaultSpec } from "./faults.js";
 import { readBody, sendError, sendJson } from "./http-io.js";
 import type { CachedContentInfo, EmulatorTraffic, UploadedFileInfo } from "./protocol.js";
@@ -19,6 +21,7 @@ export interface ControlState {
   cachedContents: () => CachedContentInfo[];
   files: () => UploadedFileInfo[];
   traffic: () => EmulatorTraffic;
+  batches: BatchStore;
 }
 
 export async function handleControl(
@@ -28,6 +31,7 @@ export async function handleControl(
   state: ControlState,
 ): Promise<void> {
   const route = `${request.method ?? "GET"} ${path.slice(CONTROL_PREFIX.length - 1)}`;
+  if (await handleBatchControl(request, response, route, state.batches)) return;
   switch (route) {
     case "GET /health":
       return sendJson(response, 200, {

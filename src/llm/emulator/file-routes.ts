@@ -5,11 +5,12 @@ import type { FaultBook } from "./faults.js";
 import {
   FileExistsError,
   FileInputError,
+  type FileRecord,
   type FileStore,
   fileResourceOf,
   type UploadInput,
 } from "./files.js";
-import { header, readBodyBytes } from "./http-io.js";
+import { header, readBodyBytes, sendBytes } from "./http-io.js";
 import { boundaryOf, parseMultipart } from "./multipart.js";
 import type { EmulatorMethod } from "./protocol.js";
 import { parseWith } from "./request.js";
@@ -20,10 +21,12 @@ import type { TrafficCounters } from "./traffic.js";
 
 /**
  * The Files API as @google/generative-ai/server's GoogleAIFileManager calls it:
- * POST {base}/upload/v1beta/files (multipart), GET {base}/v1beta/files[/{id}], DELETE {base}/v1beta/files/{id}.
+ * POST {base}/upload/v1beta/files (multipart), GET {base}/v1beta/files[/{id}], DELETE {base}/v1beta/files/{id};
+ * and GET {base}/download/v1beta/files/{id}:download?alt=media, how a batch's responses file is read.
  */
 
 const FILE_ROUTE = /^\/(upload\/)?(v1[a-z0-9]*)\/files(?:\/([^/:]+))?$/;
+const DOWNLOAD_ROUTE = /^\/download\/(v1[a-z0-9]*)\/files\/([^/:]+):download$/;
 /** Far below Gemini's 2 GB a file, far above a chart. */
 export const MAX_UPLOAD_BYTES = 64 * 1024 * 1024;
 const PAGE_SIZES = { default: 10, max: 100 };
@@ -43,6 +46,10 @@ const ON_FILES: MethodTable = {
 };
 
 export function matchFileRoute(httpMethod: string, path: string): FileRoute | null {
+  const download = DOWNLOAD_ROUTE.exec(path);
+  if (download?.[1] && download[2]) {
+    return httpMethod === "GET" ? { method: "downloadFile", version: download[1], id: download[2] } : null;
+  }
   const match = FILE_ROUTE.exec(path);
   if (!match?.[2]) return null;
   const [, upload, version, id = null] = match;
@@ -101,6 +108,19 @@ function parseUpload(request: IncomingMessage, body: Buffer): ParsedUpload {
   };
 }
 
+/** Gemini serves the bytes of generated files only (batch outputs), and only as media. */
+function downloadRefusal(request: IncomingMessage, record: FileRecord): ErrorReply | null {
+  if (new URL(request.url ?? "/", "http://emulator").searchParams.get("alt") !== "media") {
+    return invalidArgument("Download needs alt=media.");
+  }
+  if (record.source !== "GENERATED") {
+    return invalidArgument(
+      `Cannot download ${record.name}: only generated files can be downloaded, not uploaded ones.`,
+    );
+  }
+  return null;
+}
+
 /** A clash of names is Gemini's 409; other bad input is a 400. */
 function fileErrorReply(error: unknown): ErrorReply | null {
   if (error instanceof FileExistsError) return googleError(409, "ALREADY_EXISTS", error.message);
@@ -141,6 +161,14 @@ export async function handleFiles(
         return record ? call.reply(200, fileResourceOf(record)) : call.fail(fileNotFound(id));
       },
       deleteFile: () => (deps.files.delete(id) ? call.reply(200, {}) : call.fail(fileNotFound(id))),
+      downloadFile: () => {
+        const record = deps.files.find(id);
+        if (!record) return call.fail(fileNotFound(id));
+        const refusal = downloadRefusal(request, record);
+        if (refusal) return call.fail(refusal);
+        call.finish(200);
+        sendBytes(response, 200, record.mimeType, record.bytes);
+      },
       // Live files, least recently used first.
       listFiles: () =>
         call.replyPage(

@@ -24,7 +24,11 @@ export interface FileRecord {
   expirationTime: number;
   /** How a prompt reads it when it is an image: the same identity and tiles as its bytes inline. */
   image: FileImage;
+  /** GENERATED files (batch outputs) are the only ones Gemini lets a client download. */
+  source: FileSource;
 }
+
+export type FileSource = "UPLOADED" | "GENERATED";
 
 export interface UploadInput {
   bytes: Buffer;
@@ -56,6 +60,11 @@ export function fileIdOf(reference: string): string | null {
   return FILE_REFERENCE.exec(reference.split(/[?#]/)[0] ?? "")?.[1] ?? null;
 }
 
+/** ".../v1beta/files/<id>" → ".../download/v1beta/files/<id>:download?alt=media", Gemini's download route. */
+export function downloadUriOf(uri: string): string {
+  return `${uri.replace(/\/(v1[a-z0-9]*)\/files\//, "/download/$1/files/")}:download?alt=media`;
+}
+
 /** The File resource as Gemini returns it. */
 export function fileResourceOf(record: FileRecord): Record<string, unknown> {
   return {
@@ -68,8 +77,9 @@ export function fileResourceOf(record: FileRecord): Record<string, unknown> {
     expirationTime: new Date(record.expirationTime).toISOString(),
     sha256Hash: record.sha256Hash,
     uri: record.uri,
+    ...(record.source === "GENERATED" ? { downloadUri: downloadUriOf(record.uri) } : {}),
     state: "ACTIVE",
-    source: "UPLOADED",
+    source: record.source,
   };
 }
 
@@ -90,6 +100,17 @@ export class FileStore {
   ) {}
 
   upload(input: UploadInput): FileRecord {
+    const record = this.#add(input, "UPLOADED");
+    this.#uploaded++;
+    return record;
+  }
+
+  /** A file the service wrote (a batch's responses): held like an upload, not counted as one. */
+  generate(input: Omit<UploadInput, "name">): FileRecord {
+    return this.#add(input, "GENERATED");
+  }
+
+  #add(input: UploadInput, source: FileSource): FileRecord {
     const id = input.name === undefined ? randomBytes(6).toString("hex") : input.name.replace(/^files\//, "");
     if (!FILE_ID.test(id)) {
       throw new FileInputError(
@@ -116,11 +137,11 @@ export class FileStore {
       createTime: now,
       expirationTime: now + this.limits.ttlMs,
       image: { mimeType: input.mimeType, key: imageKeyOf(base64), tokens: inlineImageTokens(base64) },
+      source,
     };
     this.#dropExpired();
     this.#records.set(name, record);
     this.#bytes += record.bytes.length;
-    this.#uploaded++;
     for (const old of this.#records.values()) {
       if (this.#bytes <= this.limits.maxBytes) break;
       this.#remove(old);

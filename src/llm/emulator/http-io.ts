@@ -33,6 +33,13 @@ export function sendBody(response: ServerResponse, status: number, contentType: 
   response.end(body);
 }
 
+/** sendBody for bytes as stored (downloads), unchanged by any text encoding. */
+export function sendBytes(response: ServerResponse, status: number, contentType: string, body: Buffer): void {
+  if (response.destroyed || response.headersSent) return;
+  response.writeHead(status, { "content-type": contentType, "content-length": body.length });
+  response.end(body);
+}
+
 export function sendJson(response: ServerResponse, status: number, value: unknown): void {
   sendBody(response, status, "application/json; charset=UTF-8", JSON.stringify(value));
 }

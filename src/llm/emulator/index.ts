@@ -4,12 +4,17 @@ export type { ImageSize } from "../image-tokens.js";
 export { imageTokens, jpegSize, pngSize, SMALL_IMAGE_MAX_SIDE, TOKENS_PER_IMAGE } from "../image-tokens.js";
 export type { Decision, DecisionAction } from "./answers.js";
 export { composeDecision, DEFAULT_LAST_CLOSE, lastCloseOf } from "./answers.js";
+export { BatchEndError, DEFAULT_BATCH_DELAY_MS, DEFAULT_BATCH_EXPIRY_MS } from "./batches.js";
 export { DEFAULT_CACHE_TTL_SECONDS } from "./cached-contents.js";
 export { CONTROL_PREFIX } from "./control.js";
 export { FaultSpecError, faultRuleSchema, parseFaultSpec, validateFaultRules } from "./faults.js";
 export { DEFAULT_FILE_TTL_MS, DEFAULT_MAX_FILE_BYTES } from "./files.js";
 export { IMPLICIT_CACHE_TTL_MS } from "./implicit-cache.js";
 export type {
+  BatchEnding,
+  BatchInfo,
+  BatchOutcome,
+  BatchState,
   CachedContentInfo,
   CachedContentUsage,
   EmulatorHandle,
@@ -24,7 +29,14 @@ export type {
   UploadedFileInfo,
   UsageMetadata,
 } from "./protocol.js";
-export { EMULATOR_METHODS, FAULT_KINDS, STAGES } from "./protocol.js";
+export {
+  BATCH_ENDINGS,
+  BATCH_OUTCOMES,
+  BATCH_STATES,
+  EMULATOR_METHODS,
+  FAULT_KINDS,
+  STAGES,
+} from "./protocol.js";
 export { startEmulator } from "./server.js";
 export {
   CACHE_BLOCK_TOKENS,

@@ -38,6 +38,7 @@ export const EMULATOR_METHODS = [
   "getFile",
   "listFiles",
   "deleteFile",
+  "downloadFile",
   "batchGenerateContent",
   "getBatch",
   "listBatches",
@@ -45,6 +46,56 @@ export const EMULATOR_METHODS = [
   "deleteBatch",
 ] as const;
 export type EmulatorMethod = (typeof EMULATOR_METHODS)[number];
+
+export const BATCH_STATES = [
+  "BATCH_STATE_PENDING",
+  "BATCH_STATE_RUNNING",
+  "BATCH_STATE_SUCCEEDED",
+  "BATCH_STATE_FAILED",
+  "BATCH_STATE_CANCELLED",
+  "BATCH_STATE_EXPIRED",
+] as const;
+export type BatchState = (typeof BATCH_STATES)[number];
+
+/** How a batch ends once its delay has passed; "succeeded" runs its requests. */
+export const BATCH_OUTCOMES = ["succeeded", "failed", "expired", "cancelled"] as const;
+export type BatchOutcome = (typeof BATCH_OUTCOMES)[number];
+
+/** The states a test may end a batch in (handle.endBatch, POST /_emulator/batches/{id}:end). */
+export const BATCH_ENDINGS = ["FAILED", "EXPIRED", "CANCELLED"] as const;
+
+export interface BatchEnding {
+  state: (typeof BATCH_ENDINGS)[number];
+  /** The Operation's error.message (FAILED only); default "Batch failed." */
+  message?: string;
+  /** The Operation's error.code, a gRPC code (FAILED only); default 13 (INTERNAL). */
+  code?: number;
+}
+
+/** One batch as the emulator holds it (handle.batches(), GET /_emulator/batches). */
+export interface BatchInfo {
+  /** "batches/<id>" */
+  name: string;
+  displayName: string;
+  /** As on the wire: "models/gemini-2.5-flash". */
+  model: string;
+  state: BatchState;
+  requestCount: number;
+  /** "files/<id>" of a JSONL input, null for inline requests. */
+  inputFile: string | null;
+  /** "files/<id>" of the JSONL output of a succeeded file batch, else null. */
+  responsesFile: string | null;
+  /** The Operation's error (google.rpc.Status) of a FAILED batch, else null. */
+  error: { code: number; message: string } | null;
+  /** ISO times. */
+  createdAt: string;
+  endedAt: string | null;
+  /**
+   * batchGenerateContent requests the server received with this display name, refused and
+   * faulted ones included: above 1 means a client asked for the same batch again.
+   */
+  createCount: number;
+}
 
 /** A fault fires for a request when every field it gives matches; the first matching rule wins. */
 export interface FaultRule {
@@ -94,6 +145,8 @@ export interface EmulatorOptions {
   batchDelayMs?: number;
   /** A batch not done this long after creation ends EXPIRED (Gemini: 48 h); default 48 h. */
   batchExpiryMs?: number;
+  /** How batches created from now on end once batchDelayMs has passed; default "succeeded". */
+  batchOutcome?: BatchOutcome;
 }
 
 /** One uploaded file as the emulator holds it (handle.files(), /_emulator/files). */
@@ -143,6 +196,12 @@ export interface EmulatorHandle {
   /** Live uploaded files, least recently used first. */
   files(): UploadedFileInfo[];
   traffic(): EmulatorTraffic;
+  /** Every batch not deleted, oldest first, each brought up to date. */
+  batches(): BatchInfo[];
+  /** Ends a batch not done yet; throws BatchEndError for an unknown or already done batch. */
+  endBatch(name: string, ending: BatchEnding): BatchInfo;
+  /** How batches created from now on end (see EmulatorOptions.batchOutcome). */
+  setBatchOutcome(outcome: BatchOutcome): void;
   close(): Promise<void>;
 }
 
@@ -167,6 +226,8 @@ export interface RequestLogEntry {
   file?: string | null;
   /** "batches/<id>": on Batch API calls and on each inline request a batch ran (method generateContent). */
   batch?: string | null;
+  /** The display name a batchGenerateContent request asked for (null if none); only on those entries. */
+  batchDisplayName?: string | null;
   durationMs: number;
 }
 

@@ -3,8 +3,10 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { performance } from "node:perf_hooks";
 import { logger } from "../../logger.js";
-import { type BatchRouteDeps, createBatchStore, handleBatches, matchBatchRoute } from "./batch-routes.js";
-import { DEFAULT_BATCH_DELAY_MS, DEFAULT_BATCH_EXPIRY_MS } from "./batches.js";
+import { batchInfos, endBatch } from "./batch-control.js";
+import { type BatchRouteDeps, handleBatches, matchBatchRoute } from "./batch-routes.js";
+import { createBatchStore } from "./batch-runner.js";
+import { type BatchStore, DEFAULT_BATCH_DELAY_MS, DEFAULT_BATCH_EXPIRY_MS } from "./batches.js";
 import { resolvePrompt } from "./billed-prompt.js";
 import { type CacheRouteDeps, handleCachedContents, matchCacheRoute } from "./cached-content-routes.js";
 import { CachedContentStore, cacheNameOf } from "./cached-contents.js";
@@ -53,6 +55,7 @@ class Emulator {
   readonly #cacheDeps: CacheRouteDeps;
   readonly #fileDeps: FileRouteDeps;
   readonly #batchDeps: BatchRouteDeps;
+  readonly #batches: BatchStore;
   readonly #limiter: RpmLimiter | null;
   readonly #jitter: Random;
   readonly #lifetime = new AbortController();
@@ -70,6 +73,28 @@ class Emulator {
       ttlMs: options.fileTtlMs ?? DEFAULT_FILE_TTL_MS,
       maxBytes: options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES,
     });
+    this.#fileDeps = { files: this.#files, log: this.#log, faults: this.#faults, traffic: this.#traffic };
+    this.#batches = createBatchStore(
+      {
+        delayMs: options.batchDelayMs ?? DEFAULT_BATCH_DELAY_MS,
+        expiryMs: options.batchExpiryMs ?? DEFAULT_BATCH_EXPIRY_MS,
+        outcome: options.batchOutcome ?? "succeeded",
+      },
+      {
+        log: this.#log,
+        faults: this.#faults,
+        store: this.#store,
+        files: this.#files,
+        thinking: options.thinking ?? true,
+      },
+    );
+    this.#batchDeps = {
+      batches: this.#batches,
+      files: this.#files,
+      log: this.#log,
+      faults: this.#faults,
+      traffic: this.#traffic,
+    };
     this.#control = {
       log: this.#log,
       faults: this.#faults,
@@ -77,22 +102,8 @@ class Emulator {
       cachedContents: () => this.#store.snapshot(),
       files: () => this.#files.snapshot(),
       traffic: () => this.#traffic.snapshot(this.#files.uploaded),
+      batches: this.#batches,
     };
-    this.#fileDeps = { files: this.#files, log: this.#log, faults: this.#faults, traffic: this.#traffic };
-    const batches = createBatchStore(
-      {
-        delayMs: options.batchDelayMs ?? DEFAULT_BATCH_DELAY_MS,
-        expiryMs: options.batchExpiryMs ?? DEFAULT_BATCH_EXPIRY_MS,
-      },
-      {
-        log: this.#log,
-        faults: this.#faults,
-        store: this.#store,
-        files: this.#files.lookup,
-        thinking: options.thinking ?? true,
-      },
-    );
-    this.#batchDeps = { batches, log: this.#log, faults: this.#faults, traffic: this.#traffic };
     this.#cacheDeps = {
       store: this.#store,
       files: this.#files.lookup,
@@ -139,6 +150,11 @@ class Emulator {
       cachedContents: () => this.#store.snapshot(),
       files: () => this.#files.snapshot(),
       traffic: () => this.#traffic.snapshot(this.#files.uploaded),
+      batches: () => batchInfos(this.#batches),
+      endBatch: (name, ending) => endBatch(this.#batches, name, ending),
+      setBatchOutcome: (outcome) => {
+        this.#batches.outcome = outcome;
+      },
       close: () => this.close(),
     };
   }
