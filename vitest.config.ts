@@ -33,6 +33,7 @@ export default defineConfig({
             "test/analysis/pipeline.test.ts",
             "test/analysis/budgets.test.ts",
             "test/analysis/spend-caps.test.ts",
+            "test/analysis/batch-mode.test.ts",
             "test/api/**/*.test.ts",
             "test/cli/end-to-end.test.ts",
             "test/cli/services-down.test.ts",
@@ -55,6 +56,7 @@ export default defineConfig({
           include: [
             "test/store/pooling.test.ts",
             "test/analysis/pipeline.test.ts",
+            "test/analysis/batch-mode.test.ts",
             "test/cli/end-to-end.test.ts",
             "test/queue/**/*.test.ts",
           ],

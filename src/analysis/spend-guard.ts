@@ -41,6 +41,12 @@ export interface ReserveOptions {
    * is written by someone else (a batch request's, when its batch is ingested) or it lapses.
    */
   keepDaily?: boolean;
+  /**
+   * Never wait for room held by other calls (a batch step's holds last until the step ends,
+   * and other analyses' batch requests hold theirs until their batch is in): take what fits
+   * now, with smaller bounds if need be, or refuse.
+   */
+  noWait?: boolean;
 }
 
 const NOTHING_HELD = { tokens: 0, costPico: 0n };
@@ -133,7 +139,7 @@ export class SpendGuard {
       const fitting = this.#largestFitting(shape, spent, this.#held);
       // Room held by calls in flight comes back, mostly unspent: waiting for it beats sending
       // this call with smaller bounds.
-      const worthWaiting = this.#held.tokens > 0;
+      const worthWaiting = this.#held.tokens > 0 && !options.noWait;
       if (fitting?.scale === 1 || (fitting && !worthWaiting)) {
         sized = fitting;
         break;
@@ -152,7 +158,7 @@ export class SpendGuard {
     let dailyId: string | null = null;
     if (this.#daily) {
       try {
-        const answer = await this.#reserveDaily(call, worst, signal, options.dailyTtlMs);
+        const answer = await this.#reserveDaily(call, worst, signal, options);
         if (typeof answer === "string") {
           this.#hold(worst, -1);
           return answer;
@@ -186,10 +192,10 @@ export class SpendGuard {
     call: { callType: string; attempt: number },
     worst: WorstCase,
     signal: AbortSignal | undefined,
-    ttlOverrideMs: number | undefined,
+    options: ReserveOptions,
   ): Promise<{ id: string } | string> {
     const { sql, budget } = this.#daily as DailyGuard;
-    const ttlMs = ttlOverrideMs ?? (this.#daily as DailyGuard).ttlMs;
+    const ttlMs = options.dailyTtlMs ?? (this.#daily as DailyGuard).ttlMs;
     for (;;) {
       const answer = await reserveDailySpend(
         sql,
@@ -204,7 +210,8 @@ export class SpendGuard {
         },
       );
       if (answer.ok) return { id: answer.id };
-      if (!fitsOnceReleased(budget, worst, answer)) return dailyRefusal(budget, worst, answer);
+      if (options.noWait || !fitsOnceReleased(budget, worst, answer))
+        return dailyRefusal(budget, worst, answer);
       // Other calls (any worker's) hold the room: ask again shortly, as they end.
       await sleep(DAILY_RETRY_MS + Math.floor(Math.random() * DAILY_RETRY_MS), undefined, { signal }).catch(
         () => undefined,

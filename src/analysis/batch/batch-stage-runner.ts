@@ -60,7 +60,7 @@ export class BatchStageRunner {
         { callType: stage.callType, attempt },
         { model: tracker.model, inputTokens, bounds, minOutputTokens: stage.bounds.minOutputTokens },
         call.signal,
-        { dailyTtlMs: BATCH_HOLD_MS, keepDaily: true },
+        { dailyTtlMs: BATCH_HOLD_MS, keepDaily: true, noWait: true },
       );
       if (typeof held === "string") {
         return { ok: false, error: new LlmCallError("budget_exceeded", held), attempts: 0 };
