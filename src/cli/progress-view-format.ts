@@ -27,6 +27,8 @@ export function stageLabel(stage: StageView): string {
       return "skipped (cap reached)";
     case "not_run":
       return "not run";
+    case "batched":
+      return stage.batch === "waiting" || !stage.batch ? "waiting for a batch" : `in batch (${stage.batch})`;
     default:
       return stage.kind;
   }

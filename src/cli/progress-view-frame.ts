@@ -64,6 +64,7 @@ const GLYPHS: Record<StageKind, string> = {
   reused: "=",
   skipped: "-",
   not_run: "-",
+  batched: "…",
 };
 
 /** One line an analysis, for when the full blocks would not fit on the screen. */

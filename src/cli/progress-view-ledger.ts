@@ -29,3 +29,26 @@ export async function readCallFacts(sql: Sql, ids: string[]): Promise<Map<string
   for (const { analysisId, ...fact } of rows) facts.get(analysisId)?.push(fact);
   return facts;
 }
+
+/** A stage request out in a batch (or waiting for one), as the view shows it. */
+export interface BatchFact {
+  callType: string;
+  attempt: number;
+  /** "batches/…"; null while the request waits for its batch to be sent. */
+  batchName: string | null;
+  /** llm_batches.state; null while unsent. */
+  state: string | null;
+}
+
+/** Batch-mode requests of these analyses whose answers are not in yet, by analysis id. */
+export async function readBatchFacts(sql: Sql, ids: string[]): Promise<Map<string, BatchFact[]>> {
+  const facts = new Map<string, BatchFact[]>(ids.map((id) => [id, []]));
+  if (ids.length === 0) return facts;
+  const rows = await sql<(BatchFact & { analysisId: string })[]>`
+    SELECT r.analysis_id AS "analysisId", r.call_type AS "callType", r.attempt,
+           b.name AS "batchName", b.state
+    FROM llm_batch_requests r LEFT JOIN llm_batches b ON b.display_name = r.batch_display_name
+    WHERE r.analysis_id = ANY(${ids}) AND b.ingested_at IS NULL`;
+  for (const { analysisId, ...fact } of rows) facts.get(analysisId)?.push(fact);
+  return facts;
+}

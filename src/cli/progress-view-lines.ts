@@ -4,8 +4,12 @@ import { type AnalysisView, isSettled, type StageKind, type StageView } from "./
 /** Stages shown only in the live block: "pending" is where every stage starts, "not run" is nothing happening. */
 const UNREPORTED: ReadonlySet<StageKind> = new Set(["pending", "not_run"]);
 
-const stageKey = (stage: Pick<StageView, "kind" | "attempt">) =>
-  stage.kind === "retrying" ? `retrying#${stage.attempt}` : stage.kind;
+const stageKey = (stage: Pick<StageView, "kind" | "attempt" | "batch">) =>
+  stage.kind === "retrying"
+    ? `retrying#${stage.attempt}`
+    : stage.kind === "batched"
+      ? `batched#${stage.batch}`
+      : stage.kind;
 
 /**
  * Off a terminal: one line per change of a stage's state, never a line twice. Looks at the

@@ -3,7 +3,7 @@ import { CALL_TYPES } from "../ledger/call-record.js";
 import { type Picodollars, usdToPico } from "../ledger/money.js";
 import { LlmCallError, type LlmErrorType } from "../llm/errors.js";
 import { type AnalysisRow, type AnalysisStatus, TERMINAL_STATUSES } from "../store/analyses-repo.js";
-import type { CallFact } from "./progress-view-ledger.js";
+import type { BatchFact, CallFact } from "./progress-view-ledger.js";
 
 /** A stage as `analyze --wait` shows it. */
 export type StageKind =
@@ -14,7 +14,8 @@ export type StageKind =
   | "failed"
   | "reused"
   | "skipped"
-  | "not_run";
+  | "not_run"
+  | "batched";
 
 /** Tokens and cost billed so far; `costPico` is null once one call had no price. */
 export interface Figures {
@@ -33,6 +34,8 @@ export interface StageView {
   retries: { attempt: number; after: string | null }[];
   /** Null until one of the stage's calls has ended. */
   figures: Figures | null;
+  /** Batch mode: the batch its request is out in ("batches/…", state), or "waiting" to be sent. */
+  batch?: string | undefined;
 }
 
 export interface AnalysisView {
@@ -57,6 +60,8 @@ export interface AnalysisFacts {
   /** The stages' states from the job's latest progress event, if one arrived. */
   reported: Readonly<Record<string, StageState | "pending">> | undefined;
   calls: CallFact[];
+  /** Batch mode: the stage requests out in a batch or waiting for one. */
+  batched?: BatchFact[] | undefined;
   /** Set when the job failed for good, so the row may never end. */
   jobFailure: string | null;
   /** The worker's attempts per call (LLM_MAX_ATTEMPTS): a failed last attempt is not retried. */
@@ -90,7 +95,7 @@ function startedRetries(calls: CallFact[]): StageView["retries"] {
     }));
 }
 
-type Kinded = Pick<StageView, "kind" | "attempt" | "error">;
+type Kinded = Pick<StageView, "kind" | "attempt" | "error" | "batch">;
 
 /**
  * The stage's state: what the ledger's rows say, completed by the job's reported state
@@ -124,6 +129,15 @@ function stageKind(
   if (reported === "skipped" || (reported === "failed" && calls.length === 0)) return plain("skipped");
   if (reported === "failed") return failed();
   if (reported === "done") return plain("success", last?.attempt ?? 0);
+  const inBatch = ended
+    ? undefined
+    : facts.batched?.find((b) => b.callType === callType && b.attempt > (last?.attempt ?? 0));
+  if (inBatch) {
+    return {
+      ...plain("batched", inBatch.attempt),
+      batch: inBatch.batchName ? `${inBatch.batchName}, ${inBatch.state ?? "pending"}` : "waiting",
+    };
+  }
   if (ended) {
     if (lastFailure) return failed();
     // Never started: a cap stopped the analysis first, or it ended before reaching the stage.

@@ -1,7 +1,7 @@
 import type { AnalysisProgress } from "../queue/analysis-worker.js";
 import type { Sql } from "../store/database.js";
 import { renderFrame } from "./progress-view-frame.js";
-import { type CallFact, readCallFacts } from "./progress-view-ledger.js";
+import { type BatchFact, type CallFact, readBatchFacts, readCallFacts } from "./progress-view-ledger.js";
 import { ProgressLines } from "./progress-view-lines.js";
 import { type AnalysisView, analysisView } from "./progress-view-state.js";
 import { LiveBlock, type TerminalOut } from "./progress-view-tty.js";
@@ -54,8 +54,9 @@ export function createWaitView(
       const failures = new Map(ended.map((outcome) => [outcome.id, outcome.jobFailure]));
       const ids = [...new Set([...rowsById.keys(), ...failures.keys()])].filter((id) => tickers.has(id));
       let calls: Map<string, CallFact[]>;
+      let batched: Map<string, BatchFact[]>;
       try {
-        calls = await readCallFacts(sql, ids);
+        [calls, batched] = await Promise.all([readCallFacts(sql, ids), readBatchFacts(sql, ids)]);
       } catch {
         // A display must not fail the wait: the next look tries again (an analysis that ended
         // at this one is not looked at again; the summaries after the wait still say how).
@@ -68,6 +69,7 @@ export function createWaitView(
           row: rowsById.get(id) ?? ended.find((o) => o.id === id)?.row ?? null,
           reported: stages.get(id),
           calls: calls.get(id) ?? [],
+          batched: batched.get(id),
           jobFailure: failures.get(id) ?? null,
           maxAttempts,
         });

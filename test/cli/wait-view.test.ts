@@ -240,3 +240,33 @@ describe("the line log", () => {
     ]);
   });
 });
+
+describe("batch mode in the wait view", () => {
+  it("says a stage waits for its batch, then which batch and its state, one line per change", () => {
+    const log = new ProgressLines();
+    const prefix = "RELIANCE an_mxccahp9c5ac25e7f975:";
+    const batched = (batchName: string | null, state: string | null) =>
+      analysisView(facts({ batched: [{ callType: "volume_analysis", attempt: 1, batchName, state }] }));
+    expect(log.lines(batched(null, null))).toEqual([`${prefix} volume_analysis waiting for a batch [0/6]`]);
+    expect(log.lines(batched("batches/abc", "pending"))).toEqual([
+      `${prefix} volume_analysis in batch (batches/abc, pending) [0/6]`,
+    ]);
+    expect(log.lines(batched("batches/abc", "pending"))).toEqual([]);
+    expect(log.lines(batched("batches/abc", "running"))).toEqual([
+      `${prefix} volume_analysis in batch (batches/abc, running) [0/6]`,
+    ]);
+    // Its answer is in: the ledger's row wins over the request that is no longer out.
+    const answered = analysisView(
+      facts({
+        calls: [call("volume_analysis", 1, "success")],
+        batched: [{ callType: "final_decision", attempt: 1, batchName: null, state: null }],
+      }),
+    );
+    expect(answered.stages.map((s) => s.kind).slice(2)).toEqual(["success", "pending", "pending", "batched"]);
+    expect(
+      renderFrame([answered], { columns: 100, rows: 40 }).some((line) =>
+        line.includes("waiting for a batch"),
+      ),
+    ).toBe(true);
+  });
+});
