@@ -36,6 +36,8 @@ interface ScenarioContext {
   waitForRecorded(calls: number): Promise<void>;
   /** The analyses among `ids` that have not ended. */
   unfinished(ids: string[]): Promise<string[]>;
+  /** Resolves once a batch has been sent (batch-mode scenarios). */
+  waitForSubmittedBatch(): Promise<void>;
   /** Seconds from `since` until each of `ids` has ended or started a call after `since`. */
   secondsUntilResumed(ids: string[], since: Date): Promise<number>;
   emulator: EmulatorHandle;
@@ -48,6 +50,8 @@ interface Scenario {
   analyses: number;
   /** The queue backends it applies to (default both). */
   backends?: Backend[];
+  /** Batch mode: analyses go through the emulator's Batch API, each batch taking this long. */
+  batchDelayMs?: number;
   faults?: FaultRule[];
   run(ctx: ScenarioContext): Promise<{
     ids: string[];
@@ -127,6 +131,20 @@ const SCENARIOS: Scenario[] = [
       const rescuer = await ctx.worker(defaults);
       const recoverySeconds = await ctx.secondsUntilResumed(held, killedAt);
       return { ids, stops: [rescuer], recoverySeconds };
+    },
+  },
+  {
+    // Batch mode: the worker dies with a batch pending; the next one must poll that batch, never send it again.
+    name: "kill -9 worker, batch pending",
+    analyses: 20,
+    batchDelayMs: 4000,
+    async run(ctx) {
+      const doomed = await ctx.worker();
+      const ids = await ctx.enqueue(20);
+      await ctx.waitForSubmittedBatch();
+      await doomed.stop("SIGKILL");
+      const rescuer = await ctx.worker();
+      return { ids, stops: [rescuer] };
     },
   },
   {
@@ -285,6 +303,7 @@ async function runScenario(scenario: Scenario, backend: Backend): Promise<Row> {
     latencyJitterMs: 200,
     faults: scenario.faults ?? [],
     seed: 7,
+    ...(scenario.batchDelayMs === undefined ? {} : { batchDelayMs: scenario.batchDelayMs }),
   });
   // Hash-tagged, so the same prefix also works on a Redis Cluster.
   const prefix = `{${uniqueName("sl-chaos")}}`;
@@ -309,6 +328,9 @@ async function runScenario(scenario: Scenario, backend: Backend): Promise<Row> {
     WORKER_LOCK_MS: "3000",
     RECOVERY_INTERVAL_MS: "2000",
     LLM_TIMEOUT_MS: "3000",
+    BATCH_COLLECT_MS: "300",
+    BATCH_POLL_MIN_MS: "200",
+    BATCH_POLL_MAX_MS: "1000",
   };
   const producer = openTestQueue(testConfig({ ...env, DATABASE_URL: db.url }));
   const ctx: ScenarioContext = {
@@ -319,9 +341,16 @@ async function runScenario(scenario: Scenario, backend: Backend): Promise<Row> {
       const tickers = Array.from({ length: count }, (_, i) => TICKERS[i % TICKERS.length] as string);
       const enqueued = await enqueueAnalyses(
         { sql: db.sql, queue: producer.queue },
-        { tickers, model: "gemini-2.5-flash" },
+        { tickers, model: "gemini-2.5-flash", batch: scenario.batchDelayMs !== undefined },
       );
       return enqueued.map((a) => a.id);
+    },
+    async waitForSubmittedBatch() {
+      for (;;) {
+        const [row] = await db.sql`SELECT count(*)::int AS n FROM llm_batches WHERE name IS NOT NULL`;
+        if ((row?.n ?? 0) > 0) return;
+        await sleep(50);
+      }
     },
     async unfinished(ids) {
       const rows = await db.sql<{ id: string }[]>`SELECT id FROM stock_analyses
@@ -401,8 +430,9 @@ async function runScenario(scenario: Scenario, backend: Backend): Promise<Row> {
 
 /**
  * A call counts as double-counted when the ledger disagrees with the server: totals that are
- * not the sums of the calls, a stage asked again after its success was recorded, or a recorded
- * success whose tokens differ from what the server returned for that attempt.
+ * not the sums of the calls, a stage asked again after its success was recorded, a recorded
+ * success whose tokens differ from what the server returned for that attempt, or a batch
+ * created more than once.
  */
 async function countDoubleCounted(
   sql: Awaited<ReturnType<typeof createTestDatabase>>["sql"],
@@ -410,7 +440,8 @@ async function countDoubleCounted(
   emulator: EmulatorHandle,
 ): Promise<number> {
   const log = emulator.requestLog().filter((e) => e.method === "generateContent");
-  let bad = 0;
+  // A batch sent twice would bill its requests twice.
+  let bad = emulator.batches().reduce((extra, batch) => extra + Math.max(0, batch.createCount - 1), 0);
   const mismatched = await sql`
     SELECT a.id FROM stock_analyses a
     LEFT JOIN (SELECT analysis_id, count(*) AS n, sum(total_tokens) AS t, sum(input_tokens) AS i, sum(output_tokens) AS o

@@ -15,7 +15,7 @@ import { callRowFromRecord } from "../store/calls-repo.js";
 import type { Sql } from "../store/database.js";
 import { OutputValidationError } from "./output-schemas.js";
 import { SYSTEM_INSTRUCTION } from "./prompts.js";
-import type { CallReservation, SpendGuard } from "./spend-guard.js";
+import type { CallReservation, ReserveOptions, SpendGuard } from "./spend-guard.js";
 import { outputBounds, type StageDefinition } from "./stages.js";
 
 export interface CallRunnerDeps {
@@ -71,7 +71,7 @@ function asCallError(
  * and each image by Gemini's tile rule. If counting fails, the text's UTF-8 bytes stand in: no
  * tokenizer makes more tokens than bytes, so the reservation still bounds the call.
  */
-export async function countInputTokens(
+async function countInputTokens(
   deps: CallRunnerDeps,
   input: { model: string; prompt: string; content: PromptContent | undefined },
   signal: AbortSignal | undefined,
@@ -94,6 +94,40 @@ export async function countInputTokens(
   }
 }
 
+/** A stage's prompt tokens, once counted: every attempt reserves against the same count. */
+export interface CountedPrompt {
+  tokens?: number;
+}
+
+/**
+ * Reserves one attempt's worst case under the call's guard (which must be active): the prompt
+ * as counted, the stage's bounds. The reservation, or why the attempt must not be sent.
+ */
+export async function reserveAttempt(
+  call: StageCall<unknown>,
+  deps: CallRunnerDeps,
+  at: { attempt: number; counted: CountedPrompt },
+  options?: ReserveOptions,
+): Promise<CallReservation | string> {
+  const { tracker, stage, prompt } = call;
+  at.counted.tokens ??= await countInputTokens(
+    deps,
+    { model: tracker.model, prompt, content: call.content },
+    call.signal,
+  );
+  return (call.guard as SpendGuard).reserve(
+    { callType: stage.callType, attempt: at.attempt },
+    {
+      model: tracker.model,
+      inputTokens: at.counted.tokens,
+      bounds: outputBounds(stage, tracker.model),
+      minOutputTokens: stage.bounds.minOutputTokens,
+    },
+    call.signal,
+    options,
+  );
+}
+
 /** What a call's row says until the call ends: left as is, it marks a call cut off by a crash. */
 const INTERRUPTED = new LlmCallError("interrupted", "the worker stopped before this call ended");
 
@@ -112,21 +146,12 @@ export async function runStageCall<Output>(
     (stageLogger ??= deps.logger.child({ analysisId: tracker.analysisId, callType: stage.callType }));
   const inputChars = SYSTEM_INSTRUCTION.length + prompt.length;
   const bounds = outputBounds(stage, tracker.model);
-  let inputTokens: number | undefined; // counted once, for every attempt's reservation
+  const counted: CountedPrompt = {}; // counted once, for every attempt's reservation
   for (let tries = 1; ; tries++) {
     const attempt = call.previousAttempts + tries;
     let reservation: CallReservation | null = null;
     if (call.guard?.active) {
-      inputTokens ??= await countInputTokens(
-        deps,
-        { model: tracker.model, prompt, content: call.content },
-        call.signal,
-      );
-      const held = await call.guard.reserve(
-        { callType: stage.callType, attempt },
-        { model: tracker.model, inputTokens, bounds, minOutputTokens: stage.bounds.minOutputTokens },
-        call.signal,
-      );
+      const held = await reserveAttempt(call, deps, { attempt, counted });
       // Not sent: nothing was billed, so there is no row for it.
       if (typeof held === "string") {
         return { ok: false, error: new LlmCallError("budget_exceeded", held), attempts: tries - 1 };

@@ -220,6 +220,9 @@ export const analysisRowSchema = z
     error: z.string().nullable(),
     tokens_saved: z.number(),
     cost_saved_usd: z.number().nullable(),
+    batch_saved_usd: z
+      .number()
+      .describe("what its batch calls saved: their cost at the standard rates less at the batch rates"),
   })
   .meta({ id: "Analysis" });
 
@@ -242,6 +245,11 @@ export const callRowSchema = z
     started_at: z.date(),
     duration_ms: z.number().nullable(),
     cost_usd: z.number().nullable(),
+    service_tier: z.enum(["standard", "batch"]).describe("batch: sent through the Batch API"),
+    batch_saved_usd: z
+      .number()
+      .nullable()
+      .describe("batch calls: cost at the standard rates less cost at the batch rates; null otherwise"),
   })
   .meta({ id: "LlmCall" });
 
@@ -261,11 +269,15 @@ export const dailyUsageQuerySchema = z.strictObject({
 /** The counts a per-day usage row and a stats group share. */
 const usageCountsShape = { analyses: z.number(), calls: z.number(), ...failedAndTokensShape };
 
-/** What stage reuse and prompt caching saved (the cached tokens were billed at the cheaper rate). */
+/**
+ * What stage reuse, prompt caching and batch mode saved (the cached tokens were billed at the
+ * cheaper rate, batch calls at the batch rates).
+ */
 const savingsShape = {
   reuse_tokens_saved: z.number(),
   reuse_cost_saved_usd: z.number(),
   cache_cost_saved_usd: z.number().describe("cached tokens × (input rate − cached-input rate)"),
+  batch_saved_usd: z.number().describe("batch calls' cost at the standard rates − at the batch rates"),
 };
 
 export const dailyUsageResponseSchema = z.object({
@@ -294,6 +306,9 @@ const statsGroupSchema = z.looseObject({
   tokens_saved: z.number().describe("tokens reuse did not spend"),
   reuse_cost_saved_usd: z.number().describe("USD reuse saved"),
   cache_cost_saved_usd: z.number().describe("USD cached input tokens saved"),
+  batch_saved_usd: z
+    .number()
+    .describe("USD batch mode saved: batch calls' cost at the standard rates less at the batch rates"),
 });
 
 export const statsQuerySchema = z.strictObject({

@@ -14,6 +14,7 @@ import { ApiMetrics } from "./metrics.js";
 import { analysesRoutes } from "./routes/analyses.js";
 import { analysisReportRoutes } from "./routes/analysis-report.js";
 import { budgetRoutes } from "./routes/budget.js";
+import { cancelRoutes } from "./routes/cancel.js";
 import { dashboardRoutes } from "./routes/dashboard.js";
 import { healthRoutes } from "./routes/health.js";
 import { observabilityRoutes } from "./routes/observability.js";
@@ -57,6 +58,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(healthRoutes(deps));
   await app.register(analysesRoutes(deps));
   await app.register(analysisReportRoutes(deps));
+  await app.register(cancelRoutes(deps));
   await app.register(observabilityRoutes(deps, metrics));
   await app.register(reportsRoutes(deps));
   await app.register(budgetRoutes(deps));

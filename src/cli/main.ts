@@ -81,6 +81,14 @@ function buildProgram(): Command {
       (await import("./commands/analyze.js")).analyzeCommand(ctx, tickers, options),
     );
   program
+    .command("cancel")
+    .description("cancel a queued or waiting analysis (and its batch requests no other analysis shares)")
+    .argument("<analysis-id>")
+    .option("--json", "print JSON")
+    .action(async (id: string, options) =>
+      (await import("./commands/cancel.js")).cancelCommand(ctx, id, options),
+    );
+  program
     .command("summary")
     .description("print the token usage summary of an analysis")
     .argument("<analysis-id>")

@@ -7,11 +7,16 @@ import type { LlmCallRow } from "../store/calls-repo.js";
 const money = (value: string | null) => (value === null ? null : Number(value));
 
 export function analysisJson(row: AnalysisRow): Record<string, unknown> {
-  return { ...row, cost_usd: money(row.cost_usd), cost_saved_usd: money(row.cost_saved_usd) };
+  return {
+    ...row,
+    cost_usd: money(row.cost_usd),
+    cost_saved_usd: money(row.cost_saved_usd),
+    batch_saved_usd: money(row.batch_saved_usd),
+  };
 }
 
 export function callJson(row: LlmCallRow): Record<string, unknown> {
-  return { ...row, cost_usd: money(row.cost_usd) };
+  return { ...row, cost_usd: money(row.cost_usd), batch_saved_usd: money(row.batch_saved_usd) };
 }
 
 export function summaryInput(row: AnalysisRow): SummaryInput {
@@ -35,6 +40,8 @@ export function summaryInput(row: AnalysisRow): SummaryInput {
     dataSource: row.market_data_source,
     tokensSaved: row.tokens_saved,
     costSavedUsd: row.cost_saved_usd,
+    batch: row.batch,
+    batchSavedUsd: row.batch_saved_usd,
   };
 }
 

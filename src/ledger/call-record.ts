@@ -1,3 +1,4 @@
+import type { Picodollars } from "./money.js";
 import type { CallCost, ServiceTier } from "./pricing.js";
 import type { TokenUsage } from "./usage.js";
 
@@ -36,6 +37,11 @@ export interface CallRecord {
   reservedTokens?: number | null;
   /** Served interactively (default) or through the Batch API, at the batch rates. */
   serviceTier?: ServiceTier;
+  /**
+   * Batch calls: their cost at the standard rates less their cost (batch-saving.ts); null or
+   * absent on standard calls and on batch calls of a model with no known price.
+   */
+  batchSavedPico?: Picodollars | null;
 }
 
 /** A stage answered from an earlier analysis' identical call instead of a new, billed one. */

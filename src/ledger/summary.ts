@@ -24,6 +24,10 @@ export interface SummaryInput {
   dataSource?: string | null;
   tokensSaved?: number;
   costSavedUsd?: string | null;
+  /** Run in batch mode (its stages sent through the Batch API). */
+  batch?: boolean;
+  /** What its batch calls saved against the standard rates, exact decimal. */
+  batchSavedUsd?: string | null;
 }
 
 const RULE = "=".repeat(50);
@@ -67,6 +71,15 @@ function sumModality(entries: BreakdownEntry[]): BreakdownEntry["modality_tokens
   return total;
 }
 
+/** "batch (saved $0.000617)", or "batch 1, standard 1 (…)" after a synchronous fallback; null when none was batched. */
+function serviceTierLine(entry: BreakdownEntry): string | null {
+  const batched = entry.batch_calls ?? 0;
+  if (batched === 0) return null;
+  const tiers =
+    batched === entry.calls ? "batch" : `batch ${int(batched)}, standard ${int(entry.calls - batched)}`;
+  return `${tiers} (saved ${cost((entry.batch_saved_usd ?? 0).toFixed(12))})`;
+}
+
 function breakdownLines(callType: string, entry: BreakdownEntry): string[] {
   const lines = [
     `  ${callType}:`,
@@ -82,6 +95,8 @@ function breakdownLines(callType: string, entry: BreakdownEntry): string[] {
   ];
   const modality = modalityLine(entry.modality_tokens);
   if (modality) lines.push(`    Modality Tokens: ${modality}`);
+  const tier = serviceTierLine(entry);
+  if (tier) lines.push(`    Service Tier: ${tier}`);
   if (entry.reused_from) {
     const saved = entry.cost_saved_usd == null ? "cost unknown" : cost(entry.cost_saved_usd.toFixed(12));
     lines.push(
@@ -125,6 +140,11 @@ export function formatSummary(input: SummaryInput): string {
       `  Tokens Saved by Reuse: ${int(input.tokensSaved)}`,
       `  Cost Saved by Reuse: ${cost(input.costSavedUsd ?? null)}`,
     );
+  }
+  const batchSaved = input.batchSavedUsd ?? "0";
+  if (input.batch || usdToPico(batchSaved) !== 0n) {
+    const shown = UNFINISHED.has(input.status) ? "n/a (analysis not finished)" : cost(batchSaved);
+    lines.push(`  Cost Saved by Batch Mode: ${shown}`);
   }
   lines.push("", "Breakdown by Call Type:");
   const types = orderedCallTypes(input.breakdown);

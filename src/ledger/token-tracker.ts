@@ -14,6 +14,10 @@ export interface TokenTotals {
   /** null as soon as one call could not be priced (unknown model). */
   costPico: Picodollars | null;
   modalityTokens: { input: Record<string, number>; output: Record<string, number> };
+  /** Calls served through the Batch API. */
+  batchCalls: number;
+  /** What those saved against the standard rates (calls of unpriced models add nothing). */
+  batchSavedPico: Picodollars;
 }
 
 export interface CallError {
@@ -40,6 +44,9 @@ export interface BreakdownEntry {
   reused_from?: string;
   tokens_saved?: number;
   cost_saved_usd?: number | null;
+  /** Set when some of the stage's calls went through the Batch API. */
+  batch_calls?: number;
+  batch_saved_usd?: number;
 }
 
 export interface SavedTotals {
@@ -60,6 +67,8 @@ const emptyTotals = (): TokenTotals => ({
   durationMs: 0,
   costPico: 0n,
   modalityTokens: { input: {}, output: {} },
+  batchCalls: 0,
+  batchSavedPico: 0n,
 });
 
 function addModality(target: Record<string, number>, source: Record<string, number>, sign: 1 | -1) {
@@ -101,6 +110,11 @@ function applyTokens(totals: TokenTotals, call: CallRecord, sign: 1 | -1): void 
   totals.durationMs += sign * call.durationMs;
   addModality(totals.modalityTokens.input, usage.modalityTokens.input, sign);
   addModality(totals.modalityTokens.output, usage.modalityTokens.output, sign);
+  if (call.serviceTier === "batch") {
+    totals.batchCalls += sign;
+    const saved = call.batchSavedPico ?? 0n;
+    totals.batchSavedPico += sign === 1 ? saved : -saved;
+  }
 }
 
 const newLedger = (): TypeLedger => ({
@@ -213,7 +227,7 @@ export class TokenTracker {
     const breakdown: Record<string, BreakdownEntry> = {};
     for (const [callType, { totals }] of this.#byType) {
       if (totals.calls === 0) continue;
-      breakdown[callType] = {
+      const entry: BreakdownEntry = {
         calls: totals.calls,
         successful_calls: totals.successfulCalls,
         failed_calls: totals.failedCalls,
@@ -227,6 +241,11 @@ export class TokenTracker {
         modality_tokens: structuredClone(totals.modalityTokens),
         errors: (errors.get(callType) ?? []).sort((a, b) => a.attempt - b.attempt),
       };
+      if (totals.batchCalls > 0) {
+        entry.batch_calls = totals.batchCalls;
+        entry.batch_saved_usd = picoToNumber(totals.batchSavedPico);
+      }
+      breakdown[callType] = entry;
     }
     for (const [callType, reuse] of this.#reused) {
       const entry = breakdown[callType] ?? emptyBreakdownEntry();

@@ -139,6 +139,35 @@ const budgetAlerts = new Counter({
   registers: [workerMetricsRegistry],
 });
 
+const batchesRecorded = new Counter({
+  name: "stock_ledger_batches_total",
+  help: "Batches (Gemini Batch API) whose responses were recorded, by how the batch ended",
+  labelNames: ["state"] as const,
+  registers: [workerMetricsRegistry],
+});
+
+const batchRequestsRecorded = new Counter({
+  name: "stock_ledger_batch_requests_total",
+  help: "Batch requests recorded as call rows, by status (success, failure) and error type (failures only)",
+  labelNames: ["status", "error_type"] as const,
+  registers: [workerMetricsRegistry],
+});
+
+/** One finished batch, once its responses are in the ledger (a batch's calls skip the gen_ai_* histograms: their duration is the batch's). */
+export function recordBatchMetrics(
+  state: string,
+  calls: readonly { status: string; error_type: string | null }[],
+): void {
+  batchesRecorded.inc({ state });
+  for (const call of calls) {
+    batchRequestsRecorded.inc(
+      call.status === "success"
+        ? { status: call.status }
+        : { status: call.status, error_type: call.error_type ?? "_OTHER" },
+    );
+  }
+}
+
 export function recordBudgetAlert(kind: string, threshold: number): void {
   budgetAlerts.inc({ kind, threshold: String(threshold) });
 }

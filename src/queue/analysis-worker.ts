@@ -17,6 +17,7 @@ import type { StageState } from "../analysis/pipeline.js";
 import type { DailyBudget } from "../config/config.js";
 import { CALL_TYPES } from "../ledger/call-record.js";
 import { recordBudgetAlert } from "../metrics/worker-metrics.js";
+import { inFlightRequests } from "../store/batches-repo.js";
 import { type AnalysisJobData, analysisJobSchema } from "./job-payload.js";
 import { ProgressThrottle } from "./progress-throttle.js";
 import type { QueueBackend, WorkerSettings } from "./queue-backend.js";
@@ -57,6 +58,9 @@ async function gateOnDailyBudget(deps: ExecuteDeps, budget: DailyBudget | undefi
     return null;
   } catch (error) {
     if (!(error instanceof DailyBudgetExhaustedError)) throw error;
+    // Requests already out in a batch were reserved against the budget when queued: their
+    // answers are collected whatever the day's spend since.
+    if ((await inFlightRequests(deps.sql, analysisId)).length > 0) return null;
     if (budget.whenExceeded === "queue") throw new DeferJob(error.resetsAt);
     await failAnalysisFromStore(deps, analysisId, error.message, "budget_exceeded");
     return { status: "budget_exceeded" };

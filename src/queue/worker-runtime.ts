@@ -1,3 +1,4 @@
+import { pollOrphanedBatches } from "../analysis/batch/batch-poller.js";
 import type { Config } from "../config/config.js";
 import { installPriceBook } from "../config/price-book-file.js";
 import type { LlmConnection } from "../llm/create-llm.js";
@@ -49,7 +50,7 @@ export async function startWorkerRuntime(
     budget: config.budget,
   });
   await worker.waitUntilReady();
-  const recovery = startRecoveryLoop(config, queue, resources, logger);
+  const recovery = startRecoveryLoop(config, queue, deps, logger);
   const unwatchTrackers = watchTrackerRegistry(resources.registry);
   const unwatchMarketInputs = watchMarketInputsCache(resources.marketInputs);
   logger.info(
@@ -91,7 +92,9 @@ function startRecoveryLoop(config: Config, queue: AnalysisQueue, resources: Work
     running = recoverOrphanedAnalyses(
       { sql: resources.sql, queue, logger },
       { minAgeMs: config.recoveryIntervalMs },
-    ).catch((err: unknown) => logger.warn({ err }, "orphan sweep failed; will retry"));
+    )
+      .then(() => pollOrphanedBatches(resources))
+      .catch((err: unknown) => logger.warn({ err }, "orphan sweep failed; will retry"));
   };
   sweep();
   const timer = setInterval(sweep, config.recoveryIntervalMs);

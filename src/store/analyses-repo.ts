@@ -53,6 +53,8 @@ export interface AnalysisRow {
   max_cost_usd: string | null;
   batch: boolean;
   batch_fallback: "none" | "sync";
+  /** What its batch calls saved against the standard rates (sql/015). */
+  batch_saved_usd: string;
 }
 
 type Db = Sql | TransactionSql;
@@ -178,7 +180,7 @@ export interface AnalysisOutcome {
 }
 
 /** Every finalized column, its SQL type, and its value in an outcome. */
-const FINAL_COLUMNS: readonly (readonly [string, string, (o: AnalysisOutcome) => unknown])[] = [
+export const FINAL_COLUMNS: readonly (readonly [string, string, (o: AnalysisOutcome) => unknown])[] = [
   ["id", "text", (o) => o.id],
   ["lease_owner", "text", (o) => o.leaseOwner ?? ""],
   ["status", "text", (o) => o.status],
@@ -196,6 +198,7 @@ const FINAL_COLUMNS: readonly (readonly [string, string, (o: AnalysisOutcome) =>
     "numeric",
     (o) => (o.saved?.costSavedPico == null ? "0" : picoToUsd(o.saved.costSavedPico)),
   ],
+  ["batch_saved_usd", "numeric", (o) => picoToUsd(o.totals.batchSavedPico)],
   ["token_usage_breakdown", "jsonb", (o) => o.breakdown],
   ["decision", "jsonb", (o) => o.decision ?? null],
   ["error", "text", (o) => o.error],
@@ -209,7 +212,7 @@ const ASSIGNED = FINAL_COLUMNS.map(([name]) => name).filter(
 );
 
 /** An outcome as its `json_to_recordset` row. */
-const finalRecord = (o: AnalysisOutcome) =>
+export const finalRecord = (o: AnalysisOutcome) =>
   Object.fromEntries(FINAL_COLUMNS.map(([name, , field]) => [name, field(o)]));
 
 /**

@@ -208,18 +208,52 @@ export async function analysesOfBatch(sql: Db, displayName: string): Promise<str
   return rows.map((row) => row.analysis_id);
 }
 
+/** What `withdrawAnalysisRequests` took back. */
+export interface WithdrawnRequests {
+  /** Requests not sent yet, deleted with their daily-budget holds. */
+  withdrawn: number;
+  /** The batches its sent requests are in that no other analysis shares and that have not ended. */
+  soleBatches: BatchRow[];
+}
+
 /**
- * Withdraws an analysis' requests not sent yet; returns the batches its sent requests are in
- * that no other analysis shares and that have not ended (for `cancel`).
+ * Withdraws an analysis' requests not sent yet (and their daily-budget holds), and finds the
+ * batches its sent requests are in that no other analysis shares and that have not ended (for
+ * `cancel`). A request a submitter is taking into a batch right now is not withdrawn: it is in
+ * that batch once the submitter commits.
  */
-export async function withdrawAnalysisRequests(sql: Db, analysisId: string): Promise<BatchRow[]> {
-  await sql`
-    DELETE FROM llm_batch_requests WHERE analysis_id = ${analysisId} AND batch_display_name IS NULL`;
-  return sql<BatchRow[]>`
+export async function withdrawAnalysisRequests(sql: Db, analysisId: string): Promise<WithdrawnRequests> {
+  const [deleted] = await sql<{ n: number }[]>`
+    WITH withdrawn AS (
+      DELETE FROM llm_batch_requests WHERE analysis_id = ${analysisId} AND batch_display_name IS NULL
+      RETURNING call_type, attempt
+    ), released AS (
+      DELETE FROM spend_reservations s USING withdrawn w
+      WHERE s.analysis_id = ${analysisId} AND s.call_type = w.call_type AND s.attempt = w.attempt
+    )
+    SELECT count(*)::int AS n FROM withdrawn`;
+  const soleBatches = await sql<BatchRow[]>`
     SELECT b.* FROM llm_batches b
     WHERE b.ingested_at IS NULL AND b.state IN ('creating', 'pending', 'running')
       AND EXISTS (SELECT 1 FROM llm_batch_requests r
                   WHERE r.batch_display_name = b.display_name AND r.analysis_id = ${analysisId})
       AND NOT EXISTS (SELECT 1 FROM llm_batch_requests r
-                      WHERE r.batch_display_name = b.display_name AND r.analysis_id <> ${analysisId})`;
+                      WHERE r.batch_display_name = b.display_name AND r.analysis_id <> ${analysisId})
+    ORDER BY b.created_at`;
+  return { withdrawn: deleted?.n ?? 0, soleBatches };
+}
+
+/** Makes a batch's next poll due now (a batch just cancelled is read back at once). */
+export async function pollBatchNow(sql: Db, displayName: string): Promise<void> {
+  await sql`
+    UPDATE llm_batches SET next_poll_at = now() WHERE display_name = ${displayName} AND ingested_at IS NULL`;
+}
+
+/** Batches not ingested whose next poll is overdue by `overdueMs` (no job is polling them). */
+export async function overdueBatches(sql: Db, overdueMs: number): Promise<string[]> {
+  const rows = await sql<{ display_name: string }[]>`
+    SELECT display_name FROM llm_batches
+    WHERE ingested_at IS NULL AND next_poll_at < now() - ${overdueMs} * interval '1 millisecond'
+    ORDER BY next_poll_at LIMIT 100`;
+  return rows.map((row) => row.display_name);
 }

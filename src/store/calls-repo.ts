@@ -33,6 +33,8 @@ export interface LlmCallRow {
   input_hash: string | null;
   reserved_tokens: number | null;
   service_tier: ServiceTier;
+  /** What the Batch API saved against the standard rates; NULL on standard calls (sql/015). */
+  batch_saved_usd: string | null;
 }
 
 export function callRowFromRecord(analysisId: string, call: CallRecord, output: string | null): LlmCallRow {
@@ -64,6 +66,7 @@ export function callRowFromRecord(analysisId: string, call: CallRecord, output: 
     output,
     reserved_tokens: call.reservedTokens ?? null,
     service_tier: call.serviceTier ?? "standard",
+    batch_saved_usd: call.batchSavedPico == null ? null : picoToUsd(call.batchSavedPico),
   };
 }
 
@@ -101,6 +104,7 @@ export function recordFromRow(row: LlmCallRow): CallRecord {
     inputHash: row.input_hash,
     reservedTokens: row.reserved_tokens,
     serviceTier: row.service_tier,
+    batchSavedPico: row.batch_saved_usd == null ? null : usdToPico(row.batch_saved_usd),
   };
 }
 
@@ -132,6 +136,7 @@ const CALL_COLUMNS: RecordsetColumns = [
   ["input_hash", "text"],
   ["reserved_tokens", "int"],
   ["service_tier", "text"],
+  ["batch_saved_usd", "numeric"],
 ];
 
 const names = CALL_COLUMNS.map(([name]) => name).join(", ");

@@ -1,12 +1,14 @@
+import { rateCardOfTier, TOKEN_PRICE_TIERS } from "../ledger/batch-saving.js";
 import { type Picodollars, picoToNumber, picoToUsd, usdToPico } from "../ledger/money.js";
-import { activePriceBook, type PriceBook, type RateCard, resolvePrice } from "../ledger/price-table.js";
+import { activePriceBook, type PriceBook, resolvePrice } from "../ledger/price-table.js";
 import type { Sql } from "./database.js";
 
 /**
- * What reuse and caching saved, per UTC day and per ticker. Reuse: the `tokens_saved` and
- * `cost_saved_usd` of analyses, on the day they were created. Caching: the cached input
- * tokens of calls, on the day they started, each saving (input rate − cached-input rate) of
- * the price version and tier that priced the call.
+ * What reuse, caching and batch mode saved, per UTC day and per ticker. Reuse: the
+ * `tokens_saved` and `cost_saved_usd` of analyses, on the day they were created. Caching: the
+ * cached input tokens of calls, on the day they started, each saving (input rate − cached-input
+ * rate) of the price version and tier that priced the call (a batch call's: the batch card's).
+ * Batch mode: the `batch_saved_usd` of calls, on the day they started.
  */
 
 export interface Savings {
@@ -15,6 +17,8 @@ export interface Savings {
   cached_input_tokens: number;
   /** Calls of a model with no known price add their cached tokens but no saving. */
   cache_cost_saved_usd: number;
+  /** Batch calls' cost at the standard rates less their cost at the batch rates. */
+  batch_saved_usd: number;
 }
 
 export interface DaySavings extends Savings {
@@ -30,15 +34,17 @@ interface Sums {
   reusePico: Picodollars;
   cachedTokens: number;
   cachePico: Picodollars;
+  batchPico: Picodollars;
 }
 
-const empty = (): Sums => ({ reuseTokens: 0, reusePico: 0n, cachedTokens: 0, cachePico: 0n });
+const empty = (): Sums => ({ reuseTokens: 0, reusePico: 0n, cachedTokens: 0, cachePico: 0n, batchPico: 0n });
 
 const toSavings = (s: Sums): Savings => ({
   reuse_tokens_saved: s.reuseTokens,
   reuse_cost_saved_usd: picoToNumber(s.reusePico),
   cached_input_tokens: s.cachedTokens,
   cache_cost_saved_usd: picoToNumber(s.cachePico),
+  batch_saved_usd: picoToNumber(s.batchPico),
 });
 
 /**
@@ -55,23 +61,23 @@ export function cacheSavingPerToken(
   const table = book.find((t) => t.version === version);
   const resolved = table ? resolvePrice(model, new Date(0), [table]) : undefined;
   if (!resolved) return null;
-  const { price } = resolved;
-  const card: RateCard = tier === "long_context" && price.longContext ? price.longContext : price.standard;
+  const card = rateCardOfTier(resolved.price, tier);
   const saving = usdToPico(card.input) / 1_000_000n - usdToPico(card.cachedInput) / 1_000_000n;
   return saving > 0n ? saving : 0n;
 }
 
 /**
- * Writes the cache saving of every version, model and tier of `book` to stats_cache_rates,
- * which the rollups read (sql/009): migrations hold the shipped versions, this adds the
- * PRICE_BOOK_FILE ones. Call at worker start, before any call they price is rolled up.
+ * Writes the cache saving of every version, model and tier of `book` (TOKEN_PRICE_TIERS: the
+ * batch tiers too since sql/015) to stats_cache_rates, which the rollups read (sql/009):
+ * migrations hold the shipped versions, this adds the PRICE_BOOK_FILE ones. Call at worker
+ * start, before any call they price is rolled up.
  * Rows of versions no longer in the book stay: calls they priced still name them. A changed
  * rate is overwritten (the last process to start wins). Returns the rows inserted or changed.
  */
 export async function syncCacheRates(sql: Sql, book: PriceBook = activePriceBook()): Promise<number> {
   const rows = book.flatMap((table) =>
     Object.keys(table.models).flatMap((model) =>
-      ["standard", "long_context"].map((tier) => ({
+      TOKEN_PRICE_TIERS.map((tier) => ({
         version: table.version,
         model,
         tier,
@@ -111,7 +117,7 @@ export async function savingsByDay(
   now: Date = new Date(),
 ): Promise<{ days: DaySavings[]; tickers: TickerSavings[] }> {
   const { from, to, labels } = window(days, now);
-  const [reuse, cached] = await Promise.all([
+  const [reuse, calls] = await Promise.all([
     sql<{ day: string; ticker: string; tokens: number; cost: string }[]>`
       SELECT to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day, ticker,
              sum(tokens_saved)::bigint AS tokens, sum(cost_saved_usd)::text AS cost
@@ -126,12 +132,15 @@ export async function savingsByDay(
         price_version: string | null;
         price_tier: string | null;
         tokens: number;
+        batch_saved: string | null;
       }[]
     >`
       SELECT to_char(c.started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day, a.ticker, c.model,
-             c.price_version, c.price_tier, sum(c.cached_input_tokens)::bigint AS tokens
+             c.price_version, c.price_tier, sum(c.cached_input_tokens)::bigint AS tokens,
+             sum(c.batch_saved_usd)::text AS batch_saved
       FROM llm_calls c JOIN stock_analyses a ON a.id = c.analysis_id
-      WHERE c.started_at >= ${from} AND c.started_at < ${to} AND c.cached_input_tokens > 0
+      WHERE c.started_at >= ${from} AND c.started_at < ${to}
+        AND (c.cached_input_tokens > 0 OR c.batch_saved_usd IS NOT NULL)
       GROUP BY 1, 2, 3, 4, 5`,
   ]);
   const byDay = new Map(labels.map((day) => [day, empty()]));
@@ -152,17 +161,19 @@ export async function savingsByDay(
       s.reusePico += pico;
     }
   }
-  for (const row of cached) {
+  for (const row of calls) {
     const perToken =
       row.price_version === null ? null : cacheSavingPerToken(row.model, row.price_version, row.price_tier);
     const pico = perToken === null ? 0n : perToken * BigInt(row.tokens);
+    const batchPico = row.batch_saved === null ? 0n : usdToPico(row.batch_saved);
     for (const s of both(row.day, row.ticker)) {
       s.cachedTokens += row.tokens;
       s.cachePico += pico;
+      s.batchPico += batchPico;
     }
   }
   const tickers = [...byTicker.entries()]
-    .map(([ticker, s]) => ({ ticker, ...toSavings(s), total: s.reusePico + s.cachePico }))
+    .map(([ticker, s]) => ({ ticker, ...toSavings(s), total: s.reusePico + s.cachePico + s.batchPico }))
     .sort((a, b) => (b.total > a.total ? 1 : b.total < a.total ? -1 : a.ticker < b.ticker ? -1 : 1))
     .map(({ total: _total, ...rest }) => rest);
   return {

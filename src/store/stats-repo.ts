@@ -44,6 +44,8 @@ export interface StatsGroup {
   reuse_cost_saved_usd: number;
   /** What cached input tokens saved against the input rate of the price that priced them, USD. */
   cache_cost_saved_usd: number;
+  /** What batch calls saved: their cost at the standard rates less their cost at the batch rates, USD. */
+  batch_saved_usd: number;
 }
 
 export interface StatsReport {
@@ -71,6 +73,7 @@ interface AggregateRow {
   tokens_saved: number;
   reuse_cost_saved_usd: string;
   cache_cost_saved_usd: string;
+  batch_saved_usd: string;
 }
 
 // Merged histograms in one pass: sum(latency_hist[i]) per bucket, no per-row function calls.
@@ -120,6 +123,7 @@ async function aggregate(
       max(latency_max_ms) AS latency_max_ms, ${sum("tokens_saved")}::bigint AS tokens_saved,
       ${sum("reuse_cost_saved_usd")}::text AS reuse_cost_saved_usd,
       ${sum("cache_cost_saved_usd")}::text AS cache_cost_saved_usd,
+      ${sum("batch_saved_usd")}::text AS batch_saved_usd,
       ${options.latency === false ? sql`'{}'::float8[]` : sql.unsafe(signed ? SIGNED_HIST_SUMS : HIST_SUMS)} AS hist
     FROM (${union}) rows
     GROUP BY 1
@@ -155,6 +159,7 @@ function toGroup(key: string, row: AggregateRow | undefined): StatsGroup {
     tokens_saved: row?.tokens_saved ?? 0,
     reuse_cost_saved_usd: Number(row?.reuse_cost_saved_usd ?? 0),
     cache_cost_saved_usd: Number(row?.cache_cost_saved_usd ?? 0),
+    batch_saved_usd: Number(row?.batch_saved_usd ?? 0),
   };
 }
 

@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { BatchDeps } from "../../src/analysis/batch/batch-deps.js";
-import { pollBatch } from "../../src/analysis/batch/batch-poller.js";
+import { pollBatch, pollOrphanedBatches } from "../../src/analysis/batch/batch-poller.js";
 import { requestKey } from "../../src/analysis/batch/batch-responses.js";
 import { splitBySize, submitWaitingRequests } from "../../src/analysis/batch/batch-submitter.js";
 import type { Config } from "../../src/config/config.js";
@@ -316,6 +316,23 @@ describe("batches are never submitted twice", () => {
       BatchRow[]
     >`SELECT * FROM llm_batches WHERE display_name = ${batch.display_name}`;
     expect(row?.name).toMatch(/^batches\//);
+  }, 30_000);
+
+  it("a batch no job polls (its analyses' jobs lost) is polled by the recovery sweep once overdue", async () => {
+    const d = deps();
+    const { ids } = await waitingRequests(2);
+    await submitWaitingRequests(d, MODEL);
+    const overdue = () => env.db.sql`UPDATE llm_batches SET next_poll_at = now() - interval '2 minutes'
+      WHERE ingested_at IS NULL AND display_name IN (SELECT batch_display_name FROM llm_batch_requests
+                                                    WHERE analysis_id = ANY(${ids}))`;
+    for (let i = 0; i < 100 && (await callsOf(ids)).length < 2; i++) {
+      await overdue();
+      await pollOrphanedBatches(d);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect((await callsOf(ids)).map((c) => c.status)).toEqual(["success", "success"]);
+    // A batch polled on time is its jobs' to poll: the sweep leaves it alone.
+    expect(await pollOrphanedBatches(d)).toBe(0);
   }, 30_000);
 
   it("requests over the size limit go in several batches, each within it", async () => {

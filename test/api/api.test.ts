@@ -329,6 +329,7 @@ describe("health, OpenAPI, queue board, per-day usage", () => {
     expect(Object.keys(doc.paths).sort()).toEqual([
       "/analyses",
       "/analyses/{id}",
+      "/analyses/{id}/cancel",
       "/analyses/{id}/report",
       "/analyses/{id}/summary",
       "/budget",

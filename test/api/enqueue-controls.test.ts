@@ -70,6 +70,13 @@ describe("POST /analyses stores analyze's controls", () => {
     });
   });
 
+  it("stores batch and batch_fallback; GET /analyses/:id returns them", async () => {
+    const row = await enqueueOne(api.app, { batch: true, batch_fallback: "sync" });
+    expect(row).toMatchObject({ status: "queued", batch: true, batch_fallback: "sync" });
+    expect(await enqueueOne(api.app, { batch: true })).toMatchObject({ batch: true, batch_fallback: "none" });
+    expect(await enqueueOne(api.app, {})).toMatchObject({ batch: false, batch_fallback: "none" });
+  });
+
   it("takes max_cost_usd as a JSON number too, and an exact amount with 6 decimals", async () => {
     expect(Number((await enqueueOne(api.app, { max_cost_usd: 0.125 })).max_cost_usd)).toBe(0.125);
     const [stored] = await api.db.sql`
@@ -130,6 +137,13 @@ describe("POST /analyses refuses bad controls with 400, writing and queuing noth
     [{ context_cache: 1 }, "invalid context_cache 1: must be true or false"],
     [{ allow_partial: "true" }, 'invalid allow_partial "true": must be true or false'],
     [{ allow_unpriced: null }, "invalid allow_unpriced null: must be true or false"],
+    [{ batch: "yes" }, 'invalid batch "yes": must be true or false'],
+    [{ batch: true, batch_fallback: "retry" }, 'invalid batch_fallback "retry": must be sync or none'],
+    [{ batch_fallback: "sync" }, "batch_fallback needs batch"],
+    [
+      { batch: true, context_cache: true },
+      "context_cache cannot be combined with batch: a cache may lapse before the batch runs",
+    ],
     [{ max_cost: "1" }, 'unknown field "max_cost"'],
     [{ maxTokens: 100 }, 'unknown field "maxTokens"'],
     [
@@ -287,13 +301,16 @@ describe("the OpenAPI document", () => {
       "max_cost_usd",
       "reuse",
       "context_cache",
+      "batch",
+      "batch_fallback",
       "allow_partial",
       "allow_unpriced",
     ]);
     expect(body.additionalProperties).toBe(false);
     expect(body.properties.max_tokens).toMatchObject({ type: "integer", minimum: 1 });
     expect(body.properties.max_cost_usd.type).toEqual(["string", "number"]);
-    for (const flag of ["reuse", "context_cache", "allow_partial", "allow_unpriced"]) {
+    expect(body.properties.batch_fallback.enum).toEqual(["none", "sync"]);
+    for (const flag of ["reuse", "context_cache", "batch", "allow_partial", "allow_unpriced"]) {
       expect(body.properties[flag].type).toBe("boolean");
     }
     for (const [name, schema] of Object.entries(body.properties)) {

@@ -37,6 +37,12 @@ const post = (server: Server, status: number, payload: string, contentType = "ap
   server,
   request: { method: "POST", url: "/analyses", payload, headers: { "content-type": contentType } },
 });
+const CANCELLABLE = "queued-1";
+const cancel = (server: Server, status: number, id: string): Sent => ({
+  status,
+  server,
+  request: { method: "POST", url: `/analyses/${id}/cancel` },
+});
 /** What the database can do to any route that reads the ledger. */
 const ledgerFailures = (url: string): Sent[] => [get("noTables", 500, url), get("noPostgres", 503, url)];
 
@@ -69,6 +75,15 @@ const SENDS: Record<string, Sent[]> = {
     get("api", 400, "/analyses/007/summary"),
     get("api", 404, "/analyses/nope-1/summary"),
     ...ledgerFailures(`/analyses/${KNOWN}/summary`),
+  ],
+  "POST /analyses/{id}/cancel": [
+    cancel("secured", 401, CANCELLABLE),
+    cancel("noTables", 500, CANCELLABLE),
+    cancel("noPostgres", 503, CANCELLABLE),
+    cancel("api", 200, CANCELLABLE),
+    cancel("api", 400, "007"),
+    cancel("api", 404, "nope-1"),
+    cancel("api", 409, KNOWN),
   ],
   "GET /analyses/{id}/report": [
     get("api", 200, `/analyses/${KNOWN}/report`),
@@ -133,6 +148,8 @@ beforeAll(async () => {
   api = await startApiHarness();
   await api.db.sql`
     INSERT INTO stock_analyses (id, ticker, model, status) VALUES (${KNOWN}, 'TCS', 'gemini-2.5-flash', 'completed')`;
+  await api.db.sql`
+    INSERT INTO stock_analyses (id, ticker, model, status) VALUES (${CANCELLABLE}, 'TCS', 'gemini-2.5-flash', 'queued')`;
   // Today's spend, so a budget of one token is spent.
   await api.db.sql`
     INSERT INTO llm_calls (analysis_id, call_type, attempt, model, status, input_tokens, output_tokens,

@@ -76,6 +76,18 @@ describe("bad input is refused before it reaches Redis or SQL", () => {
       ["analyze", "TCS", "--max-cost", "-1"],
       /invalid --max-cost "-1": must be a USD amount/,
     );
+    await expectRefused(
+      ["analyze", "TCS", "--batch-fallback", "sync"],
+      /^stock-ledger: --batch-fallback needs --batch$/,
+    );
+    await expectRefused(
+      ["analyze", "TCS", "--batch", "--batch-fallback", "later"],
+      /^stock-ledger: --batch-fallback must be sync or none, not "later"$/,
+    );
+    await expectRefused(
+      ["analyze", "TCS", "--batch", "--context-cache"],
+      /^stock-ledger: --context-cache cannot be combined with --batch: a cache may lapse before the batch runs$/,
+    );
   });
 
   it("refuses invalid environment naming the variable", async () => {
@@ -147,6 +159,8 @@ describe("bad input is refused before it reaches Redis or SQL", () => {
     ["CHARTS", "maybe", 'must be on or off, not "maybe"'],
     ["CHART_TRANSPORT", "email", 'must be files or inline, not "email"'],
     ["EMULATOR_LATENCY_MS", "slow", 'must be a whole number of milliseconds from 0 to 60000, not "slow"'],
+    ["BATCH_COLLECT_MS", "soon", 'must be a whole number of milliseconds from 0 to 3600000, not "soon"'],
+    ["BATCH_POLL_MIN_MS", "1", 'must be a whole number of milliseconds from 10 to 3600000, not "1"'],
     ["MARKET_DATA", "yahoo", 'must be sample or live, not "yahoo"'],
     ["MARKET_DATA_TTL_MINUTES", "0", 'must be a whole number of minutes from 1 to 10080, not "0"'],
     ["MARKET_DATA_TIMEOUT_MS", "x", 'must be a whole number of milliseconds from 1 to 120000, not "x"'],

@@ -183,8 +183,12 @@ describe("a good PRICE_BOOK_FILE prices with the file's rates", () => {
       const synced = await db.sql<{ model: string; tier: string }[]>`
         SELECT model, tier FROM stats_cache_rates WHERE version = ${VERSION} ORDER BY model, tier`;
       expect(synced.map((r) => `${r.model}/${r.tier}`)).toEqual([
+        "acme-lm-1/batch",
+        "acme-lm-1/batch_long_context",
         "acme-lm-1/long_context",
         "acme-lm-1/standard",
+        "gemini-2.5-flash/batch",
+        "gemini-2.5-flash/batch_long_context",
         "gemini-2.5-flash/long_context",
         "gemini-2.5-flash/standard",
       ]);

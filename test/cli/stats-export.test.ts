@@ -84,7 +84,7 @@ describe("stock-ledger stats", () => {
     const lines = text.split("\n");
     const header = lines[2] ?? "";
     expect(header).toMatch(
-      /^STAGE\s+ANALYSES\s+CALLS\s+FAILED\s+SUCCESS\s+INPUT\s+OUTPUT\s+THINKING\s+CACHED\s+TOKENS\s+COST USD\s+USD\/1K TOK\s+P50 MS\s+P95 MS\s+SAVED TOK\s+REUSE SAVED\s+CACHE SAVED$/,
+      /^STAGE\s+ANALYSES\s+CALLS\s+FAILED\s+SUCCESS\s+INPUT\s+OUTPUT\s+THINKING\s+CACHED\s+TOKENS\s+COST USD\s+USD\/1K TOK\s+P50 MS\s+P95 MS\s+SAVED TOK\s+REUSE SAVED\s+CACHE SAVED\s+BATCH SAVED$/,
     );
     expect(header.length).toBeGreaterThan(100);
     const table = lines.slice(2, lines.indexOf("", 2));
@@ -118,6 +118,7 @@ describe("stock-ledger stats", () => {
       tokens_saved: 0,
       reuse_cost_saved_usd: 0,
       cache_cost_saved_usd: 0,
+      batch_saved_usd: 0,
     });
     const key = `gemini-${"x".repeat(50)}-preview`;
     const report: StatsReport = {

@@ -6,7 +6,13 @@ import { GeminiClient } from "../../src/llm/gemini-client.js";
 import { logger } from "../../src/logger.js";
 import { startWorkerRuntime, type WorkerRuntime } from "../../src/queue/worker-runtime.js";
 import type { Sql } from "../../src/store/database.js";
-import { createTestDatabase, dropQueueKeys, type TestDatabase, uniqueName } from "./services.js";
+import {
+  createTestDatabase,
+  dropQueueKeys,
+  QUEUE_BACKEND,
+  type TestDatabase,
+  uniqueName,
+} from "./services.js";
 
 /**
  * A test file's own database, emulator and queue prefix, made before its tests and removed
@@ -62,13 +68,51 @@ export function startEmulatedWorker(
 
 /** Polls until every analysis has ended (Postgres is the source of truth). */
 export async function waitUntilEnded(sql: Sql, ids: string[], timeoutMs = 30_000): Promise<void> {
+  let ended = 0;
+  await waitUntil(
+    async () => {
+      const [row] = await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM stock_analyses
+        WHERE id = ANY(${ids}) AND status NOT IN ('queued', 'running')`;
+      ended = row?.n ?? 0;
+      return ended === ids.length;
+    },
+    () => `${ids.length - ended} of ${ids.length} analyses to end`,
+    timeoutMs,
+  );
+}
+
+/** Polls `check` every 100 ms until it holds; fails naming `what` after `timeoutMs`. */
+export async function waitUntil(
+  check: () => Promise<boolean>,
+  what: string | (() => string),
+  timeoutMs = 60_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const [row] = await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM stock_analyses
-      WHERE id = ANY(${ids}) AND status NOT IN ('queued', 'running')`;
-    if (row?.n === ids.length) return;
+  while (!(await check())) {
     if (Date.now() > deadline)
-      throw new Error(`${ids.length - (row?.n ?? 0)} of ${ids.length} analyses did not end`);
+      throw new Error(`timed out waiting for ${typeof what === "string" ? what : what()}`);
     await sleep(100);
   }
+}
+
+/**
+ * For files that run `stock-ledger worker` processes: the file's database, emulator and queue
+ * prefix (workerTestEnv), and the environment a worker process needs to use them.
+ */
+export function workerProcessEnv(
+  stem: string,
+  emulatorOptions: EmulatorOptions,
+  extraEnv: Record<string, string>,
+): ReturnType<typeof workerTestEnv> & { readonly env: Record<string, string> } {
+  const test = workerTestEnv(stem, emulatorOptions);
+  return Object.defineProperty(test, "env", {
+    get: () => ({
+      DATABASE_URL: test.db.url,
+      QUEUE_PREFIX: test.prefix,
+      QUEUE_BACKEND,
+      GEMINI_BASE_URL: test.emulator.url,
+      GEMINI_API_KEY: "test",
+      ...extraEnv,
+    }),
+  }) as ReturnType<typeof workerTestEnv> & { readonly env: Record<string, string> };
 }

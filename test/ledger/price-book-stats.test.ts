@@ -38,7 +38,8 @@ describe("stats of calls priced by a PRICE_BOOK_FILE version", () => {
 
   beforeAll(async () => {
     // What the worker does at start, before any call of the file's versions is rolled up.
-    expect(await syncCacheRates(h.db.sql)).toBe(2);
+    // One row per tier: standard, long_context, batch, batch_long_context.
+    expect(await syncCacheRates(h.db.sql)).toBe(4);
     expect(await syncCacheRates(h.db.sql)).toBe(0);
     const id = await h.queue("TCS");
     await h.db.sql`UPDATE stock_analyses SET context_cache = true WHERE id = ${id}`;
@@ -58,7 +59,10 @@ describe("stats of calls priced by a PRICE_BOOK_FILE version", () => {
     const rows = await h.db.sql<{ tier: string; saving: string }[]>`
       SELECT tier, saving_per_token::text AS saving FROM stats_cache_rates
       WHERE version = 'acme-2026-01' ORDER BY tier`;
+    // The file lists no batch rates: half the input rate, the cache rate unchanged (0.135 − 0.027).
     expect(rows).toEqual([
+      { tier: "batch", saving: "0.000000108000" },
+      { tier: "batch_long_context", saving: "0.000000108000" },
       { tier: "long_context", saving: "0.000000243000" },
       { tier: "standard", saving: "0.000000243000" },
     ]);

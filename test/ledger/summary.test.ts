@@ -104,4 +104,33 @@ describe("formatSummary", () => {
     expect(text).toContain("Decision: BUY (confidence 0.70) entry 100 target 110 stop loss 95");
     expect(text).toContain("Error: stages failed: volume_analysis");
   });
+
+  it("shows what batch mode saved beside the cost, and each stage's service tier", () => {
+    const batched = {
+      ...input,
+      batch: true,
+      batchSavedUsd: "0.0012345",
+      breakdown: {
+        ...input.breakdown,
+        indicator_summary: {
+          ...input.breakdown.indicator_summary,
+          batch_calls: 1,
+          batch_saved_usd: 0.000617,
+        },
+        final_decision: { ...input.breakdown.final_decision, batch_calls: 1, batch_saved_usd: 0.0006175 },
+      } as Record<string, BreakdownEntry>,
+    };
+    const lines = formatSummary(batched).split("\n");
+    expect(lines.slice(lines.indexOf("  Cost: $0.009090"), lines.indexOf("Breakdown by Call Type:"))).toEqual(
+      ["  Cost: $0.009090", "  Cost Saved by Batch Mode: $0.001235", ""],
+    );
+    expect(lines).toContain("    Service Tier: batch 1, standard 1 (saved $0.000617)");
+    expect(lines).toContain("    Service Tier: batch (saved $0.000618)");
+    // Still waiting for its batch: nothing is summed yet.
+    expect(formatSummary({ ...batched, status: "running", batchSavedUsd: "0" })).toContain(
+      "  Cost Saved by Batch Mode: n/a (analysis not finished)",
+    );
+    // A standard analysis prints neither line.
+    expect(formatSummary(input)).not.toMatch(/Batch|Service Tier/);
+  });
 });

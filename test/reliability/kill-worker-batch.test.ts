@@ -1,34 +1,15 @@
-import { setTimeout as sleep } from "node:timers/promises";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type EmulatorHandle, startEmulator } from "../../src/llm/emulator/index.js";
+import { describe, expect, it } from "vitest";
 import { enqueueAnalyses } from "../../src/queue/enqueue.js";
 import { startCli } from "../helpers/cli.js";
 import { billedByServer, expectTotalsMatchCalls } from "../helpers/ledger-assertions.js";
-import {
-  createTestDatabase,
-  dropQueueKeys,
-  openTestQueue,
-  QUEUE_BACKEND,
-  type TestDatabase,
-  testConfig,
-  uniqueName,
-} from "../helpers/services.js";
+import { openTestQueue, testConfig } from "../helpers/services.js";
+import { waitUntil, workerProcessEnv } from "../helpers/worker-test-env.js";
 
-let db: TestDatabase;
-let emulator: EmulatorHandle;
-const prefix = uniqueName("sl-test-kill-batch");
-let env: Record<string, string>;
-
-beforeAll(async () => {
-  db = await createTestDatabase();
-  // Long enough that the worker is killed while the batch is still pending.
-  emulator = await startEmulator({ batchDelayMs: 4000 });
-  env = {
-    DATABASE_URL: db.url,
-    QUEUE_PREFIX: prefix,
-    QUEUE_BACKEND,
-    GEMINI_BASE_URL: emulator.url,
-    GEMINI_API_KEY: "test",
+// Each batch takes long enough that the worker is killed while it is still pending.
+const files = workerProcessEnv(
+  "sl-test-kill-batch",
+  { batchDelayMs: 4000 },
+  {
     CHARTS: "off",
     WORKER_CONCURRENCY: "4",
     WORKER_LOCK_MS: "2000",
@@ -36,25 +17,12 @@ beforeAll(async () => {
     BATCH_COLLECT_MS: "300",
     BATCH_POLL_MIN_MS: "200",
     BATCH_POLL_MAX_MS: "800",
-  };
-});
-
-afterAll(async () => {
-  await emulator.close();
-  await db.drop();
-  await dropQueueKeys(prefix);
-});
-
-async function waitUntil(check: () => Promise<boolean>, what: string, timeoutMs = 60_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
+  },
+);
 
 describe("kill -9 of a worker while a batch is pending", () => {
   it("a new worker polls the same batch: every analysis completes, each batch created once", async () => {
+    const { env, db, emulator } = files;
     const { queue, close: closeQueue } = openTestQueue(testConfig(env));
     const tickers = ["RELIANCE", "TCS", "INFY", "HDFCBANK", "AAPL"];
     const enqueued = await enqueueAnalyses(

@@ -1,56 +1,20 @@
-import { setTimeout as sleep } from "node:timers/promises";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type EmulatorHandle, startEmulator } from "../../src/llm/emulator/index.js";
+import { describe, expect, it } from "vitest";
 import { enqueueAnalyses } from "../../src/queue/enqueue.js";
 import type { LlmCallRow } from "../../src/store/calls-repo.js";
 import { startCli } from "../helpers/cli.js";
 import { expectLedgerMatchesServer } from "../helpers/ledger-assertions.js";
-import {
-  createTestDatabase,
-  dropQueueKeys,
-  openTestQueue,
-  QUEUE_BACKEND,
-  type TestDatabase,
-  testConfig,
-  uniqueName,
-} from "../helpers/services.js";
+import { openTestQueue, testConfig } from "../helpers/services.js";
+import { waitUntil, workerProcessEnv } from "../helpers/worker-test-env.js";
 
-let db: TestDatabase;
-let emulator: EmulatorHandle;
-const prefix = uniqueName("sl-test-kill");
-let env: Record<string, string>;
-
-beforeAll(async () => {
-  db = await createTestDatabase();
-  emulator = await startEmulator({ latencyMs: 150, latencyJitterMs: 150 });
-  env = {
-    DATABASE_URL: db.url,
-    QUEUE_PREFIX: prefix,
-    QUEUE_BACKEND,
-    GEMINI_BASE_URL: emulator.url,
-    GEMINI_API_KEY: "test",
-    WORKER_CONCURRENCY: "10",
-    WORKER_LOCK_MS: "2000",
-    RECOVERY_INTERVAL_MS: "2000",
-  };
-});
-
-afterAll(async () => {
-  await emulator.close();
-  await db.drop();
-  await dropQueueKeys(prefix);
-});
-
-async function waitUntil(check: () => Promise<boolean>, what: string, timeoutMs = 60_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
+const files = workerProcessEnv(
+  "sl-test-kill",
+  { latencyMs: 150, latencyJitterMs: 150 },
+  { WORKER_CONCURRENCY: "10", WORKER_LOCK_MS: "2000", RECOVERY_INTERVAL_MS: "2000" },
+);
 
 describe("kill -9 of a worker in the middle of 20 analyses", () => {
   it("a new worker ends all 20 without re-requesting a recorded stage or double counting", async () => {
+    const { env, db, emulator } = files;
     const { queue, close: closeQueue } = openTestQueue(testConfig(env));
     const tickers = ["RELIANCE", "TCS", "INFY", "HDFCBANK", "AAPL"];
     const enqueued = await enqueueAnalyses(

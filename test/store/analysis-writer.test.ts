@@ -35,6 +35,8 @@ const totals: TokenTotals = {
   durationMs: 0,
   costPico: 1_500_000n,
   modalityTokens: { input: {}, output: {} },
+  batchCalls: 0,
+  batchSavedPico: 0n,
 };
 
 function outcome(id: string, leaseOwner: string, status: AnalysisStatus = "completed"): AnalysisOutcome {

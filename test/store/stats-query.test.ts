@@ -60,6 +60,7 @@ describe("stats from the rollups", () => {
         "tokens_saved",
         "reuse_cost_saved_usd",
         "cache_cost_saved_usd",
+        "batch_saved_usd",
       ].sort(),
     );
     expect(report.totals).toEqual({
@@ -85,6 +86,7 @@ describe("stats from the rollups", () => {
       tokens_saved: 0,
       reuse_cost_saved_usd: 0,
       cache_cost_saved_usd: 0,
+      batch_saved_usd: 0,
     });
   });
 

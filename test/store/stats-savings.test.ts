@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { executeAnalysis } from "../../src/analysis/execute-analysis.js";
+import { TOKEN_PRICE_TIERS } from "../../src/ledger/batch-saving.js";
 import { picoToNumber } from "../../src/ledger/money.js";
 import { PRICE_BOOK } from "../../src/ledger/price-table.js";
 import type { AnalysisRow } from "../../src/store/analyses-repo.js";
@@ -124,7 +125,7 @@ describe("stats savings", () => {
     const expected = new Map<string, number>();
     for (const table of PRICE_BOOK) {
       for (const model of Object.keys(table.models)) {
-        for (const tier of ["standard", "long_context"]) {
+        for (const tier of TOKEN_PRICE_TIERS) {
           const pico = cacheSavingPerToken(model, table.version, tier);
           expected.set(`${table.version}/${model}/${tier}`, pico === null ? Number.NaN : picoToNumber(pico));
         }

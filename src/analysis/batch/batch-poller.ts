@@ -1,19 +1,25 @@
 import { LlmCallError } from "../../llm/errors.js";
 import { type BatchStatus, isBatchDone } from "../../llm/gemini-batches.js";
+import { recordBatchMetrics } from "../../metrics/worker-metrics.js";
 import {
   analysesOfBatch,
   type BatchRow,
   batchRequestsOf,
   claimBatchPoll,
   ingestBatch,
+  overdueBatches,
   updateBatch,
 } from "../../store/batches-repo.js";
+import { resumEndedAnalyses } from "../../store/ended-totals-repo.js";
+import { withDbRetry } from "../../store/transient.js";
 import { type BatchDeps, pollIntervalMs } from "./batch-deps.js";
 import { callRowsOf } from "./batch-responses.js";
 import { createOnProvider } from "./batch-submitter.js";
 
 /** Beyond the create request's own timeout, before a batch still 'creating' counts as cut off. */
 const CREATE_MARGIN_MS = 30_000;
+/** Beyond the create timeout, how long a poll's claim holds the batch for its poller. */
+const POLL_CLAIM_MARGIN_MS = 5_000;
 
 export type PollResult = "ingested" | "waiting";
 
@@ -24,8 +30,9 @@ export type PollResult = "ingested" | "waiting";
  */
 export async function pollBatch(deps: BatchDeps, displayName: string): Promise<PollResult> {
   const log = deps.logger.child({ batch: displayName });
-  // Held for the create timeout: the claim outlasts any request this poll makes.
-  const claimed = await claimBatchPoll(deps.sql, displayName, deps.createTimeoutMs + CREATE_MARGIN_MS);
+  // Held past the poll's own requests (each under the create timeout); a poller killed
+  // mid-poll holds the batch up for this long at most.
+  const claimed = await claimBatchPoll(deps.sql, displayName, deps.createTimeoutMs + POLL_CLAIM_MARGIN_MS);
   if (!claimed) return "waiting";
   const later = async (fields: Partial<Parameters<typeof updateBatch>[2]> = {}) => {
     await updateBatch(deps.sql, displayName, {
@@ -119,12 +126,31 @@ async function ingest(
     rows,
   });
   if (written) {
+    recordBatchMetrics(status.state, rows);
     const failed = rows.filter((row) => row.status !== "success").length;
     deps.logger.info(
       { batch: batch.display_name, name: batch.name, state: status.state, calls: rows.length, failed },
       "batch responses recorded",
     );
     const analyses = await analysesOfBatch(deps.sql, batch.display_name);
+    // An analysis cancelled while a batch it shared was out has ended: these calls come after
+    // its finalize, so its totals are summed again (never left short of what was billed).
+    await withDbRetry("re-summing ended analyses", () => resumEndedAnalyses(deps.sql, analyses), {
+      logger: deps.logger,
+    })
+      .then((rewritten) => {
+        if (rewritten.length === 0) return;
+        deps.logger.info(
+          { batch: batch.display_name, analyses: rewritten.map((row) => row.id) },
+          "ended analyses re-summed with their batch calls",
+        );
+      })
+      .catch((err: unknown) =>
+        deps.logger.error(
+          { err, batch: batch.display_name },
+          "could not re-sum the ended analyses of a batch",
+        ),
+      );
     await deps
       .wakeAnalyses?.(analyses)
       .catch((err: unknown) =>
@@ -135,4 +161,17 @@ async function ingest(
       );
   }
   return "ingested";
+}
+
+/** A batch whose poll is overdue by this much has no job polling it (its analyses ended, or their jobs were lost). */
+const ORPHANED_AFTER_MS = 60_000;
+
+/**
+ * Polls batches no analysis' job is polling: one cancelled with its analysis, or whose jobs
+ * the queue lost. Run by every worker's recovery sweep; the poll claim keeps it to one.
+ */
+export async function pollOrphanedBatches(deps: BatchDeps): Promise<number> {
+  const names = await overdueBatches(deps.sql, ORPHANED_AFTER_MS);
+  for (const name of names) await pollBatch(deps, name);
+  return names.length;
 }

@@ -1,3 +1,4 @@
+import { batchSavingPico } from "../../ledger/batch-saving.js";
 import type { CallRecord } from "../../ledger/call-record.js";
 import { priceCall } from "../../ledger/pricing.js";
 import { normalizeUsage } from "../../ledger/usage.js";
@@ -129,6 +130,7 @@ export function callRowsOf(batch: FinishedBatch, requests: readonly BatchRequest
       inputHash: request.input_hash,
       reservedTokens: request.reserved_tokens,
       serviceTier: "batch",
+      batchSavedPico: batchSavingPico(request.model, usage, batch.submittedAt),
     };
     return callRowFromRecord(request.analysis_id, record, settled.failure ? null : settled.text);
   });

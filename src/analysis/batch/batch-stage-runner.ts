@@ -4,7 +4,7 @@ import type { QueuedBatchRequest } from "../../store/batches-repo.js";
 import type { LlmCallRow } from "../../store/calls-repo.js";
 import {
   type CallRunnerDeps,
-  countInputTokens,
+  reserveAttempt,
   runStageCall,
   type StageCall,
   type StageOutcome,
@@ -51,15 +51,10 @@ export class BatchStageRunner {
     let bounds = outputBounds(stage, tracker.model);
     let reserved: CallReservation | null = null;
     if (call.guard?.active) {
-      const inputTokens = await countInputTokens(
+      const held = await reserveAttempt(
+        call,
         deps,
-        { model: tracker.model, prompt, content: call.content },
-        call.signal,
-      );
-      const held = await call.guard.reserve(
-        { callType: stage.callType, attempt },
-        { model: tracker.model, inputTokens, bounds, minOutputTokens: stage.bounds.minOutputTokens },
-        call.signal,
+        { attempt, counted: {} },
         { dailyTtlMs: BATCH_HOLD_MS, keepDaily: true, noWait: true },
       );
       if (typeof held === "string") {

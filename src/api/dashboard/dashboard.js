@@ -203,6 +203,7 @@ function renderDetail(a) {
     ["Total tokens", int(a.total_tokens)],
     ["Cost", usd(a.cost_usd)],
   ];
+  if (a.batch || a.batch_saved_usd > 0) facts.push(["Saved by batch", usd(a.batch_saved_usd)]);
   if (a.decision && typeof a.decision === "object" && a.decision.action) {
     facts.push(["Decision", `${a.decision.action} (${Number(a.decision.confidence).toFixed(2)})`]);
   }
@@ -340,6 +341,12 @@ async function refreshDaily() {
         legend: "cache",
         value: (d) => d.cache_cost_saved_usd,
       },
+      {
+        label: "batch mode",
+        className: "bar-batch",
+        legend: "batch",
+        value: (d) => d.batch_saved_usd,
+      },
     ],
     dollars,
   );
@@ -358,6 +365,7 @@ function renderSavingsTable(tickers) {
       el("td", { class: "num", text: usd(t.reuse_cost_saved_usd) }),
       el("td", { class: "num", text: int(t.cached_input_tokens) }),
       el("td", { class: "num", text: usd(t.cache_cost_saved_usd) }),
+      el("td", { class: "num", text: usd(t.batch_saved_usd) }),
     ),
   );
   document.querySelector("#savings-table tbody").replaceChildren(...rows);

@@ -37,8 +37,8 @@ export function observabilityRoutes(deps: ApiDeps, metrics: ApiMetrics): Fastify
           summary: "Tokens, cost and savings per UTC day, from the ledger",
           description:
             "Per day: tokens and cost billed, tokens and cost saved by stage reuse (by the day the " +
-            "analysis was created) and by prompt caching (by the day the call started). `tickers`: the " +
-            "same savings per ticker over the whole window.",
+            "analysis was created), by prompt caching and by batch mode (by the day the call started). " +
+            "`tickers`: the same savings per ticker over the whole window.",
           tags: ["observability"],
           querystring: dailyUsageQuerySchema,
           response: { 200: dailyUsageResponseSchema, 400: errorSchema, ...ledgerErrorResponses },
@@ -59,6 +59,7 @@ export function observabilityRoutes(deps: ApiDeps, metrics: ApiMetrics): Fastify
             reuse_tokens_saved: saved.get(row.day)?.reuse_tokens_saved ?? 0,
             reuse_cost_saved_usd: saved.get(row.day)?.reuse_cost_saved_usd ?? 0,
             cache_cost_saved_usd: saved.get(row.day)?.cache_cost_saved_usd ?? 0,
+            batch_saved_usd: saved.get(row.day)?.batch_saved_usd ?? 0,
           })),
           tickers: savings.tickers,
         };

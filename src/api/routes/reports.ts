@@ -27,7 +27,9 @@ export function reportsRoutes(deps: ApiDeps): FastifyPluginAsyncZod {
       {
         schema: {
           summary: "Tokens, cost, calls and latency by stage, model, ticker or day (as `stats --json`)",
-          description: "Read from the daily rollups. Whole UTC days; `range` or `since`/`until`, not both.",
+          description:
+            "Read from the daily rollups. Whole UTC days; `range` or `since`/`until`, not both. Each " +
+            "group also says what stage reuse, prompt caching and batch mode saved.",
           tags: ["analytics"],
           querystring: statsQuerySchema,
           response: { 200: statsResponseSchema, 400: errorSchema, ...ledgerErrorResponses },

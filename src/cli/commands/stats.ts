@@ -53,6 +53,7 @@ const FIGURES: Column<StatsGroup>[] = [
   figure("SAVED TOK", (g) => count(g.tokens_saved), true),
   figure("REUSE SAVED", (g) => usd(g.reuse_cost_saved_usd), true),
   figure("CACHE SAVED", (g) => usd(g.cache_cost_saved_usd), true),
+  figure("BATCH SAVED", (g) => usd(g.batch_saved_usd), true),
 ];
 
 /** One row per group and a TOTAL row: the key left-aligned, every figure right-aligned. */
