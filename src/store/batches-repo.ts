@@ -21,6 +21,8 @@ export interface BatchRow {
   ingested_at: Date | null;
   polls: number;
   next_poll_at: Date;
+  /** Set while a worker polls the batch. */
+  poll_claimed_until: Date | null;
   error: string | null;
 }
 
@@ -87,6 +89,7 @@ function batchFromJson(raw: BatchRow): BatchRow {
     ended_at: date(raw.ended_at),
     ingested_at: date(raw.ingested_at),
     next_poll_at: date(raw.next_poll_at) as Date,
+    poll_claimed_until: date(raw.poll_claimed_until),
   };
 }
 
@@ -157,19 +160,22 @@ export async function updateBatch(
       submitted_at = COALESCE(${fields.submittedAt ?? null}, submitted_at),
       ended_at = COALESCE(${fields.endedAt ?? null}, ended_at),
       next_poll_at = COALESCE(${fields.nextPollAt ?? null}, next_poll_at),
+      poll_claimed_until = NULL,
       error = COALESCE(${fields.error ?? null}, error)
     WHERE display_name = ${displayName}`;
 }
 
 /**
  * Claims the batch's next poll: one worker at a time asks the provider about a batch. Returns
- * the row when this caller won (its poll was due), with `polls` counting this one.
+ * the row when this caller won (its poll was due and nobody else holds a claim), with `polls`
+ * counting this one; the claim lapses after `holdMs` if its poller dies.
  */
 export async function claimBatchPoll(sql: Db, displayName: string, holdMs: number): Promise<BatchRow | null> {
   const [row] = await sql<BatchRow[]>`
     UPDATE llm_batches SET polls = polls + 1,
-      next_poll_at = now() + ${holdMs} * interval '1 millisecond'
+      poll_claimed_until = now() + ${holdMs} * interval '1 millisecond'
     WHERE display_name = ${displayName} AND ingested_at IS NULL AND next_poll_at <= now()
+      AND (poll_claimed_until IS NULL OR poll_claimed_until < now())
     RETURNING *`;
   return row ?? null;
 }
@@ -254,6 +260,7 @@ export async function overdueBatches(sql: Db, overdueMs: number): Promise<string
   const rows = await sql<{ display_name: string }[]>`
     SELECT display_name FROM llm_batches
     WHERE ingested_at IS NULL AND next_poll_at < now() - ${overdueMs} * interval '1 millisecond'
+      AND (poll_claimed_until IS NULL OR poll_claimed_until < now())
     ORDER BY next_poll_at LIMIT 100`;
   return rows.map((row) => row.display_name);
 }

@@ -75,8 +75,17 @@ async function advance(
   }
   if (ingested) return null;
   const after = await inFlightRequests(deps.sql, analysisId);
-  const next = after.flatMap((r) => (r.batch ? [r.batch.next_poll_at.getTime()] : []));
-  return new Date(
-    Math.max(Date.now() + 10, next.length > 0 ? Math.min(...next) : now + deps.batchSettings.pollMinMs),
+  if (after.length === 0) return null; // ingested by another worker meanwhile
+  // A batch another worker is polling right now: look again shortly (its answers may be in by
+  // then, and a wake-up sent while this job still runs would be missed); else at its next poll.
+  const next = after.flatMap((r) =>
+    r.batch
+      ? [
+          r.batch.poll_claimed_until && r.batch.poll_claimed_until.getTime() > now
+            ? now + deps.batchSettings.pollMinMs
+            : r.batch.next_poll_at.getTime(),
+        ]
+      : [now + deps.batchSettings.collectMs],
   );
+  return new Date(Math.max(Date.now() + 10, Math.min(...next)));
 }

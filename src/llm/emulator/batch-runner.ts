@@ -12,6 +12,7 @@ import { type CachedContentStore, cacheNameOf } from "./cached-contents.js";
 import type { FaultBook } from "./faults.js";
 import type { FileStore } from "./files.js";
 import { generateReply } from "./generate.js";
+import type { ImplicitCache } from "./implicit-cache.js";
 import type { BatchOutcome, FaultKind } from "./protocol.js";
 import type { RequestLog } from "./request-log.js";
 import { type ErrorReply, googleError, httpFaultReply } from "./rpc-errors.js";
@@ -57,12 +58,14 @@ export interface BatchRunnerDeps {
   store: CachedContentStore;
   files: FileStore;
   thinking: boolean;
+  /** The implicit cache generateContent uses; null leaves batch requests out of it. */
+  implicit: ImplicitCache | null;
 }
 
 /**
- * Answers a batch's requests one by one, each logged as a generateContent marked with its batch.
- * Identity (analysisId, callType, attempt) comes from the request's metadata, since batched
- * requests carry no headers. Implicit caching is left out so batch answers do not depend on live traffic.
+ * Answers a batch's requests one by one, in request order, each logged as a generateContent marked
+ * with its batch. Identity (analysisId, callType, attempt) comes from the request's metadata, since
+ * batched requests carry no headers. Answers never depend on the cache, only the cached counts do.
  */
 function answerAll(batch: BatchRecord, deps: BatchRunnerDeps): InlinedResponse[] {
   return batch.requests.map(({ request, metadata }): InlinedResponse => {
@@ -94,18 +97,23 @@ function answerAll(batch: BatchRecord, deps: BatchRunnerDeps): InlinedResponse[]
     entry.fault = rule?.kind ?? null;
     const error = rule ? faultError(rule.kind, rule.retryDelaySeconds) : null;
     if (error) return end(error.httpStatus, { error: statusOf(error) });
+    const { digest, prompt, explicit } = resolved;
+    // Marked as each request comes up: the requests answered before it in this batch can serve it.
+    const implicit = explicit === null ? deps.implicit : null;
+    const cached = explicit ?? implicit?.lookup(model, digest.segments, prompt, implicit.mark()) ?? NO_TOKENS;
     const reply = generateReply(
       {
         model,
-        digest: resolved.digest,
+        digest,
         stage: entry.callType,
         thinking: deps.thinking,
-        prompt: resolved.prompt,
-        cached: resolved.explicit ?? NO_TOKENS,
+        prompt,
+        cached,
       },
       rule?.kind ?? null,
     );
     entry.usageMetadata = reply.usageMetadata;
+    implicit?.remember(model, digest.segments);
     return end(200, { response: JSON.parse(reply.body) });
   });
 }

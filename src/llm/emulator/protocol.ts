@@ -147,6 +147,12 @@ export interface EmulatorOptions {
   batchExpiryMs?: number;
   /** How batches created from now on end once batchDelayMs has passed; default "succeeded". */
   batchOutcome?: BatchOutcome;
+  /**
+   * Batch requests use Gemini's implicit caching as live calls do: a request hits prompts answered
+   * before it (earlier traffic, earlier requests of its batch) and is then a prefix for later
+   * ones. Default true, as on Gemini; false bills every batch request uncached.
+   */
+  batchImplicitCache?: boolean;
 }
 
 /** One uploaded file as the emulator holds it (handle.files(), /_emulator/files). */

@@ -86,6 +86,7 @@ class Emulator {
         store: this.#store,
         files: this.#files,
         thinking: options.thinking ?? true,
+        implicit: options.batchImplicitCache === false ? null : this.#implicit,
       },
     );
     this.#batchDeps = {
