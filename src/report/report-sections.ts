@@ -205,7 +205,9 @@ export function costRows(report: AnalysisReport): string[][] {
     const e = row.token_usage_breakdown[callType] as BreakdownEntry;
     const cost = e.reused_from
       ? `${usd(e.cost_usd)} (reused; saved ${usd(e.cost_saved_usd)})`
-      : usd(e.cost_usd);
+      : e.batch_saved_usd !== undefined
+        ? `${usd(e.cost_usd)} (batch; saved ${usd(e.batch_saved_usd)})`
+        : usd(e.cost_usd);
     return [
       callType,
       int(e.calls),

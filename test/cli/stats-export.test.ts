@@ -177,17 +177,19 @@ describe("stock-ledger list and show", () => {
   it("shows an analysis' calls within 100 columns; --wide adds start, token split and source", async () => {
     const text = await ok(["show", "fx-a1"]);
     const calls = text.slice(text.indexOf("Calls:\n"));
-    expect(calls).toMatch(/^ {2}STAGE\s+#\s+STATUS\s+TOKENS\s+COST USD\s+MS\s+ERROR$/m);
-    expect(calls).toMatch(/^ {2}indicator_summary\s+1\s+failure\s+0\s+\$0\.000000\s+100\s+rate_limited$/m);
-    expect(calls).toMatch(/^ {2}final_decision\s+1\s+success\s+2,300\s+\$0\.002000\s+3,000$/m);
+    expect(calls).toMatch(/^ {2}STAGE\s+#\s+STATUS\s+TIER\s+TOKENS\s+COST USD\s+MS\s+ERROR$/m);
+    expect(calls).toMatch(
+      /^ {2}indicator_summary\s+1\s+failure\s+standard\s+0\s+\$0\.000000\s+100\s+rate_limited$/m,
+    );
+    expect(calls).toMatch(/^ {2}final_decision\s+1\s+success\s+standard\s+2,300\s+\$0\.002000\s+3,000$/m);
     for (const line of text.split("\n")) expect(line.length, line).toBeLessThanOrEqual(100);
 
     const wide = await ok(["show", "fx-a1", "--wide"]);
     expect(wide).toMatch(
-      /^ {2}STARTED\s+STAGE\s+#\s+STATUS\s+INPUT\s+OUTPUT\s+THINKING\s+CACHED\s+TOKENS\s+COST USD\s+MS\s+SOURCE\s+ERROR$/m,
+      /^ {2}STARTED\s+STAGE\s+#\s+STATUS\s+TIER\s+INPUT\s+OUTPUT\s+THINKING\s+CACHED\s+TOKENS\s+COST USD\s+MS\s+SOURCE\s+ERROR$/m,
     );
     expect(wide).toMatch(
-      /^ {2}2026-03-10T09:00:02\.000Z\s+indicator_summary\s+2\s+success\s+1,000\s+500\s+100\s+200\s+1,500\s+\$0\.001000\s+1,000\s+provider$/m,
+      /^ {2}2026-03-10T09:00:02\.000Z\s+indicator_summary\s+2\s+success\s+standard\s+1,000\s+500\s+100\s+200\s+1,500\s+\$0\.001000\s+1,000\s+provider$/m,
     );
   });
 });

@@ -28,7 +28,7 @@ const figure = <Row>(title: string, cell: (row: Row) => string, wide = false): C
 });
 
 /**
- * A call's stage, outcome, tokens and cost fit 100 columns; its start, token split and usage
+ * A call's stage, outcome, service tier, tokens and cost fit 100 columns; its start, token split and usage
  * source are --wide detail, as is the error's message beside its type.
  */
 function callColumns(wide: boolean): Column<LlmCallRow>[] {
@@ -37,6 +37,7 @@ function callColumns(wide: boolean): Column<LlmCallRow>[] {
     { title: "STAGE", cell: (c) => c.call_type },
     figure("#", (c) => String(c.attempt)),
     { title: "STATUS", cell: (c) => c.status },
+    { title: "TIER", cell: (c) => c.service_tier },
     figure("INPUT", (c) => count(c.input_tokens), true),
     figure("OUTPUT", (c) => count(c.output_tokens), true),
     figure("THINKING", (c) => count(c.thinking_tokens), true),
