@@ -1,10 +1,13 @@
 /**
  * Cost per analysis in batch mode against standard, in one run: the same 20 tickers (synthetic
- * daily bars, imported) analysed three ways by a real worker (BullMQ, Postgres) in this process,
+ * daily bars, imported) analysed four ways by a real worker (BullMQ, Postgres) in this process,
  * each against a fresh built-in emulator (empty implicit cache):
- *   standard (synchronous)     synchronous calls at the standard rates,
- *   batch, implicit cache off  the Batch API, emulator option batchImplicitCache: false,
- *   batch + implicit cache     the Batch API with implicit caching, as Gemini bills it.
+ *   standard (synchronous)                 synchronous calls at the standard rates,
+ *   standard, implicit cache off           the same with the emulator's implicit cache off,
+ *   batch, implicit cache off              the Batch API with it off (against the row above:
+ *                                          the rates alone),
+ *   batch + implicit cache                 the Batch API with implicit caching, as Gemini bills
+ *                                          it (against the first row).
  * Prints PASS/FAIL against the target (batch ≤ 0.5× standard per analysis). Each analysis' cost
  * must equal the sum of its llm_calls costs, or the bench fails (exit 1).
  * `npm run bench:batch [-- --latency 300 --batch-delay 2000]`; BATCH_COLLECT_MS,
@@ -41,13 +44,18 @@ const quiet = logger.child({}, { level: "warn" });
 interface Way {
   label: string;
   batch: boolean;
-  batchImplicitCache: boolean;
+  implicitCache: boolean;
+  /** The standard way it is compared with: caching alike, so the ratio is the rates' doing. */
+  baseline: string;
 }
 
+const STANDARD = "standard (synchronous)";
+const STANDARD_UNCACHED = "standard, implicit cache off";
 const WAYS: Way[] = [
-  { label: "standard (synchronous)", batch: false, batchImplicitCache: true },
-  { label: "batch, implicit cache off", batch: true, batchImplicitCache: false },
-  { label: "batch + implicit cache", batch: true, batchImplicitCache: true },
+  { label: STANDARD, batch: false, implicitCache: true, baseline: STANDARD },
+  { label: STANDARD_UNCACHED, batch: false, implicitCache: false, baseline: STANDARD_UNCACHED },
+  { label: "batch, implicit cache off", batch: true, implicitCache: false, baseline: STANDARD_UNCACHED },
+  { label: "batch + implicit cache", batch: true, implicitCache: true, baseline: STANDARD },
 ];
 
 interface WayResult {
@@ -161,7 +169,7 @@ async function runWay(
   const emulator = await startEmulator({
     latencyMs: LATENCY_MS,
     batchDelayMs: BATCH_DELAY_MS,
-    batchImplicitCache: way.batchImplicitCache,
+    implicitCache: way.implicitCache,
   });
   const client = new GeminiClient({
     apiKey: "bench",
@@ -212,12 +220,14 @@ const seconds = (ms: number) => `${fmt(ms / 1000, 1)} s`;
 
 /** Prints the cost table and the time table; true when batch with implicit caching met the target. */
 function printTables(results: WayResult[]): boolean {
-  const standard = results[0];
-  if (!standard) throw new Error("no standard run");
   const perAnalysis = (result: WayResult) => result.costPico / BigInt(result.analyses);
-  const ratioOf = (result: WayResult) => Number(perAnalysis(result)) / Number(perAnalysis(standard));
+  const ratioOf = (result: WayResult) => {
+    const baseline = results.find((r) => r.way.label === result.way.baseline);
+    if (!baseline) throw new Error(`no ${result.way.baseline} run`);
+    return Number(perAnalysis(result)) / Number(perAnalysis(baseline));
+  };
   console.log(
-    "\n| way | cost / analysis | × standard | ≤ 0.5× | tokens / analysis | input | cached input | output |",
+    "\n| way | cost / analysis | × its standard | ≤ 0.5× | tokens / analysis | input | cached input | output |",
   );
   console.log("|---|---:|---:|---|---:|---:|---:|---:|");
   let met = true;
@@ -225,7 +235,7 @@ function printTables(results: WayResult[]): boolean {
     const n = result.analyses;
     const ratio = ratioOf(result);
     const verdict = result.way.batch ? (ratio <= TARGET_RATIO ? "PASS" : "FAIL") : "baseline";
-    if (result.way.batch && result.way.batchImplicitCache && ratio > TARGET_RATIO) met = false;
+    if (result.way.batch && ratio > TARGET_RATIO) met = false;
     console.log(
       `| ${result.way.label} | ${formatUsd(perAnalysis(result))} | ${fmt(ratio, 2)}× | ${verdict} | ` +
         `${fmt(result.tokens / n, 0)} | ${fmt(result.input / n, 0)} | ` +

@@ -111,4 +111,14 @@ describe("implicit caching of batch requests", () => {
     expect(on[1]?.usageMetadata?.cachedContentTokenCount).toBe(SHARED);
     expect(off[1]?.usageMetadata?.cachedContentTokenCount).toBeUndefined();
   });
+
+  it("with implicitCache off, no request hits a repeated prefix, live or batched", async () => {
+    handle = await startEmulator({ batchDelayMs: 0, implicitCache: false });
+    const live = async (stage: string) =>
+      (await post<RawResponse>(`/v1beta/models/${MODEL}:generateContent`, stageRequest(stage))).usageMetadata;
+    expect((await live("indicator_summary"))?.cachedContentTokenCount).toBeUndefined();
+    expect((await live("volume_analysis"))?.cachedContentTokenCount).toBeUndefined();
+    const batched = (await runBatch(["indicator_summary", "final"])).map(usageOf);
+    expect(batched.map((usage) => usage?.cachedContentTokenCount ?? 0)).toEqual([0, 0]);
+  });
 });

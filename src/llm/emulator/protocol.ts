@@ -153,6 +153,8 @@ export interface EmulatorOptions {
    * ones. Default true, as on Gemini; false bills every batch request uncached.
    */
   batchImplicitCache?: boolean;
+  /** Gemini's implicit caching of repeated prompt prefixes, live and batch; default true. */
+  implicitCache?: boolean;
 }
 
 /** One uploaded file as the emulator holds it (handle.files(), /_emulator/files). */

@@ -86,7 +86,8 @@ class Emulator {
         store: this.#store,
         files: this.#files,
         thinking: options.thinking ?? true,
-        implicit: options.batchImplicitCache === false ? null : this.#implicit,
+        implicit:
+          options.batchImplicitCache === false || options.implicitCache === false ? null : this.#implicit,
       },
     );
     this.#batchDeps = {
@@ -255,7 +256,11 @@ class Emulator {
       return sendBody(response, 200, reply.contentType, reply.body);
     }
 
-    const cached = explicit ?? this.#implicit.lookup(model, digest.segments, prompt, arrival);
+    const cached =
+      explicit ??
+      (this.options.implicitCache === false
+        ? NO_TOKENS
+        : this.#implicit.lookup(model, digest.segments, prompt, arrival));
     // Latency stands for generation time, so it applies to answers, not to HTTP errors.
     const jitter = (this.options.latencyJitterMs ?? 0) * this.#jitter();
     await pause((this.options.latencyMs ?? 0) + jitter, this.#lifetime.signal);
