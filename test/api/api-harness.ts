@@ -60,6 +60,17 @@ export async function startApiHarness(
   };
 }
 
+/** A second server on the harness' database and queue with API_TOKEN set, closed by the caller. */
+export function securedApi(harness: ApiHarness, token: string): Promise<FastifyInstance> {
+  return buildApi({
+    config: { ...harness.config, apiToken: token },
+    sql: harness.db.sql,
+    queueBackend: harness.queueBackend,
+    queue: harness.queue,
+    logger,
+  });
+}
+
 /** A real worker (BullMQ, Postgres) in this process, calling the given emulator. */
 export function startTestWorker(config: Config, emulator: EmulatorHandle): Promise<WorkerRuntime> {
   return startEmulatedWorker(config, emulator, { concurrency: 8 });

@@ -5,7 +5,7 @@ import { logger } from "../../src/logger.js";
 import { openQueueBackend } from "../../src/queue/queue-backend.js";
 import { runCli } from "../helpers/cli.js";
 import { QUEUE_BACKEND } from "../helpers/services.js";
-import { type ApiHarness, startApiHarness } from "./api-harness.js";
+import { type ApiHarness, securedApi, startApiHarness } from "./api-harness.js";
 
 const TOKEN = "s3cret-token-for-tests-0123456789";
 let api: ApiHarness;
@@ -32,13 +32,7 @@ const queueCheck = QUEUE_BACKEND === "redis" ? "redis" : "queue";
 beforeAll(async () => {
   api = await startApiHarness();
   // A second server on the same database and queue, with API_TOKEN set.
-  securedApp = await buildApi({
-    config: { ...api.config, apiToken: TOKEN },
-    sql: api.db.sql,
-    queueBackend: api.queueBackend,
-    queue: api.queue,
-    logger,
-  });
+  securedApp = await securedApi(api, TOKEN);
 });
 
 afterAll(async () => {

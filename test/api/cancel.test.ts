@@ -1,9 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildApi } from "../../src/api/server.js";
-import { logger } from "../../src/logger.js";
 import type { AnalysisRow } from "../../src/store/analyses-repo.js";
-import { type ApiHarness, startApiHarness } from "./api-harness.js";
+import { type ApiHarness, securedApi, startApiHarness } from "./api-harness.js";
 
 const TOKEN = "cancel-test-token-0123456789abcdef";
 let api: ApiHarness;
@@ -12,13 +10,7 @@ let securedApp: FastifyInstance;
 beforeAll(async () => {
   api = await startApiHarness();
   // A second server on the same database and queue, with API_TOKEN set.
-  securedApp = await buildApi({
-    config: { ...api.config, apiToken: TOKEN },
-    sql: api.db.sql,
-    queueBackend: api.queueBackend,
-    queue: api.queue,
-    logger,
-  });
+  securedApp = await securedApi(api, TOKEN);
 });
 
 afterAll(async () => {

@@ -1,7 +1,7 @@
 import { GoogleAIFileManager } from "@google/generative-ai/server";
-import { afterEach, describe, expect, it } from "vitest";
-import { type EmulatorHandle, type EmulatorOptions, startEmulator } from "../../src/llm/emulator/index.js";
-import { stagePrompt, textRequest } from "./emulator-helpers.js";
+import { describe, expect, it } from "vitest";
+import type { EmulatorHandle } from "../../src/llm/emulator/index.js";
+import { emulatorPerTest, stagePrompt, textRequest } from "./emulator-helpers.js";
 
 /** Gemini Batch Mode with a JSONL input file from the Files API, answered in a JSONL responses file. */
 
@@ -22,17 +22,7 @@ const MODEL = "gemini-2.5-flash";
 const KEYS = ["AAPL", "MSFT", "NVDA"];
 const requestFor = (key: string) => textRequest(stagePrompt(key, 100));
 
-let handle: EmulatorHandle | null = null;
-
-afterEach(async () => {
-  await handle?.close();
-  handle = null;
-});
-
-async function start(options: EmulatorOptions): Promise<EmulatorHandle> {
-  handle = await startEmulator(options);
-  return handle;
-}
+const { start } = emulatorPerTest();
 
 /** Uploads JSONL through the SDK's file manager, as a client preparing a batch does. */
 async function uploadJsonl(emulator: EmulatorHandle, lines: unknown[]): Promise<string> {

@@ -1,12 +1,6 @@
-import { afterEach, describe, expect, it } from "vitest";
-import {
-  BatchEndError,
-  type BatchInfo,
-  type EmulatorHandle,
-  type EmulatorOptions,
-  startEmulator,
-} from "../../src/llm/emulator/index.js";
-import { stagePrompt, textRequest } from "./emulator-helpers.js";
+import { describe, expect, it } from "vitest";
+import { BatchEndError, type BatchInfo, type EmulatorHandle } from "../../src/llm/emulator/index.js";
+import { emulatorPerTest, stagePrompt, textRequest } from "./emulator-helpers.js";
 
 /** Gemini Batch Mode over plain HTTP, as Google's REST reference shapes it. */
 
@@ -30,17 +24,7 @@ const MODEL = "gemini-2.5-flash";
 const KEYS = ["AAPL", "MSFT", "NVDA"];
 const requestFor = (key: string) => textRequest(stagePrompt(key, 100));
 
-let handle: EmulatorHandle | null = null;
-
-afterEach(async () => {
-  await handle?.close();
-  handle = null;
-});
-
-async function start(options: EmulatorOptions): Promise<EmulatorHandle> {
-  handle = await startEmulator(options);
-  return handle;
-}
+const { start } = emulatorPerTest();
 
 async function call<T>(url: string, init?: { method?: string; body?: unknown }): Promise<T> {
   const response = await fetch(url, {

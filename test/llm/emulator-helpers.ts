@@ -5,7 +5,8 @@ import {
   GoogleGenerativeAI,
 } from "@google/generative-ai";
 import { GoogleAICacheManager } from "@google/generative-ai/server";
-import type { EmulatorHandle } from "../../src/llm/emulator/index.js";
+import { afterEach } from "vitest";
+import { type EmulatorHandle, type EmulatorOptions, startEmulator } from "../../src/llm/emulator/index.js";
 
 /** Shared by the emulator tests: the real SDK pointed at the emulator, as the app uses it. */
 
@@ -106,4 +107,29 @@ export function cacheManagerFor(
 export function marketData(ticker: string, close: number, rows = 120): string {
   const bars = "2024-01-02,2874.35,2890.10,2860.00,2881.75,5123400\n".repeat(rows);
   return `Ticker: ${ticker}\nLast close: ${close}\nDaily bars (date,open,high,low,close,volume):\n${bars}`;
+}
+
+/**
+ * One emulator per test, closed after it: `start(options)` inside the test, `current()` after.
+ * Call at the top of a file.
+ */
+export function emulatorPerTest(): {
+  start(options?: EmulatorOptions): Promise<EmulatorHandle>;
+  current(): EmulatorHandle;
+} {
+  let handle: EmulatorHandle | null = null;
+  afterEach(async () => {
+    await handle?.close();
+    handle = null;
+  });
+  return {
+    async start(options = {}) {
+      handle = await startEmulator(options);
+      return handle;
+    },
+    current() {
+      if (!handle) throw new Error("no emulator: call start() first");
+      return handle;
+    },
+  };
 }
