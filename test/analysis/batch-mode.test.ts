@@ -211,6 +211,30 @@ describe("batch mode against a Gemini-protocol server", () => {
     await expectTotalsMatchCalls(env.db.sql, rescued as string);
   }, 90_000);
 
+  it("a batch that fails as a whole ends each request failed with the batch's error", async () => {
+    env.emulator.setBatchOutcome("failed");
+    const [id] = await runBatchAnalyses(1);
+    const calls = await callsOf([id as string]);
+    expect(calls.length).toBeGreaterThanOrEqual(5);
+    for (const call of calls) {
+      expect(call).toMatchObject({
+        status: "failure",
+        service_tier: "batch",
+        error_type: "server_error",
+        total_tokens: 0,
+      });
+      expect(call.error_message).toMatch(/^batch failed: /);
+    }
+    const [row] = await env.db.sql`SELECT status FROM stock_analyses WHERE id = ${id as string}`;
+    expect(row?.status).toBe("failed");
+    const [batch] = await env.db.sql<BatchRow[]>`
+      SELECT b.* FROM llm_batches b JOIN llm_batch_requests r ON r.batch_display_name = b.display_name
+      WHERE r.analysis_id = ${id as string} LIMIT 1`;
+    expect(batch).toMatchObject({ state: "failed" });
+    expect(batch?.error).toBeTruthy();
+    await expectTotalsMatchCalls(env.db.sql, id as string);
+  }, 60_000);
+
   it("under --max-tokens, queued requests reserve their worst case: the analysis never passes its cap", async () => {
     const [id] = await runBatchAnalyses(1, { maxTokens: 8_000 });
     const [row] = await env.db

@@ -3,12 +3,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { waitForAnalyses } from "../../src/cli/wait-for-analyses.js";
 import type { Config } from "../../src/config/config.js";
 import { type EmulatorHandle, startEmulator } from "../../src/llm/emulator/index.js";
-import { GeminiClient } from "../../src/llm/gemini-client.js";
-import { logger } from "../../src/logger.js";
 import type { AnalysisQueue } from "../../src/queue/analysis-queue.js";
 import type { AnalysisProgress } from "../../src/queue/analysis-worker.js";
 import { enqueueAnalyses } from "../../src/queue/enqueue.js";
-import { startWorkerRuntime, type WorkerRuntime } from "../../src/queue/worker-runtime.js";
+import type { WorkerRuntime } from "../../src/queue/worker-runtime.js";
 import { billedByServer, expectTotalsMatchCalls } from "../helpers/ledger-assertions.js";
 import {
   createTestDatabase,
@@ -18,6 +16,7 @@ import {
   testConfig,
   uniqueName,
 } from "../helpers/services.js";
+import { startEmulatedWorker } from "../helpers/worker-test-env.js";
 
 let db: TestDatabase;
 let emulator: EmulatorHandle;
@@ -27,23 +26,14 @@ let closeQueue: () => Promise<void>;
 const prefix = uniqueName("sl-test-worker");
 const closers: (() => Promise<unknown>)[] = [];
 
-async function startWorker(concurrency: number): Promise<WorkerRuntime> {
-  const client = new GeminiClient({ apiKey: "test", baseUrl: emulator.url, timeoutMs: 5000 });
-  return startWorkerRuntime(config, logger, {
-    concurrency,
-    llmConnection: { client, endpoint: emulator.url, emulator, close: async () => {} },
-  });
-}
+const startWorker = (concurrency: number): Promise<WorkerRuntime> =>
+  startEmulatedWorker(config, emulator, { concurrency });
 
 /** The shared workers stopped, and one of its own against an emulator answering in 400 ms. */
 async function startSlowWorker(concurrency: number, latencyMs = 400) {
   for (const close of closers.splice(0)) await close();
   const slow = await startEmulator({ latencyMs });
-  const client = new GeminiClient({ apiKey: "test", baseUrl: slow.url, timeoutMs: 5000 });
-  const runtime = await startWorkerRuntime(config, logger, {
-    concurrency,
-    llmConnection: { client, endpoint: slow.url, emulator: slow, close: async () => {} },
-  });
+  const runtime = await startEmulatedWorker(config, slow, { concurrency });
   return { slow, runtime };
 }
 

@@ -1,10 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type EmulatorHandle, startEmulator } from "../../src/llm/emulator/index.js";
-import { GeminiClient } from "../../src/llm/gemini-client.js";
-import { logger } from "../../src/logger.js";
 import { enqueueAnalyses } from "../../src/queue/enqueue.js";
-import { startWorkerRuntime } from "../../src/queue/worker-runtime.js";
 import { expectTotalsMatchCalls } from "../helpers/ledger-assertions.js";
 import { startPrivateRedis } from "../helpers/private-redis.js";
 import {
@@ -16,6 +13,7 @@ import {
   uniqueName,
 } from "../helpers/services.js";
 import { TcpProxy } from "../helpers/tcp-proxy.js";
+import { startEmulatedWorker } from "../helpers/worker-test-env.js";
 
 let db: TestDatabase;
 let emulator: EmulatorHandle;
@@ -27,13 +25,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await emulator.close();
   await db.drop();
-});
-
-const llmConnection = () => ({
-  client: new GeminiClient({ apiKey: "test", baseUrl: emulator.url, timeoutMs: 5000 }),
-  endpoint: emulator.url,
-  emulator,
-  close: async () => {},
 });
 
 async function statuses(ids: string[]): Promise<string[]> {
@@ -59,10 +50,7 @@ describe("infrastructure faults", () => {
       QUEUE_PREFIX: prefix,
       RECOVERY_INTERVAL_MS: "1000",
     });
-    const runtime = await startWorkerRuntime(config, logger, {
-      concurrency: 4,
-      llmConnection: llmConnection(),
-    });
+    const runtime = await startEmulatedWorker(config, emulator, { concurrency: 4 });
     const { queue, close: closeQueue } = openTestQueue(config);
     const enqueued = await enqueueAnalyses(
       { sql: db.sql, queue },
@@ -94,10 +82,7 @@ describe("infrastructure faults", () => {
     const url = new URL(db.url);
     url.port = String(port);
     const config = testConfig({ DATABASE_URL: url.toString(), QUEUE_PREFIX: prefix });
-    const runtime = await startWorkerRuntime(config, logger, {
-      concurrency: 2,
-      llmConnection: llmConnection(),
-    });
+    const runtime = await startEmulatedWorker(config, emulator, { concurrency: 2 });
     // The test reads the queue around the proxy: on the PostgreSQL backend it lives in the cut database.
     const { queue, close: closeQueue } = openTestQueue({ ...config, databaseUrl: db.url });
     const [analysis] = await enqueueAnalyses(
