@@ -96,7 +96,8 @@ function batchFromJson(raw: BatchRow): BatchRow {
 /**
  * Takes every request of `model` waiting for a batch (locked, so two submitters never take the
  * same one) and records the batches they go in, in state 'creating', in one transaction: the
- * display names are stored before anything is sent. `split` groups the requests by size.
+ * display names are stored before anything is sent. `split` groups the requests by size. The
+ * requests come back without their bodies (batchRequestsOf reads them).
  */
 export async function assignWaitingRequests(
   sql: Sql,
@@ -105,7 +106,10 @@ export async function assignWaitingRequests(
 ): Promise<{ batch: BatchRow; requests: BatchRequestRow[] }[]> {
   return sql.begin(async (tx) => {
     const waiting = await tx<BatchRequestRow[]>`
-      SELECT * FROM llm_batch_requests
+      -- Without the bodies: a batch's are read when it is sent, so at most one batch is in memory.
+      SELECT analysis_id, call_type, attempt, model, batch_display_name, NULL::jsonb AS request,
+             request_bytes, input_chars, input_hash, reserved_tokens, queued_at
+      FROM llm_batch_requests
       WHERE model = ${model} AND batch_display_name IS NULL
       ORDER BY queued_at, analysis_id, call_type
       FOR UPDATE SKIP LOCKED`;

@@ -15,8 +15,8 @@ import type { WorkerRuntime } from "../../src/queue/worker-runtime.js";
 import { insertQueuedAnalysis } from "../../src/store/analyses-repo.js";
 import {
   assignWaitingRequests,
-  type BatchRequestRow,
   type BatchRow,
+  batchRequestsOf,
   queueBatchRequests,
 } from "../../src/store/batches-repo.js";
 import type { LlmCallRow } from "../../src/store/calls-repo.js";
@@ -300,7 +300,8 @@ describe("batches are never submitted twice", () => {
         requests: waiting.filter((r) => ids.includes(r.analysis_id)),
       },
     ]);
-    const { batch, requests } = assigned as { batch: BatchRow; requests: BatchRequestRow[] };
+    const { batch } = assigned as { batch: BatchRow };
+    const requests = await batchRequestsOf(env.db.sql, batch.display_name);
     // Sent, then the worker died before storing the name.
     await d.llm.batches.create({
       model: MODEL,

@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { LlmCallError } from "../../llm/errors.js";
 import {
   assignWaitingRequests,
+  batchRequestsOf,
   type BatchRequestRow,
   type BatchRow,
   updateBatch,
@@ -51,7 +52,9 @@ export async function submitWaitingRequests(
   const assigned = await assignWaitingRequests(deps.sql, model, (waiting) =>
     splitBySize(waiting, maxBytes).map((requests) => ({ displayName: newDisplayName(), requests })),
   );
-  for (const { batch, requests } of assigned) await createOnProvider(deps, batch, requests);
+  for (const { batch } of assigned) {
+    await createOnProvider(deps, batch, await batchRequestsOf(deps.sql, batch.display_name));
+  }
 }
 
 /**
