@@ -2,9 +2,9 @@ import { randomUUID } from "node:crypto";
 import { LlmCallError } from "../../llm/errors.js";
 import {
   assignWaitingRequests,
-  batchRequestsOf,
   type BatchRequestRow,
   type BatchRow,
+  batchRequestsOf,
   updateBatch,
 } from "../../store/batches-repo.js";
 import type { BatchDeps } from "./batch-deps.js";
