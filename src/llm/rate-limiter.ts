@@ -74,8 +74,11 @@ ${ADMIT_BODY}`;
  */
 export const WINDOW_MARGIN_MS = 200;
 
-/** A restamp slower than this (the store unreachable) is not waited for; see `Admission.markSent`. */
-const RESTAMP_TIMEOUT_MS = 1000;
+/**
+ * A restamp slower than this (the store unreachable) is not waited for; see `Admission.markSent`.
+ * Generous: a busy store answering late must not pass for one that is gone, or sends go undated.
+ */
+const RESTAMP_TIMEOUT_MS = 2500;
 
 export interface RateLimitOptions {
   requestsPerWindow: number | undefined;
