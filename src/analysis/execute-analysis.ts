@@ -78,13 +78,11 @@ export async function executeAnalysis(
     return null;
   }
   const { row: claimed } = claim;
-  // A batch-mode analysis comes back at every poll of its batch: only its first start is news.
-  const firstStep =
-    !claimed.batch || claimed.started_at === null || Date.now() - claimed.started_at.getTime() < 1000;
-  (firstStep ? log.info.bind(log) : log.debug.bind(log))(
-    { ticker: claimed.ticker, model: claimed.model, run: claimed.runs, batch: claimed.batch },
-    claimed.batch && !firstStep ? "batch analysis step" : "analysis started",
-  );
+  const started = { ticker: claimed.ticker, model: claimed.model, run: claimed.runs };
+  // A batch-mode analysis comes back at every poll of its batch: its steps are detail, and
+  // "stages queued for the next batch" says when it starts.
+  if (claimed.batch) log.debug(started, "batch analysis step");
+  else log.info(started, "analysis started");
   let finished = false;
   const heartbeat = setInterval(() => {
     renewAnalysisLease(deps.sql, analysisId, owner, deps.leaseMs)

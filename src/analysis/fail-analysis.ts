@@ -1,4 +1,3 @@
-import { TokenTracker } from "../ledger/token-tracker.js";
 import type { Logger } from "../logger.js";
 import { recordAnalysisMetrics } from "../metrics/worker-metrics.js";
 import {
@@ -7,8 +6,9 @@ import {
   getAnalysis,
   TERMINAL_STATUSES,
 } from "../store/analyses-repo.js";
-import { listCalls, recordFromRow } from "../store/calls-repo.js";
+import { listCalls } from "../store/calls-repo.js";
 import type { Sql } from "../store/database.js";
+import { ledgerFromCalls } from "../store/ended-totals-repo.js";
 
 /**
  * Ends an analysis whose job gave up (retries exhausted, infrastructure gone): its ledger is
@@ -23,14 +23,13 @@ export async function failAnalysisFromStore(
 ): Promise<AnalysisRow | null> {
   const row = await getAnalysis(deps.sql, analysisId);
   if (!row || TERMINAL_STATUSES.has(row.status)) return null;
-  const tracker = new TokenTracker(analysisId, row.ticker, row.model);
-  for (const call of await listCalls(deps.sql, analysisId)) tracker.recordCall(recordFromRow(call));
+  const { totals, breakdown } = ledgerFromCalls(row, await listCalls(deps.sql, analysisId));
   const failed = await finalizeAnalysis(deps.sql, {
     id: analysisId,
     leaseOwner: null,
     status,
-    totals: tracker.totals(),
-    breakdown: tracker.breakdown(),
+    totals,
+    breakdown,
     decision: null,
     error,
     marketDataSource: null,

@@ -15,7 +15,6 @@ export type PriceTier = "standard" | "long_context" | "batch" | "batch_long_cont
 
 /** How a call was served: interactively, or through the Batch API (billed at the batch rates). */
 export type ServiceTier = "standard" | "batch";
-export const SERVICE_TIERS: readonly ServiceTier[] = ["standard", "batch"];
 
 export interface CallCost {
   /** null when the model has no known price: never a silent 0. */

@@ -8,7 +8,7 @@ import type { RawResponse } from "./gemini-response.js";
  * key in `metadata`, and the responses come back with it.
  */
 
-export const DEFAULT_GEMINI_BASE_URL = "https://generativelanguage.googleapis.com";
+const DEFAULT_GEMINI_BASE_URL = "https://generativelanguage.googleapis.com";
 
 export const BATCH_STATES = ["pending", "running", "succeeded", "failed", "cancelled", "expired"] as const;
 export type BatchState = (typeof BATCH_STATES)[number];

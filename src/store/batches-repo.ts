@@ -43,6 +43,20 @@ export interface BatchRequestRow {
 
 export type QueuedBatchRequest = Omit<BatchRequestRow, "batch_display_name" | "queued_at">;
 
+/** Every column of a request but its GenerateContentRequest body (up to megabytes with charts). */
+const WITHOUT_BODY = [
+  "analysis_id",
+  "call_type",
+  "attempt",
+  "model",
+  "batch_display_name",
+  "request_bytes",
+  "input_chars",
+  "input_hash",
+  "reserved_tokens",
+  "queued_at",
+] as const;
+
 /** Puts stage requests in line for the next batch of their model. Idempotent per attempt. */
 export async function queueBatchRequests(sql: Db, requests: readonly QueuedBatchRequest[]): Promise<void> {
   if (requests.length === 0) return;
@@ -105,11 +119,9 @@ export async function assignWaitingRequests(
   split: (requests: BatchRequestRow[]) => { displayName: string; requests: BatchRequestRow[] }[],
 ): Promise<{ batch: BatchRow; requests: BatchRequestRow[] }[]> {
   return sql.begin(async (tx) => {
+    // Without the bodies: a batch's are read when it is sent, so at most one batch is in memory.
     const waiting = await tx<BatchRequestRow[]>`
-      -- Without the bodies: a batch's are read when it is sent, so at most one batch is in memory.
-      SELECT analysis_id, call_type, attempt, model, batch_display_name, NULL::jsonb AS request,
-             request_bytes, input_chars, input_hash, reserved_tokens, queued_at
-      FROM llm_batch_requests
+      SELECT ${tx(WITHOUT_BODY)}, NULL::jsonb AS request FROM llm_batch_requests
       WHERE model = ${model} AND batch_display_name IS NULL
       ORDER BY queued_at, analysis_id, call_type
       FOR UPDATE SKIP LOCKED`;
@@ -133,9 +145,15 @@ export async function assignWaitingRequests(
   });
 }
 
-export async function batchRequestsOf(sql: Db, displayName: string): Promise<BatchRequestRow[]> {
+/** A batch's requests; with `bodies: false` their `request` is null (what ingesting them needs). */
+export async function batchRequestsOf(
+  sql: Db,
+  displayName: string,
+  options: { bodies: boolean } = { bodies: true },
+): Promise<BatchRequestRow[]> {
+  const columns = options.bodies ? sql`*` : sql`${sql(WITHOUT_BODY)}, NULL::jsonb AS request`;
   return sql<BatchRequestRow[]>`
-    SELECT * FROM llm_batch_requests WHERE batch_display_name = ${displayName}
+    SELECT ${columns} FROM llm_batch_requests WHERE batch_display_name = ${displayName}
     ORDER BY analysis_id, call_type, attempt`;
 }
 

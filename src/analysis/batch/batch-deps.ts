@@ -1,4 +1,5 @@
 import type { BatchSettings } from "../../config/config.js";
+import { LlmCallError } from "../../llm/errors.js";
 import type { LlmClient } from "../../llm/gemini-client.js";
 import type { Logger } from "../../logger.js";
 import type { Sql } from "../../store/database.js";
@@ -22,3 +23,7 @@ export interface BatchDeps {
 export function pollIntervalMs(settings: BatchSettings, polls: number): number {
   return Math.min(settings.pollMaxMs, settings.pollMinMs * 2 ** Math.max(0, Math.min(polls, 30)));
 }
+
+/** The provider refuses the request for good (bad request, unknown batch, bad key): retrying cannot help. */
+export const isProviderRefusal = (error: unknown): error is LlmCallError =>
+  error instanceof LlmCallError && (error.type === "invalid_request" || error.type === "auth");

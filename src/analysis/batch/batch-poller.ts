@@ -1,4 +1,3 @@
-import { LlmCallError } from "../../llm/errors.js";
 import { type BatchStatus, isBatchDone } from "../../llm/gemini-batches.js";
 import { recordBatchMetrics } from "../../metrics/worker-metrics.js";
 import {
@@ -12,7 +11,7 @@ import {
 } from "../../store/batches-repo.js";
 import { resumEndedAnalyses } from "../../store/ended-totals-repo.js";
 import { withDbRetry } from "../../store/transient.js";
-import { type BatchDeps, pollIntervalMs } from "./batch-deps.js";
+import { type BatchDeps, isProviderRefusal, pollIntervalMs } from "./batch-deps.js";
 import { callRowsOf } from "./batch-responses.js";
 import { createOnProvider } from "./batch-submitter.js";
 
@@ -44,12 +43,7 @@ export async function pollBatch(deps: BatchDeps, displayName: string): Promise<P
   };
   try {
     if (claimed.state === "failed" && claimed.name === null) {
-      return await ingest(deps, claimed, {
-        state: "failed",
-        endTime: claimed.ended_at,
-        error: { message: claimed.error ?? "refused" },
-        responses: null,
-      });
+      return await ingest(deps, claimed, failedBatch(claimed.error ?? "refused", claimed.ended_at));
     }
     const status = claimed.name ? await deps.llm.batches.get(claimed.name) : await findCreated(deps, claimed);
     if (!status) return "waiting";
@@ -58,15 +52,10 @@ export async function pollBatch(deps: BatchDeps, displayName: string): Promise<P
     }
     return await ingest(deps, claimed, status);
   } catch (error) {
-    if (error instanceof LlmCallError && (error.type === "invalid_request" || error.type === "auth")) {
+    if (isProviderRefusal(error)) {
       // The provider no longer knows the batch (deleted) or refuses us: its requests end failed.
       log.error({ err: error.message }, "batch can no longer be read; its requests end failed");
-      return await ingest(deps, claimed, {
-        state: "failed",
-        endTime: null,
-        error: { message: error.message },
-        responses: null,
-      });
+      return await ingest(deps, claimed, failedBatch(error.message, null));
     }
     log.warn(
       { err: error instanceof Error ? error.message : String(error) },
@@ -106,12 +95,16 @@ async function findCreated(deps: BatchDeps, batch: BatchRow): Promise<BatchStatu
   return null;
 }
 
+/** A batch that ended failed on our side of the wire (refused at create, or unreadable since). */
+const failedBatch = (message: string, endTime: Date | null) =>
+  ({ state: "failed", endTime, error: { message }, responses: null }) as const;
+
 async function ingest(
   deps: BatchDeps,
   batch: BatchRow,
   status: Pick<BatchStatus, "state" | "endTime" | "error" | "responses"> & { createTime?: Date | null },
 ): Promise<PollResult> {
-  const requests = await batchRequestsOf(deps.sql, batch.display_name);
+  const requests = await batchRequestsOf(deps.sql, batch.display_name, { bodies: false });
   const submittedAt = batch.submitted_at ?? status.createTime ?? batch.created_at;
   const endedAt = status.endTime ?? new Date();
   const rows = callRowsOf(

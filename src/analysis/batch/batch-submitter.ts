@@ -1,5 +1,4 @@
 import { randomUUID } from "node:crypto";
-import { LlmCallError } from "../../llm/errors.js";
 import {
   assignWaitingRequests,
   type BatchRequestRow,
@@ -7,7 +6,7 @@ import {
   batchRequestsOf,
   updateBatch,
 } from "../../store/batches-repo.js";
-import type { BatchDeps } from "./batch-deps.js";
+import { type BatchDeps, isProviderRefusal } from "./batch-deps.js";
 import { requestKey } from "./batch-responses.js";
 
 /**
@@ -89,9 +88,7 @@ export async function createOnProvider(
       "batch submitted",
     );
   } catch (error) {
-    const refused =
-      error instanceof LlmCallError && (error.type === "invalid_request" || error.type === "auth");
-    if (!refused) {
+    if (!isProviderRefusal(error)) {
       log.warn(
         { err: error instanceof Error ? error.message : String(error) },
         "batch create failed; will look it up by display name and retry",
